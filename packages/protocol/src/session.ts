@@ -1,0 +1,66 @@
+/**
+ * The seam between a concurrency model and a protocol.
+ *
+ * A model moves bytes; a protocol decides what they mean. The model owns the socket and calls
+ * `Protocol.open` once per accepted connection; the returned `Session` is fed the bytes read and
+ * answers through the model's `Sink`. Models never parse HTTP; protocols never touch sockets.
+ *
+ * Threading: a Session and its Sink belong to the one thread that serves the connection (the
+ * accepting thread in 01, the child process in 02, the worker thread in 03, the reactor thread in
+ * 04-06). Neither is ever called from another thread.
+ */
+
+/** Where a session's output goes. Implemented by each model, one per connection. */
+export interface Sink {
+  /**
+   * Queue bytes for the peer, after everything queued before. The sink keeps a reference (no
+   * copy): the caller must not modify `bytes` afterwards. Output queued during one `receive` may
+   * leave in a single write (pipelined responses are answered with one syscall).
+   */
+  write(bytes: Uint8Array): void;
+  /**
+   * Queue `length` bytes of the open file `fd`, starting at `offset`, after everything queued
+   * before; the model sends them with sendfile(2). The sink owns `fd` from this call on and
+   * closes it once sent, or when the connection ends first.
+   */
+  sendFile(fd: number, offset: number, length: number): void;
+  /** Close the connection once everything queued has been sent. Idempotent. */
+  end(): void;
+  /**
+   * Bytes queued and not yet sent (files included). A session may stop producing more while this
+   * is large; reactors stop reading from a connection whose backlog is over their high-water mark.
+   */
+  readonly pendingBytes: number;
+}
+
+/** One connection's protocol state. Created by `Protocol.open`; owned by the serving thread. */
+export interface Session {
+  /**
+   * Bytes read from the peer. `data` is a view of the model's reusable read buffer and is valid
+   * only during this call: a session copies whatever must outlive it.
+   */
+  receive(data: Uint8Array): void;
+  /** The peer half-closed (read returned 0). The session answers what it has, then ends the sink. */
+  peerClosed(): void;
+  /** The connection is gone (ended, reset, timed out or shut down). Release resources. Called once. */
+  close(): void;
+  /**
+   * True while a request has begun but is incomplete. Models use it to pick a timeout: the header
+   * (slowloris) timeout while true, the keep-alive idle timeout while false.
+   */
+  readonly midRequest: boolean;
+}
+
+/** Address of the peer, as the model learnt it from accept/getpeername. */
+export interface PeerInfo {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** A protocol: a factory of sessions. Immutable; one instance may be shared by every connection of a thread. */
+export interface Protocol {
+  readonly name: 'http' | 'echo';
+  /** URL scheme printed in the banner: `http` for HTTP, `tcp` for echo. */
+  readonly scheme: 'http' | 'tcp';
+  open(sink: Sink, peer?: PeerInfo): Session;
+}

@@ -1,0 +1,150 @@
+/**
+ * Serving one connection with blocking syscalls: the inner loop of steps 01, 02 and 03.
+ *
+ *   for (;;) { n = read(fd); if n == 0 break; session.receive(bytes); write what it answered }
+ *
+ * Owned by the thread (or process) that accepted or was handed the connection; it blocks that
+ * thread until the connection ends. The read buffer is per thread, so each thread that serves
+ * connections has its own (module state is per thread in worker_threads).
+ */
+import * as sys from '@course/syscalls';
+import type { PeerInfo, Protocol, Sink } from '@course/protocol';
+import { shutdownRequested } from './process.js';
+
+const { C } = sys;
+
+/** 64 KiB: one read takes a whole pipelined burst of small requests. Reused; never escapes a call. */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+type Pending = Uint8Array | { fd: number; offset: number; length: number };
+
+/**
+ * A Sink that collects what a session answers during one `receive` and then writes it all with
+ * blocking writev/sendfile. Not thread-safe: one connection, one thread.
+ */
+export class BlockingSink implements Sink {
+  private queue: Pending[] = [];
+  private queued = 0;
+  ended = false;
+  /** Set when a write failed (EPIPE, ECONNRESET): the peer is gone, stop serving. */
+  broken = false;
+
+  constructor(private readonly fd: number) {}
+
+  get pendingBytes(): number {
+    return this.queued;
+  }
+
+  write(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.queue.push(bytes);
+    this.queued += bytes.length;
+  }
+
+  sendFile(fd: number, offset: number, length: number): void {
+    this.queue.push({ fd, offset, length });
+    this.queued += length;
+  }
+
+  end(): void {
+    this.ended = true;
+  }
+
+  /** Write everything queued, blocking until the kernel took it. Coalesces byte chunks into one writev. */
+  flush(): void {
+    const queue = this.queue;
+    this.queue = [];
+    this.queued = 0;
+    let i = 0;
+    while (i < queue.length) {
+      const item = queue[i]!;
+      if (item instanceof Uint8Array) {
+        let j = i;
+        while (j < queue.length && queue[j] instanceof Uint8Array) j++;
+        if (!this.broken && writevAll(this.fd, queue.slice(i, j) as Uint8Array[]) < 0) this.broken = true;
+        i = j;
+      } else {
+        if (!this.broken && sendfileAll(this.fd, item.fd, item.offset, item.length) < 0) this.broken = true;
+        sys.close(item.fd);
+        i++;
+      }
+    }
+  }
+
+  /** The connection is over: close files never sent. */
+  dispose(): void {
+    for (const item of this.queue) if (!(item instanceof Uint8Array)) sys.close(item.fd);
+    this.queue = [];
+    this.queued = 0;
+  }
+}
+
+/**
+ * Serve `fd` until the peer closes, the protocol ends the connection, or shutdown is requested;
+ * then close it. Blocks the calling thread throughout: that is the lesson of steps 01-03.
+ */
+export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo): void {
+  const sink = new BlockingSink(fd);
+  const session = protocol.open(sink, peer);
+  try {
+    while (!sink.ended && !sink.broken) {
+      const n = sys.read(fd, readBuffer, 0, readBuffer.length);
+      if (n === -C.EINTR) {
+        if (shutdownRequested()) break;
+        continue;
+      }
+      if (n < 0) break; // ECONNRESET and friends: the peer is gone
+      if (n === 0) {
+        session.peerClosed();
+        sink.flush();
+        break;
+      }
+      session.receive(readBuffer.subarray(0, n));
+      sink.flush();
+    }
+  } finally {
+    session.close();
+    sink.dispose();
+    sys.close(fd);
+  }
+}
+
+/** The peer's address, for protocols and logs; undefined if the socket is already gone. */
+export function peerOf(fd: number): PeerInfo | undefined {
+  const addr = sys.getpeername(fd);
+  return typeof addr === 'number' ? undefined : { address: addr.address, port: addr.port };
+}
+
+/**
+ * writev until every byte is written. A blocking socket may still take only part of a large
+ * write (the send buffer fills; a signal interrupts): advance past what was taken and go again.
+ * Returns 0, or -errno if the peer is gone.
+ */
+function writevAll(fd: number, chunks: Uint8Array[]): number {
+  let first = 0;
+  while (first < chunks.length) {
+    const batch = first === 0 && chunks.length <= 64 ? chunks : chunks.slice(first, first + 64); // IOV_MAX is 1024; 64 is plenty
+    let n = sys.writev(fd, batch);
+    if (n === -C.EINTR) continue;
+    if (n < 0) return n;
+    while (n > 0) {
+      const c = chunks[first]!;
+      if (n >= c.length) { n -= c.length; first++; }
+      else { chunks[first] = c.subarray(n); n = 0; }
+    }
+  }
+  return 0;
+}
+
+/** sendfile until `length` bytes of the file are sent; 0, or -errno. */
+function sendfileAll(fd: number, fileFd: number, offset: number, length: number): number {
+  while (length > 0) {
+    const n = sys.sendfile(fd, fileFd, offset, length);
+    if (n === -C.EINTR) continue;
+    if (n < 0) return n;
+    if (n === 0) return -C.EPIPE; // file shrank under us: stop rather than spin
+    offset += n;
+    length -= n;
+  }
+  return 0;
+}

@@ -1,0 +1,130 @@
+/**
+ * The command-line contract every model honours:
+ *
+ *   node dist/main.js [--port N] [--host H] [--root DIR] [--protocol http|echo] [model flags]
+ *
+ * A bad flag is a user error, not a crash: one line on stderr naming the flag, exit code 2.
+ * Runs once, on the main thread, before the model starts.
+ */
+import { statSync, writeSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { DEMO_SITE_ROOT } from '@course/protocol';
+
+export type FlagSpec =
+  | { kind: 'int'; default: number; min: number; max: number; help: string }
+  | { kind: 'enum'; default: string; values: readonly string[]; help: string }
+  | { kind: 'string'; default: string; help: string };
+
+/** A model's own flags, by name without the leading dashes. */
+export type FlagSpecs = Record<string, FlagSpec>;
+
+/** Parsed value of each flag in a spec: numbers for `int`, strings otherwise. */
+export type FlagValues<S extends FlagSpecs> = {
+  [K in keyof S]: S[K] extends { kind: 'int' } ? number : string;
+};
+
+/** The flags shared by every model. */
+export interface CommonOptions {
+  host: string;
+  port: number;
+  root: string;
+  protocol: 'http' | 'echo';
+}
+
+const COMMON: FlagSpecs = {
+  port: { kind: 'int', default: 8080, min: 0, max: 65535, help: 'TCP port; 0 picks a free one' },
+  host: { kind: 'string', default: '127.0.0.1', help: 'IPv4 or IPv6 address to listen on' },
+  root: { kind: 'string', default: DEMO_SITE_ROOT, help: 'directory served over HTTP' },
+  protocol: { kind: 'enum', default: 'http', values: ['http', 'echo'], help: 'http or echo' },
+};
+
+/** Thrown for a bad command line; `main` turns it into one line and exit code 2. */
+export class UsageError extends Error {}
+
+/** Parse argv (without node and the script) against the common flags plus the model's own. Pure: throws UsageError. */
+export function parseArgs<S extends FlagSpecs>(argv: readonly string[], model: S): CommonOptions & FlagValues<S> & { help: boolean } {
+  const specs: FlagSpecs = { ...COMMON, ...model };
+  const out: Record<string, string | number | boolean> = { help: false };
+  for (const [name, spec] of Object.entries(specs)) out[name] = spec.default;
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') { out.help = true; continue; }
+    if (arg === '--') continue; // pnpm may pass a separator through
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}" (flags look like --port 8080)`);
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const spec = specs[name];
+    if (!spec) throw new UsageError(`unknown flag --${name}`);
+    let raw: string | undefined;
+    if (eq !== -1) raw = arg.slice(eq + 1);
+    else raw = argv[++i];
+    if (raw === undefined) throw new UsageError(`--${name} needs a value (${spec.help})`);
+    out[name] = convert(name, spec, raw);
+  }
+
+  out.host = normaliseHost(out.host as string);
+  const root = out.root as string;
+  let isDir = false;
+  try { isDir = statSync(root).isDirectory(); } catch { /* reported below */ }
+  if (!isDir) throw new UsageError(`--root: "${root}" is not a directory`);
+  return out as CommonOptions & FlagValues<S> & { help: boolean };
+}
+
+function convert(name: string, spec: FlagSpec, raw: string): string | number {
+  switch (spec.kind) {
+    case 'int': {
+      const n = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n) || n < spec.min || n > spec.max) {
+        throw new UsageError(`--${name} expects an integer from ${spec.min} to ${spec.max}, got "${raw}"`);
+      }
+      return n;
+    }
+    case 'enum':
+      if (!spec.values.includes(raw)) throw new UsageError(`--${name} expects one of ${spec.values.join('|')}, got "${raw}"`);
+      return raw;
+    case 'string':
+      if (raw === '') throw new UsageError(`--${name} must not be empty`);
+      return raw;
+  }
+}
+
+/** bind(2) takes address literals only; `localhost` is the one name readers type anyway. */
+function normaliseHost(host: string): string {
+  if (host === 'localhost') return '127.0.0.1';
+  const literal = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (isIP(literal) === 0) throw new UsageError(`--host expects an IPv4 or IPv6 address, got "${host}"`);
+  return literal;
+}
+
+/** Usage text for --help, listing common and model flags. */
+export function usage(pkg: string, model: FlagSpecs): string {
+  const lines = [`usage: pnpm --filter ${pkg} start [flags]`, ''];
+  for (const [name, spec] of Object.entries({ ...COMMON, ...model })) {
+    const values = spec.kind === 'enum' ? ` (${spec.values.join('|')})` : '';
+    lines.push(`  --${name.padEnd(14)} ${spec.help}${values}; default ${String(spec.default)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Parse the command line or leave: --help prints usage (exit 0), a bad flag prints one line
+ * (exit 2). Writes with writeSync because the models block their thread and never let Node
+ * flush asynchronous output.
+ */
+export function parseCommandLine<S extends FlagSpecs>(pkg: string, model: S, argv = process.argv.slice(2)): CommonOptions & FlagValues<S> {
+  try {
+    const opts = parseArgs(argv, model);
+    if (opts.help) {
+      writeSync(1, usage(pkg, model));
+      process.exit(0);
+    }
+    return opts;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      writeSync(2, `${pkg}: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,3 @@
+export * from './cli.js';
+export * from './process.js';
+export * from './blocking.js';

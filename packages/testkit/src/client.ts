@@ -1,0 +1,165 @@
+/**
+ * Raw TCP clients for tests: they send exact bytes and read exact bytes, so a test sees what a
+ * browser or an attacker would, with no HTTP library smoothing anything over.
+ */
+import { connect, type Socket } from 'node:net';
+
+/** Open a TCP connection to 127.0.0.1:port (or host) and resolve once connected. */
+export function openSocket(port: number, host = '127.0.0.1'): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ port, host });
+    s.once('connect', () => { s.off('error', reject); resolve(s); });
+    s.once('error', reject);
+  });
+}
+
+export interface ParsedResponse {
+  status: number;
+  reason: string;
+  /** Lower-cased names; repeated headers joined with ', '. */
+  headers: Record<string, string>;
+  body: Buffer;
+  /** The raw header block, for tests that check exact bytes. */
+  head: string;
+}
+
+/**
+ * Parse every complete response in `buf`. `headRequests[i]` says whether the i-th response
+ * answers a HEAD (no body despite Content-Length). Returns the responses and leftover bytes.
+ */
+export function parseResponses(buf: Buffer, headRequests: boolean[] = []): { responses: ParsedResponse[]; rest: Buffer } {
+  const responses: ParsedResponse[] = [];
+  let off = 0;
+  for (;;) {
+    const end = buf.indexOf('\r\n\r\n', off, 'latin1');
+    if (end === -1) break;
+    const head = buf.subarray(off, end).toString('latin1');
+    const lines = head.split('\r\n');
+    const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(lines[0]!);
+    if (!m) throw new Error(`bad status line: ${JSON.stringify(lines[0])}`);
+    const headers: Record<string, string> = {};
+    for (const line of lines.slice(1)) {
+      const c = line.indexOf(':');
+      const name = line.slice(0, c).trim().toLowerCase();
+      const value = line.slice(c + 1).trim();
+      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+    }
+    const status = Number(m[1]);
+    const isHead = headRequests[responses.length] ?? false;
+    const noBody = isHead || status === 304 || status === 204 || (status >= 100 && status < 200);
+    let bodyLen = 0;
+    if (!noBody) {
+      if (headers['content-length'] !== undefined) bodyLen = Number(headers['content-length']);
+      else if (headers['transfer-encoding']) throw new Error('chunked responses are not expected from these servers');
+      else bodyLen = buf.length - (end + 4); // read until close
+    }
+    if (buf.length < end + 4 + bodyLen) break;
+    responses.push({ status, reason: m[2]!, headers, body: Buffer.from(buf.subarray(end + 4, end + 4 + bodyLen)), head });
+    off = end + 4 + bodyLen;
+  }
+  return { responses, rest: buf.subarray(off) };
+}
+
+export interface ExchangeOptions {
+  /** Resolve once this many complete responses arrived (default: wait for the server to close). */
+  responses?: number;
+  /** Which requests are HEAD requests, by index. */
+  headRequests?: boolean[];
+  timeoutMs?: number;
+  host?: string;
+}
+
+export interface ExchangeResult {
+  responses: ParsedResponse[];
+  /** Every byte received. */
+  raw: Buffer;
+  /** True if the server closed the connection. */
+  closed: boolean;
+}
+
+/**
+ * Send `request` (all at once, or as the given pieces with a pause between) on a fresh
+ * connection and collect responses until `responses` arrived or the server closed.
+ */
+export async function exchange(port: number, request: string | Buffer | Array<string | Buffer>, opts: ExchangeOptions = {}): Promise<ExchangeResult> {
+  const sock = await openSocket(port, opts.host);
+  const chunks: Buffer[] = [];
+  let closed = false;
+  const want = opts.responses;
+  return new Promise<ExchangeResult>((resolve, reject) => {
+    const finish = () => {
+      clearTimeout(timer);
+      const raw = Buffer.concat(chunks);
+      let parsed: ParsedResponse[];
+      try { parsed = parseResponses(raw, opts.headRequests).responses; } catch (e) { sock.destroy(); reject(e); return; }
+      sock.destroy();
+      resolve({ responses: parsed, raw, closed });
+    };
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`timed out after ${opts.timeoutMs ?? 10000} ms; got ${Buffer.concat(chunks).length} bytes: ${Buffer.concat(chunks).subarray(0, 300).toString('latin1')}`));
+    }, opts.timeoutMs ?? 10000);
+    sock.on('data', (d: Buffer) => {
+      chunks.push(d);
+      if (want !== undefined) {
+        try {
+          if (parseResponses(Buffer.concat(chunks), opts.headRequests).responses.length >= want) finish();
+        } catch { /* incomplete garbage: wait for more or close */ }
+      }
+    });
+    sock.on('end', () => { closed = true; finish(); });
+    sock.on('close', () => { closed = true; finish(); });
+    sock.on('error', () => { closed = true; }); // a reset is an answer too; 'close' follows
+    const pieces = Array.isArray(request) ? request : [request];
+    void (async () => {
+      for (let i = 0; i < pieces.length; i++) {
+        if (sock.destroyed) return;
+        sock.write(pieces[i]!);
+        if (i < pieces.length - 1) await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+  });
+}
+
+/** One GET (or other method) on a fresh connection; resolves with the parsed response. */
+export async function request(port: number, path: string, opts: { method?: string; headers?: Record<string, string>; host?: string; timeoutMs?: number } = {}): Promise<ParsedResponse> {
+  const method = opts.method ?? 'GET';
+  const headers = { host: 'localhost', connection: 'close', ...(opts.headers ?? {}) };
+  const text = `${method} ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  const r = await exchange(port, text, { responses: 1, headRequests: [method === 'HEAD'], timeoutMs: opts.timeoutMs, host: opts.host });
+  if (r.responses.length === 0) throw new Error(`no response to ${method} ${path}; raw: ${r.raw.toString('latin1').slice(0, 200)}`);
+  return r.responses[0]!;
+}
+
+/**
+ * Send `data` over one echo connection while reading concurrently; resolve with what came back
+ * once as many bytes as were sent arrived.
+ */
+export async function echoRoundTrip(port: number, data: Buffer, opts: { host?: string; timeoutMs?: number } = {}): Promise<Buffer> {
+  const sock = await openSocket(port, opts.host);
+  const chunks: Buffer[] = [];
+  let got = 0;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`echo: got ${got} of ${data.length} bytes before timeout`)); }, opts.timeoutMs ?? 30000);
+    sock.on('data', (d: Buffer) => {
+      chunks.push(d);
+      got += d.length;
+      if (got >= data.length) { clearTimeout(timer); sock.end(); resolve(Buffer.concat(chunks)); }
+    });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.on('close', () => { if (got < data.length) { clearTimeout(timer); reject(new Error(`echo: connection closed after ${got} of ${data.length} bytes`)); } });
+    sock.write(data);
+  });
+}
+
+/** Resolve when `sock` is closed by the peer (or reject after timeoutMs). */
+export function waitForClose(sock: Socket, timeoutMs = 10000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (sock.destroyed) { resolve(); return; }
+    const timer = setTimeout(() => reject(new Error(`socket still open after ${timeoutMs} ms`)), timeoutMs);
+    sock.on('close', () => { clearTimeout(timer); resolve(); });
+    sock.on('end', () => { clearTimeout(timer); resolve(); });
+    sock.on('error', () => { /* close follows */ });
+    sock.resume();
+  });
+}

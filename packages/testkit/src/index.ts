@@ -1,0 +1,4 @@
+export * from './server.js';
+export * from './client.js';
+export * from './proc.js';
+export * from './site.js';

@@ -1,0 +1,94 @@
+/**
+ * What /proc says about a server process: threads, children, memory, CPU time, open fds.
+ * Tests use it to prove "a process per connection" or "no leak"; the bench uses it for CPU
+ * seconds and peak RSS. Linux only, like the course.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+
+const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) is 100 on every Linux this course targets
+
+function readStat(pid: number): string[] | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name is in parentheses and may contain spaces: split after the last ')'
+    return s.slice(s.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Direct children of `pid` (from /proc/<pid>/task/<pid>/children). */
+export function childrenOf(pid: number): number[] {
+  try {
+    const out: number[] = [];
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const s = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      if (s) out.push(...s.split(/\s+/).map(Number));
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}
+
+/** `pid` and all its descendants. */
+export function processTree(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...childrenOf(all[i]!));
+  return all;
+}
+
+/** Number of threads of one process. */
+export function threadCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/task`).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Children of `pid` that are zombies (exited, not reaped). */
+export function zombieChildren(pid: number): number[] {
+  return childrenOf(pid).filter((c) => readStat(c)?.[0] === 'Z');
+}
+
+/** Resident memory of one process in KiB (VmRSS). */
+export function rssKb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** User+system CPU seconds of one process (all its threads), plus its reaped children's. */
+export function cpuSeconds(pid: number): number {
+  const f = readStat(pid);
+  if (!f) return 0;
+  // fields after the name: state=0 ... utime=11 stime=12 cutime=13 cstime=14
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+}
+
+/** CPU seconds and RSS of a whole process tree (live descendants included). */
+export function treeUsage(pid: number): { cpuSeconds: number; rssKb: number; processes: number; threads: number } {
+  const pids = processTree(pid);
+  let cpu = 0;
+  let rss = 0;
+  let threads = 0;
+  for (const p of pids) {
+    cpu += cpuSeconds(p);
+    rss += rssKb(p);
+    threads += threadCount(p);
+  }
+  return { cpuSeconds: cpu, rssKb: rss, processes: pids.length, threads };
+}
+
+/** Open file descriptors of one process. */
+export function fdCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return 0;
+  }
+}

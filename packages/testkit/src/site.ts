@@ -1,0 +1,35 @@
+/** Temporary document roots for tests that need files the demo site does not have (8 MB, etc.). */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export interface TempSite {
+  root: string;
+  remove(): void;
+}
+
+/** Make a temp root holding `files` (path → contents). */
+export function makeTempSite(files: Record<string, string | Buffer>): TempSite {
+  const root = mkdtempSync(join(tmpdir(), 'course-site-'));
+  for (const [path, data] of Object.entries(files)) {
+    const full = join(root, path);
+    mkdirSync(dirname(full), { recursive: true });
+    writeFileSync(full, data);
+  }
+  return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** Deterministic-enough random bytes for byte-exact comparisons. */
+export function randomPayload(bytes: number): Buffer {
+  return randomBytes(bytes);
+}
+
+/** Poll `fn` until it returns true (or throw after timeoutMs). For /proc-based conditions. */
+export async function until(fn: () => boolean | Promise<boolean>, timeoutMs = 10000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
