@@ -3,7 +3,7 @@
     {
       "target_name": "syscalls",
       "sources": ["native/syscalls.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]
     }
   ]

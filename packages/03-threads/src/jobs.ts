@@ -1,0 +1,34 @@
+/**
+ * What the main thread hands a Worker when it starts it (its `workerData`). Structured-cloned
+ * into the Worker, except SharedArrayBuffers, which both threads then share.
+ *
+ * A file descriptor crosses as a plain integer: fds belong to the process, not to a thread, so
+ * fd 12 means the same socket in every thread. Ownership is what moves: once handed over, only
+ * the receiving thread may use or close it.
+ */
+
+/** For connection-worker.js: serve this one connection, then end the thread. */
+export interface ConnectionJob {
+  /** The accepted connection. Owned by the Worker from now on; it closes it. */
+  fd: number;
+  protocol: 'http' | 'echo';
+  root: string;
+}
+
+/** For pool-worker.js: accept and serve connections on the shared listening socket, forever. */
+export interface PoolJob {
+  /** The listening socket, shared by every pool thread; owned (and never closed) by main. */
+  listenFd: number;
+  protocol: 'http' | 'echo';
+  root: string;
+  /**
+   * Start-up handshake, Int32Array over a SharedArrayBuffer: [0] counts threads about to accept,
+   * [1] counts threads that failed to start. A blocked main thread never sees postMessage, so
+   * the pool reports through shared memory and Atomics.notify.
+   */
+  ready: Int32Array;
+}
+
+/** Slots of `PoolJob.ready`. */
+export const READY = 0;
+export const FAILED = 1;

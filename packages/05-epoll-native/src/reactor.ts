@@ -1,0 +1,430 @@
+/**
+ * The reactor: one epoll instance, one thread, every connection it was given (step 05; each
+ * sub-reactor of step 06 is one of these). Shaped after Redis' ae.c and muduo's EventLoop.
+ *
+ *   runOnce:  epoll_wait   sleep until an fd is ready or the next deadline is due
+ *             dispatch     each ready fd: a connection (read → session → output queued) or a watcher
+ *             expire       close connections whose deadline passed; run due one-shot timers
+ *             flush        write every connection that has output; EPOLLOUT only if the kernel said "full"
+ *             close        close(2) the fds of connections that ended during this turn
+ *
+ * State is flat, as in ae.c: `conns[fd]` holds a connection's state, `watchers[fd]` a callback for
+ * any other fd (the listening socket, an eventfd). epoll hands back the fd itself, so finding the
+ * state is one array index. The state is dropped *before* the fd is closed: the kernel gives the
+ * same number to the very next accept.
+ *
+ * Writes are not made inside `receive`. Whatever a session answers is queued in its sink, the
+ * sink puts the connection on the dirty list, and the dirty list is flushed once per turn, just
+ * before sleeping (Redis' handleClientsWithPendingWrites). So every response of one read leaves
+ * in one writev, and an answer written outside `receive` (a worker's result in step 06) leaves
+ * before the next epoll_wait too.
+ *
+ * Threads: a Reactor belongs to the thread that created it; every method must be called there.
+ */
+import * as sys from '@course/syscalls';
+import type { PeerInfo, Protocol, Session } from '@course/protocol';
+import { NonBlockingSink, type FlushScheduler } from '@course/server-kit';
+
+const { C } = sys;
+const { EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR, EPOLLHUP, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL } = C;
+
+/** How readiness is reported and consumed; see `readConn`. */
+export type ReactorMode = 'lt' | 'et' | 'et-nodrain';
+
+export interface ReactorOptions {
+  protocol: Protocol;
+  /** Level-triggered (default), edge-triggered, or the edge-triggered bug kept for teaching. */
+  mode?: ReactorMode;
+  /** A request that has begun must be complete within this many ms (slowloris). Default 10000. */
+  headerTimeoutMs?: number;
+  /** A keep-alive connection with nothing in flight is closed after this many ms. Default 60000. */
+  idleTimeoutMs?: number;
+  /** Stop reading from a connection whose unsent output exceeds this many bytes. Default 1 MiB. */
+  highWaterMark?: number;
+  /** Events taken per epoll_wait. Default 1024. */
+  maxEvents?: number;
+}
+
+/** Counters, updated in place by the reactor's thread; another thread may read them only racily. */
+export interface ReactorStats {
+  /** Connections open now. */
+  connections: number;
+  /** Connections adopted in total. */
+  accepted: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/**
+ * One connection's state. Owned by its reactor; lives in `conns[fd]` from `adopt` to `closeConn`.
+ */
+class Conn {
+  session!: Session;
+  /** Events currently registered with epoll, so that epoll_ctl is called only on a change. */
+  interest = 0;
+  /** When the connection is closed unless something happens first (ms, Date.now clock). */
+  deadline = 0;
+  /** True while `deadline` is a header (request) deadline rather than an idle one. */
+  headerClock = false;
+  /** Back-pressure: output is over the high-water mark, so we stopped reading. */
+  paused = false;
+  /** The peer half-closed (read returned 0): there is nothing more to read. */
+  eof = false;
+  closed = false;
+  /** Index in `live`, for O(1) removal. */
+  slot = 0;
+
+  constructor(
+    readonly fd: number,
+    readonly sink: NonBlockingSink,
+  ) {}
+}
+
+/** A one-shot timer (`Reactor.after`). Rare (the acceptor's back-off), so a sorted array is enough. */
+interface Timer {
+  at: number;
+  fn: () => void;
+}
+
+/** One epoll loop. Owned by one thread; every method must be called on that thread. */
+export class Reactor implements FlushScheduler {
+  readonly epfd: number;
+  readonly stats: ReactorStats = { connections: 0, accepted: 0, bytesIn: 0, bytesOut: 0 };
+  readonly mode: ReactorMode;
+
+  private readonly protocol: Protocol;
+  private readonly headerTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly highWaterMark: number;
+  private readonly lowWaterMark: number;
+  /** EPOLLET in every connection's registration, or 0 (level-triggered). */
+  private readonly edge: number;
+  /** Read until the socket is empty on each event (only `et`); otherwise read once. */
+  private readonly drainReads: boolean;
+
+  /** Per-fd state, indexed by fd (ae.c's `events[]`). */
+  private readonly conns: Array<Conn | undefined> = [];
+  private readonly watchers: Array<((events: number) => void) | undefined> = [];
+  /** Every open connection, densely, for the timeout sweep and shutdown. */
+  private readonly live: Conn[] = [];
+  /** Connections with output queued since the last flush. */
+  private readonly dirty: Conn[] = [];
+  /** fds to close(2) at the end of this turn. */
+  private readonly closing: number[] = [];
+  private readonly timers: Timer[] = [];
+
+  /** epoll_wait's output: (events, fd) pairs. Allocated once. */
+  private readonly events: Int32Array;
+  private readonly maxEvents: number;
+  /** One read buffer for every connection: sessions copy what they keep. */
+  private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+  /** Time of this turn (Date.now, read once per turn). */
+  private now = Date.now();
+  /** Deadlines are checked by a sweep every `sweepMs`, not by a timer per connection; see `expire`. */
+  private readonly sweepMs: number;
+  private nextSweep = 0;
+  private draining = false;
+
+  constructor(opts: ReactorOptions) {
+    this.protocol = opts.protocol;
+    this.mode = opts.mode ?? 'lt';
+    this.headerTimeoutMs = positive(opts.headerTimeoutMs ?? 10_000, 'headerTimeoutMs');
+    this.idleTimeoutMs = positive(opts.idleTimeoutMs ?? 60_000, 'idleTimeoutMs');
+    this.highWaterMark = positive(opts.highWaterMark ?? 1024 * 1024, 'highWaterMark');
+    this.lowWaterMark = this.highWaterMark >>> 1;
+    this.maxEvents = positive(opts.maxEvents ?? 1024, 'maxEvents');
+    this.events = new Int32Array(2 * this.maxEvents);
+    if (this.mode !== 'lt' && this.mode !== 'et' && this.mode !== 'et-nodrain') throw new RangeError(`mode must be lt, et or et-nodrain, got ${String(this.mode)}`);
+    this.edge = this.mode === 'lt' ? 0 : EPOLLET;
+    this.drainReads = this.mode === 'et';
+    // A timeout fires at most one sweep late: a tenth of the shorter timeout, within 10 ms..1 s.
+    this.sweepMs = Math.min(1000, Math.max(10, Math.floor(Math.min(this.headerTimeoutMs, this.idleTimeoutMs) / 10)));
+    this.epfd = sys.check(sys.epoll_create1(C.EPOLL_CLOEXEC), 'epoll_create1');
+  }
+
+  // --- the loop ------------------------------------------------------------------------------
+
+  /**
+   * One turn: epoll_wait (timeout = min(maxWaitMs, next deadline); -1 = no limit) → dispatch
+   * events → expire deadlines → flush pending output → close what ended. Returns the number of
+   * events (0 on timeout or when a signal interrupted the wait).
+   */
+  runOnce(maxWaitMs: number): number {
+    const timeout = this.dirty.length > 0 ? 0 : this.waitTime(maxWaitMs);
+    const n = sys.epoll_wait(this.epfd, this.events, this.maxEvents, timeout);
+    if (n < 0 && n !== -C.EINTR) sys.check(n, 'epoll_wait'); // EINTR: a signal; the caller looks at it
+    this.now = Date.now();
+    const events = this.events;
+    for (let i = 0; i < n; i++) this.dispatch(events[2 * i]!, events[2 * i + 1]!);
+    this.expire();
+    this.flushDirty();
+    this.closeFds();
+    return n > 0 ? n : 0;
+  }
+
+  /** One ready fd: a connection, or a watched fd. */
+  private dispatch(events: number, fd: number): void {
+    const c = this.conns[fd];
+    if (c === undefined) {
+      this.watchers[fd]?.(events); // undefined too for a connection closed earlier in this batch
+      return;
+    }
+    // A reset or an error: nothing more can be read or sent. (A FIN alone is EPOLLRDHUP: the
+    // peer may still want the answer to what it sent, so that is read like data.)
+    if ((events & (EPOLLERR | EPOLLHUP)) !== 0) return this.closeConn(c);
+    if ((events & EPOLLOUT) !== 0) {
+      this.flushConn(c, true); // the socket has room again: send what waited
+      if (c.closed) return;
+    }
+    if ((events & (EPOLLIN | EPOLLRDHUP)) !== 0) this.readConn(c);
+  }
+
+  /**
+   * Read what the peer sent and feed it to the session. The three modes differ only here:
+   *
+   *  lt          one read per event. If more is waiting, epoll_wait reports the fd again.
+   *  et          read until the socket is empty: epoll reports an *edge* (new data arrived),
+   *              not a level, so bytes left behind would never be reported again.
+   *  et-nodrain  the classic bug: edge-triggered, but one read per event as in lt. A request
+   *              bigger than one read leaves its tail in the socket, and nothing wakes us for it.
+   */
+  private readConn(c: Conn): void {
+    if (!this.wantsInput(c)) return; // paused, or done reading (ET may still report edges)
+    const buf = this.readBuffer;
+    for (;;) {
+      const n = sys.read(c.fd, buf, 0, buf.length);
+      if (n > 0) {
+        this.stats.bytesIn += n;
+        const before = c.sink.totalQueued;
+        c.session.receive(buf.subarray(0, n));
+        this.touch(c, c.sink.totalQueued !== before);
+        if (!this.drainReads) break; // lt, et-nodrain: one read per event
+        if (n < buf.length) break; // et: a short read emptied the socket (epoll(7))
+        if (c.sink.pendingBytes > this.highWaterMark) c.paused = true;
+        if (!this.wantsInput(c)) break; // et: resumed later by epoll_ctl(MOD), which re-arms the edge
+      } else if (n === 0) {
+        c.eof = true; // the peer sent FIN: answer what it asked, then close
+        c.session.peerClosed();
+        break;
+      } else if (n === -C.EAGAIN) {
+        break; // empty: wait for the next event
+      } else if (n !== -C.EINTR) {
+        return this.closeConn(c); // ECONNRESET and friends
+      }
+    }
+    // With output queued the flush at the end of this turn updates the registration; otherwise
+    // do it now (in LT, a peer at EOF must stop being reported as readable, or we spin).
+    if (!c.sink.flushScheduled && !c.closed) this.updateInterest(c);
+  }
+
+  /**
+   * Send what `c` has queued (if `tryWrite`; false when EPOLLOUT is armed, i.e. the kernel said
+   * the socket is full), then decide: close, pause or resume reading, arm or disarm EPOLLOUT.
+   */
+  private flushConn(c: Conn, tryWrite: boolean): void {
+    const sink = c.sink;
+    if (tryWrite && sink.pendingBytes > 0) {
+      const n = sink.flush();
+      if (n < 0) return this.closeConn(c); // EPIPE, ECONNRESET: the peer is gone
+      if (n > 0) {
+        this.stats.bytesOut += n;
+        this.touch(c, true);
+      }
+    }
+    if (sink.pendingBytes === 0) {
+      // Nothing left to send: close if the session ended, the peer left, or we shut down.
+      const inFlight = c.session.midRequest;
+      if (sink.ended || (c.eof && !inFlight) || (this.draining && !inFlight)) return this.closeConn(c);
+    }
+    // Back-pressure, with hysteresis so that we do not flip on every write.
+    if (sink.pendingBytes > this.highWaterMark) c.paused = true;
+    else if (sink.pendingBytes <= this.lowWaterMark) c.paused = false;
+    this.updateInterest(c);
+  }
+
+  /** Register exactly what `c` waits for: input unless paused or done, output while any is queued. */
+  private updateInterest(c: Conn): void {
+    const want = (this.wantsInput(c) ? EPOLLIN | EPOLLRDHUP : 0) | (c.sink.pendingBytes > 0 ? EPOLLOUT : 0) | this.edge;
+    if (want === c.interest) return;
+    // In ET, MOD re-arms: if the socket is readable now, epoll reports it again. That is how a
+    // paused connection resumes without losing the edge that arrived while it was paused.
+    if (sys.epoll_ctl(this.epfd, EPOLL_CTL_MOD, c.fd, want) < 0) return this.closeConn(c);
+    c.interest = want;
+  }
+
+  private wantsInput(c: Conn): boolean {
+    // While shutting down, only a request already begun is read to its end.
+    return !c.paused && !c.eof && !c.sink.ended && (!this.draining || c.session.midRequest);
+  }
+
+  // --- output scheduling ---------------------------------------------------------------------
+
+  /** FlushScheduler: a sink got output; flush it before the next epoll_wait. */
+  scheduleFlush(sink: NonBlockingSink): void {
+    const c = this.conns[sink.fd];
+    if (c !== undefined && c.sink === sink) this.dirty.push(c);
+  }
+
+  private flushDirty(): void {
+    const dirty = this.dirty;
+    for (let i = 0; i < dirty.length; i++) {
+      const c = dirty[i]!;
+      c.sink.flushScheduled = false;
+      if (!c.closed) this.flushConn(c, (c.interest & EPOLLOUT) === 0);
+    }
+    dirty.length = 0;
+  }
+
+  // --- deadlines -----------------------------------------------------------------------------
+
+  /**
+   * Each connection has one deadline, a number set on activity: no heap, no timer object per
+   * request. A sweep every `sweepMs` closes those past due (Redis' clientsCron does the same),
+   * so a timeout fires up to one sweep late, and a turn costs nothing extra.
+   *
+   *  - nothing in flight: the idle timeout, restarted by any activity;
+   *  - a request begun (midRequest): the header timeout, started when the request began and
+   *    restarted only by progress (an answer queued or sent), so a client dribbling one byte at
+   *    a time cannot keep extending it (slowloris).
+   */
+  private touch(c: Conn, progressed: boolean): void {
+    if (!c.session.midRequest) {
+      c.headerClock = false;
+      c.deadline = this.now + this.idleTimeoutMs;
+    } else if (progressed || !c.headerClock) {
+      c.headerClock = true;
+      c.deadline = this.now + this.headerTimeoutMs;
+    }
+  }
+
+  private expire(): void {
+    const now = this.now;
+    if (now >= this.nextSweep) {
+      this.nextSweep = now + this.sweepMs;
+      // Backwards: closeConn moves the last connection into the freed slot, already visited.
+      for (let i = this.live.length - 1; i >= 0; i--) {
+        const c = this.live[i]!;
+        if (c.deadline <= now) this.closeConn(c);
+      }
+    }
+    while (this.timers.length > 0 && this.timers[0]!.at <= now) this.timers.shift()!.fn();
+  }
+
+  /** How long epoll_wait may sleep: until the next sweep (if any connection is open) or timer. */
+  private waitTime(maxWaitMs: number): number {
+    let due = Infinity;
+    if (this.live.length > 0) due = this.nextSweep;
+    if (this.timers.length > 0) due = Math.min(due, this.timers[0]!.at);
+    if (due === Infinity) return maxWaitMs;
+    const ms = Math.max(0, Math.ceil(due - Date.now()));
+    return maxWaitMs < 0 ? ms : Math.min(ms, maxWaitMs);
+  }
+
+  /** Run `fn` on this thread once `delayMs` have passed (checked once per turn). */
+  after(delayMs: number, fn: () => void): void {
+    const at = Date.now() + delayMs;
+    let i = this.timers.length;
+    while (i > 0 && this.timers[i - 1]!.at > at) i--;
+    this.timers.splice(i, 0, { at, fn });
+  }
+
+  // --- connections ---------------------------------------------------------------------------
+
+  /** Take ownership of a connected non-blocking socket: register it, open a protocol session. */
+  adopt(fd: number, peer?: PeerInfo): void {
+    if (this.conns[fd] !== undefined || this.watchers[fd] !== undefined) throw new Error(`reactor: fd ${fd} adopted twice (state must be dropped before close)`);
+    // TCP_NODELAY: send a response at once rather than wait for the ACK of the previous packet
+    // (Nagle's algorithm; with delayed ACKs that wait can be 40 ms).
+    sys.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
+    const c = new Conn(fd, new NonBlockingSink(fd, this));
+    c.interest = EPOLLIN | EPOLLRDHUP | this.edge;
+    if (sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, c.interest) < 0) {
+      sys.close(fd); // ENOMEM, ENOSPC (max_user_watches): refuse this one connection
+      return;
+    }
+    this.conns[fd] = c; // before open(): a protocol may greet, and its output must find the connection
+    c.slot = this.live.length;
+    this.live.push(c);
+    this.stats.accepted++;
+    this.stats.connections = this.live.length;
+    c.deadline = Date.now() + this.idleTimeoutMs;
+    c.session = this.protocol.open(c.sink, peer);
+  }
+
+  /**
+   * End a connection now: the session and sink let go first, then the per-fd state is dropped,
+   * and the fd itself is closed at the end of the turn — a later event in the same epoll_wait
+   * batch may still name this fd, and must not find a new connection that reused the number.
+   */
+  private closeConn(c: Conn): void {
+    if (c.closed) return;
+    c.closed = true;
+    c.session.close();
+    c.sink.dispose(); // closes files never sent
+    this.conns[c.fd] = undefined;
+    const last = this.live.pop()!;
+    if (last !== c) {
+      this.live[c.slot] = last;
+      last.slot = c.slot;
+    }
+    this.stats.connections = this.live.length;
+    this.closing.push(c.fd); // close(2) also removes it from the epoll set (no dup of it exists)
+  }
+
+  private closeFds(): void {
+    for (const fd of this.closing) sys.close(fd);
+    this.closing.length = 0;
+  }
+
+  // --- other fds -----------------------------------------------------------------------------
+
+  /**
+   * Watch another fd (a listening socket, an eventfd): `onReady(events)` runs on this thread
+   * when epoll reports it, level-triggered unless `edgeTriggered`. The caller still owns `fd`.
+   */
+  watch(fd: number, onReady: (events: number) => void, edgeTriggered = false): void {
+    if (this.conns[fd] !== undefined || this.watchers[fd] !== undefined) throw new Error(`reactor: fd ${fd} is already registered`);
+    sys.check(sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, EPOLLIN | (edgeTriggered ? EPOLLET : 0)), 'epoll_ctl', `ADD ${fd}`);
+    this.watchers[fd] = onReady;
+  }
+
+  /** Stop watching `fd` (it stays open: the caller owns it). */
+  unwatch(fd: number): void {
+    if (this.watchers[fd] === undefined) return;
+    this.watchers[fd] = undefined;
+    sys.epoll_ctl(this.epfd, EPOLL_CTL_DEL, fd, 0);
+  }
+
+  // --- shutdown ------------------------------------------------------------------------------
+
+  /**
+   * Graceful shutdown step: stop reading new requests, close idle keep-alive connections now,
+   * keep sending in-flight output (a request already begun is still read and answered). Returns
+   * true once no connection remains. Call repeatedly between runOnce turns.
+   */
+  drain(): boolean {
+    this.draining = true;
+    for (let i = this.live.length - 1; i >= 0; i--) {
+      const c = this.live[i]!;
+      if (c.sink.pendingBytes === 0 && !c.session.midRequest) this.closeConn(c);
+      else this.updateInterest(c);
+    }
+    this.closeFds();
+    return this.live.length === 0;
+  }
+
+  /** Close every connection and the epoll fd. Watched fds stay open (their owners close them). */
+  close(): void {
+    for (let i = this.live.length - 1; i >= 0; i--) this.closeConn(this.live[i]!);
+    this.closeFds();
+    this.watchers.length = 0;
+    this.timers.length = 0;
+    sys.close(this.epfd);
+  }
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isFinite(n) || n <= 0) throw new RangeError(`${name} must be a positive number, got ${n}`);
+  return n;
+}

@@ -1,0 +1,245 @@
+/**
+ * The Reactor as a library (what step 06 relies on), driven in-process over socketpairs: no
+ * server, no timing — every step is one explicit runOnce turn.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import * as sys from '@course/syscalls';
+import type { Protocol, Session, Sink } from '@course/protocol';
+import { Acceptor, Reactor } from '../src/index.js';
+
+const { C } = sys;
+
+/** A protocol whose sessions record what they get and expose their sink to the test. */
+function recordingProtocol() {
+  const sessions: Array<{ sink: Sink; received: Buffer[]; peerClosed: boolean; closed: boolean; midRequest: boolean }> = [];
+  const protocol: Protocol = {
+    name: 'echo',
+    scheme: 'tcp',
+    open(sink: Sink): Session {
+      const s = { sink, received: [] as Buffer[], peerClosed: false, closed: false, midRequest: false };
+      sessions.push(s);
+      return {
+        receive(data) { s.received.push(Buffer.from(data)); },
+        peerClosed() { s.peerClosed = true; sink.end(); },
+        close() { s.closed = true; },
+        get midRequest() { return s.midRequest; },
+      };
+    },
+  };
+  return { protocol, sessions };
+}
+
+/** A connected pair of non-blocking stream sockets: [server side, test side]. */
+function socketPair(): [number, number] {
+  const out = new Int32Array(2);
+  sys.check(sys.socketpair(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0, out), 'socketpair');
+  return [out[0]!, out[1]!];
+}
+
+/** Everything readable on `fd` right now. */
+function readNow(fd: number): Buffer {
+  const buf = Buffer.alloc(1 << 20);
+  const parts: Buffer[] = [];
+  for (;;) {
+    const n = sys.read(fd, buf, 0, buf.length);
+    if (n <= 0) break;
+    parts.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(parts);
+}
+
+const cleanup: Array<() => void> = [];
+afterEach(() => {
+  while (cleanup.length > 0) cleanup.pop()!();
+});
+
+function newReactor(opts: Partial<ConstructorParameters<typeof Reactor>[0]> = {}) {
+  const rec = recordingProtocol();
+  const reactor = new Reactor({ protocol: rec.protocol, ...opts });
+  cleanup.push(() => reactor.close());
+  return { reactor, ...rec };
+}
+
+describe.each(['lt', 'et'] as const)('Reactor (%s)', (mode) => {
+  it('adopts a socket, feeds its bytes to the session and counts them', () => {
+    const { reactor, sessions } = newReactor({ mode });
+    const [a, b] = socketPair();
+    cleanup.push(() => sys.close(b));
+    reactor.adopt(a);
+    expect(reactor.stats).toMatchObject({ connections: 1, accepted: 1 });
+    sys.write(b, Buffer.from('hello'), 0, 5);
+    expect(reactor.runOnce(1000)).toBe(1);
+    expect(Buffer.concat(sessions[0]!.received).toString()).toBe('hello');
+    expect(reactor.stats.bytesIn).toBe(5);
+  });
+
+  it('flushes output written outside receive() before the next wait (a deferred answer)', () => {
+    const { reactor, sessions } = newReactor({ mode });
+    const [a, b] = socketPair();
+    cleanup.push(() => sys.close(b));
+    reactor.adopt(a);
+    sessions[0]!.sink.write(Buffer.from('late answer')); // e.g. a worker pool's result, on this thread
+    expect(reactor.runOnce(-1)).toBe(0); // does not sleep: output is pending, so it waits 0 ms
+    expect(readNow(b).toString()).toBe('late answer');
+    expect(reactor.stats.bytesOut).toBe(11);
+  });
+
+  it('keeps what a short write left and sends it once the peer reads (EPOLLOUT)', () => {
+    const { reactor, sessions } = newReactor({ mode, highWaterMark: 64 << 20 });
+    const [a, b] = socketPair();
+    cleanup.push(() => sys.close(b));
+    reactor.adopt(a);
+    const big = Buffer.alloc(8 << 20, 7); // far more than a socket buffer holds
+    sessions[0]!.sink.write(big);
+    reactor.runOnce(0);
+    const pending = sessions[0]!.sink.pendingBytes;
+    expect(pending).toBeGreaterThan(0); // the kernel took only part of it
+    const got: Buffer[] = [];
+    for (let turns = 0; turns < 10_000 && sessions[0]!.sink.pendingBytes > 0; turns++) {
+      got.push(readNow(b)); // the peer reads: the socket becomes writable: EPOLLOUT
+      reactor.runOnce(1000);
+    }
+    got.push(readNow(b));
+    const all = Buffer.concat(got);
+    expect(all.length).toBe(big.length);
+    expect(all.equals(big)).toBe(true);
+    expect(reactor.stats.bytesOut).toBe(big.length);
+  });
+
+  it('closes a connection once the session ended and everything was sent', () => {
+    const { reactor, sessions } = newReactor({ mode });
+    const [a, b] = socketPair();
+    cleanup.push(() => sys.close(b));
+    reactor.adopt(a);
+    sessions[0]!.sink.write(Buffer.from('bye'));
+    sessions[0]!.sink.end();
+    reactor.runOnce(0);
+    expect(sessions[0]!.closed).toBe(true);
+    expect(reactor.stats.connections).toBe(0);
+    expect(readNow(b).toString()).toBe('bye');
+    expect(sys.read(b, Buffer.alloc(1), 0, 1)).toBe(0); // EOF: the server side was closed
+  });
+
+  it('tells the session when the peer half-closes, then closes', () => {
+    const { reactor, sessions } = newReactor({ mode });
+    const [a, b] = socketPair();
+    cleanup.push(() => sys.close(b));
+    reactor.adopt(a);
+    sys.shutdown(b, C.SHUT_WR);
+    reactor.runOnce(1000);
+    expect(sessions[0]!.peerClosed).toBe(true);
+    expect(sessions[0]!.closed).toBe(true);
+    expect(reactor.stats.connections).toBe(0);
+  });
+
+  it('stops reading over the high-water mark and resumes below the low-water mark', () => {
+    const { reactor, sessions } = newReactor({ mode, highWaterMark: 1000 });
+    const [a, b] = socketPair();
+    cleanup.push(() => sys.close(b));
+    // A tiny send buffer on the server side, so that output really backs up.
+    sys.setsockopt(a, C.SOL_SOCKET, C.SO_SNDBUF, 4096);
+    reactor.adopt(a);
+    const s = sessions[0]!;
+    s.sink.write(Buffer.alloc(1 << 20)); // far over the high-water mark, and more than the socket takes
+    reactor.runOnce(0);
+    expect(s.sink.pendingBytes).toBeGreaterThan(1000);
+    sys.write(b, Buffer.from('ignored for now'), 0, 15);
+    for (let i = 0; i < 3; i++) reactor.runOnce(0);
+    expect(s.received).toHaveLength(0); // paused: input waits in the socket
+    // The peer reads everything; output drains; reading resumes and the input arrives.
+    for (let turns = 0; turns < 100_000 && s.received.length === 0; turns++) {
+      readNow(b);
+      reactor.runOnce(10);
+    }
+    expect(Buffer.concat(s.received).toString()).toBe('ignored for now');
+  });
+
+  it('closes a connection whose request stalls past the header timeout', () => {
+    const { reactor, sessions } = newReactor({ mode, headerTimeoutMs: 30, idleTimeoutMs: 60_000 });
+    const [a, b] = socketPair();
+    cleanup.push(() => sys.close(b));
+    reactor.adopt(a);
+    sessions[0]!.midRequest = true; // as if half a request had arrived
+    sys.write(b, Buffer.from('GET / HT'), 0, 8);
+    const start = Date.now();
+    while (reactor.stats.connections > 0 && Date.now() - start < 5000) reactor.runOnce(-1); // -1: the reactor bounds the wait itself
+    expect(sessions[0]!.closed).toBe(true);
+  });
+
+  it('drain() closes idle connections at once and keeps those with output until sent', () => {
+    const { reactor, sessions } = newReactor({ mode });
+    const [a1, b1] = socketPair();
+    const [a2, b2] = socketPair();
+    cleanup.push(() => sys.close(b1), () => sys.close(b2));
+    reactor.adopt(a1);
+    reactor.adopt(a2);
+    sys.setsockopt(a2, C.SOL_SOCKET, C.SO_SNDBUF, 4096);
+    sessions[1]!.sink.write(Buffer.alloc(1 << 20, 1));
+    reactor.runOnce(0);
+    expect(reactor.drain()).toBe(false);
+    expect(sessions[0]!.closed).toBe(true); // idle: closed now
+    expect(sessions[1]!.closed).toBe(false); // still sending
+    let got = 0;
+    for (let turns = 0; turns < 100_000 && !reactor.drain(); turns++) {
+      got += readNow(b2).length;
+      reactor.runOnce(10);
+    }
+    got += readNow(b2).length;
+    expect(got).toBe(1 << 20);
+    expect(reactor.stats.connections).toBe(0);
+  });
+});
+
+describe('Reactor watchers and ownership', () => {
+  it('runs a watcher when its fd is ready, until unwatched', () => {
+    const { reactor } = newReactor();
+    const efd = sys.eventfd(0, C.EFD_NONBLOCK | C.EFD_CLOEXEC);
+    cleanup.push(() => sys.close(efd));
+    let calls = 0;
+    reactor.watch(efd, (events) => { calls++; expect(events & C.EPOLLIN).toBe(C.EPOLLIN); sys.eventfdDrain(efd); });
+    sys.eventfdSignal(efd);
+    reactor.runOnce(1000);
+    expect(calls).toBe(1);
+    reactor.unwatch(efd);
+    sys.eventfdSignal(efd);
+    expect(reactor.runOnce(0)).toBe(0);
+    expect(calls).toBe(1);
+  });
+
+  it('refuses to adopt an fd it already holds', () => {
+    const { reactor } = newReactor();
+    const [a, b] = socketPair();
+    cleanup.push(() => sys.close(b));
+    reactor.adopt(a);
+    expect(() => reactor.adopt(a)).toThrow(/adopted twice/);
+  });
+
+  it('runs one-shot timers from the epoll_wait timeout', () => {
+    const { reactor } = newReactor();
+    let fired = 0;
+    reactor.after(20, () => fired++);
+    const start = Date.now();
+    while (fired === 0 && Date.now() - start < 5000) reactor.runOnce(-1);
+    expect(fired).toBe(1);
+  });
+});
+
+describe('Acceptor', () => {
+  it('adopts every queued connection (edge-triggered drains the queue)', () => {
+    const { reactor } = newReactor({ mode: 'et' });
+    const listener = sys.listenTcp({ host: '127.0.0.1', port: 0, nonBlocking: true });
+    cleanup.push(() => sys.close(listener.fd));
+    const acceptor = new Acceptor(reactor, listener.fd, (fd) => reactor.adopt(fd), { edgeTriggered: true });
+    cleanup.push(() => acceptor.close());
+    const clients: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const fd = sys.socket(C.AF_INET, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0);
+      sys.check(sys.connect(fd, '127.0.0.1', listener.port), 'connect'); // blocking connect: queued once it returns
+      clients.push(fd);
+    }
+    cleanup.push(() => clients.forEach((fd) => sys.close(fd)));
+    reactor.runOnce(1000); // one edge for five connections
+    expect(acceptor.stats.accepted).toBe(5);
+    expect(reactor.stats.connections).toBe(5);
+  });
+});

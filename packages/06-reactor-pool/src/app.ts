@@ -1,0 +1,140 @@
+/**
+ * The application side of the library: the hooks an app module exports, and the objects they get.
+ *
+ * JavaScript functions cannot cross threads, so an app is not an object handed to the server but
+ * a module that EVERY thread imports for itself (module state is per thread): the main thread,
+ * each SubReactor and each WorkerPool thread. Each thread calls only the hooks that belong to it:
+ *
+ *   hook                      runs on          when
+ *   onStart(server)           every thread     once, before the thread serves (before the banner)
+ *   onConnect(conn)           SubReactor       a connection was handed to this reactor
+ *   onReceive(conn, data)     SubReactor       bytes arrived (TCP: --protocol echo)
+ *   onRequest(req, res, conn) SubReactor       an HTTP request; true = "I answer it" (now or later
+ *                                              through res.send), false = static files answer
+ *   onClose(conn)             SubReactor       the connection is gone
+ *   onTask(payload, server)   WorkerPool       server.task(...) was called; returns the result
+ *                                              (or a Promise of it); may block or burn CPU
+ *   onFinish(conn, result, tag)  SubReactor    the task's result is back, on the thread that
+ *                                              submitted it
+ *   onTaskError(conn, error, tag) SubReactor   the task threw, or its worker thread died
+ *                                              (default: close the connection)
+ *   onTick(server)            SubReactor       every `tickMs` (a timer on the reactor's loop)
+ *
+ * Payloads and results cross threads by structured clone (what postMessage copies: plain data,
+ * not functions or class instances). A `tag` never leaves its SubReactor: it is how an app finds
+ * its way back to, say, the pending HTTP response a result answers.
+ */
+import { pathToFileURL } from 'node:url';
+import type { HttpRequest, HttpResponder } from '@course/protocol';
+import type { ServerStats, StatsBoard } from './stats.js';
+
+/** Which kind of thread a hook runs on. */
+export type ThreadRole = 'main' | 'reactor' | 'worker';
+
+/**
+ * The server as seen from one thread. One per thread; hooks receive it (or reach it as
+ * `conn.server`). Only the thread it was given to may use it.
+ */
+export interface ThreadServer {
+  readonly role: ThreadRole;
+  /** SubReactor or WorkerPool index (0 on the main thread). */
+  readonly index: number;
+  /** A snapshot of every thread's counters (shared memory: no messages sent). */
+  stats(): ServerStats;
+  /**
+   * SubReactor threads only: run `onTask(payload)` in the WorkerPool; the result comes back to
+   * THIS thread as `onFinish(conn, result, tag)` (or `onTaskError`). Returns the task's id. Throws
+   * on other threads, or if the payload cannot be cloned.
+   */
+  task(payload: unknown, conn: Conn, tag?: unknown): number;
+}
+
+/**
+ * One client connection, as an app sees it. Owned by the SubReactor serving it: use it only from
+ * hooks running on that thread (never send it to a task — send plain data instead).
+ */
+export interface Conn {
+  /** Unique per SubReactor (`reactor` + `id` is unique in the process). */
+  readonly id: number;
+  /** Index of the SubReactor that owns the connection. */
+  readonly reactor: number;
+  readonly server: ThreadServer;
+  /** The peer's address ('' if the socket is already gone); looked up on first use. */
+  readonly remoteAddress: string;
+  /** True once the connection is closed; `send` then does nothing. */
+  readonly closed: boolean;
+  /** Bytes queued and not yet sent. */
+  readonly pendingBytes: number;
+  /** Queue bytes for the peer. They are copied, so `data` may be the `onReceive` view. */
+  send(data: Uint8Array | string): void;
+  /** Close once everything queued has been sent. */
+  close(): void;
+  /** Free for the app: per-connection state of its own. */
+  context: unknown;
+}
+
+/** The hooks an app module may export (as named exports, or as its default export object). */
+export interface App {
+  onStart?(server: ThreadServer): void | Promise<void>;
+  onConnect?(conn: Conn): void;
+  onReceive?(conn: Conn, data: Uint8Array): void;
+  onRequest?(req: HttpRequest, res: HttpResponder, conn: Conn): boolean;
+  onClose?(conn: Conn): void;
+  onTask?(payload: unknown, server: ThreadServer): unknown;
+  onFinish?(conn: Conn, result: unknown, tag: unknown): void;
+  onTaskError?(conn: Conn, error: string, tag: unknown): void;
+  onTick?(server: ThreadServer): void;
+}
+
+const HOOKS = ['onStart', 'onConnect', 'onReceive', 'onRequest', 'onClose', 'onTask', 'onFinish', 'onTaskError', 'onTick'] as const;
+
+/** A module path (absolute or relative to the working directory) or a URL, as a URL string every thread can import. */
+export function appUrl(pathOrUrl: string | URL): string {
+  if (pathOrUrl instanceof URL) return pathOrUrl.href;
+  return /^(file|data):/.test(pathOrUrl) ? pathOrUrl : pathToFileURL(pathOrUrl).href;
+}
+
+/**
+ * Import an app module and check its hooks. Any thread. Throws a clear Error for a module that
+ * exports a non-function hook or an unknown `on…` name (a typo such as `onRecieve` would
+ * otherwise be silently ignored).
+ */
+export async function loadApp(url: string): Promise<App> {
+  const mod = (await import(url)) as Record<string, unknown>;
+  const source = typeof mod.default === 'object' && mod.default !== null ? (mod.default as Record<string, unknown>) : mod;
+  const app: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(source)) {
+    if (!/^on[A-Z]/.test(name)) continue; // other exports (helpers, constants) are the app's business
+    if (!(HOOKS as readonly string[]).includes(name)) throw new Error(`app ${url}: unknown hook ${name} (hooks: ${HOOKS.join(', ')})`);
+    if (typeof value !== 'function') throw new Error(`app ${url}: ${name} must be a function`);
+    app[name] = (value as (...args: unknown[]) => unknown).bind(source); // a default-export object may use `this`
+  }
+  return app as App;
+}
+
+/** An error's message, for task failures sent across threads as text. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Submits a task for a SubReactor; see `ThreadServer.task`. */
+export type TaskSubmitter = (payload: unknown, conn: Conn, tag: unknown) => number;
+
+/** The ThreadServer of one thread. Built once per thread by that thread's entry module. */
+export class LocalServer implements ThreadServer {
+  constructor(
+    readonly role: ThreadRole,
+    readonly index: number,
+    private readonly board: StatsBoard,
+    private readonly submit?: TaskSubmitter,
+  ) {}
+
+  stats(): ServerStats {
+    return this.board.snapshot();
+  }
+
+  task(payload: unknown, conn: Conn, tag?: unknown): number {
+    if (this.submit === undefined) throw new Error(`server.task() runs on SubReactor threads only (this is a ${this.role} thread)`);
+    return this.submit(payload, conn, tag);
+  }
+}

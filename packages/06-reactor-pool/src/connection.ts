@@ -1,0 +1,187 @@
+/**
+ * Where the app's hooks meet step 05's Reactor: the Protocol a SubReactor gives its Reactor.
+ *
+ * For each connection the Reactor adopts, `open` builds two small objects (no closures, no
+ * buffers: an idle connection must stay cheap — the goal is 10,000 idle connections at under
+ * 4 KB each):
+ *   - a `Connection`, the app's `Conn` (send, close, context);
+ *   - an `AppSession`, the Session the Reactor feeds. It forwards bytes to the real protocol
+ *     (HTTP, whose `route` calls the app's onRequest; or echo) or, for a TCP app that exports
+ *     onReceive, to the app itself.
+ *
+ * They are two objects because both the app (`conn.close()`: please close) and the Reactor
+ * (`session.close()`: it is closed) need a `close` meaning different things.
+ *
+ * Threading: everything here belongs to one SubReactor thread; module state (`current`) is per
+ * thread.
+ */
+import { Buffer } from 'node:buffer';
+import { echoProtocol, httpProtocol, type HttpRequest, type HttpResponder, type PeerInfo, type Protocol, type Session, type Sink } from '@course/protocol';
+import { log } from '@course/server-kit';
+import type { App, Conn, LocalServer } from './app.js';
+import type { StatsBoard } from './stats.js';
+
+/**
+ * The connection whose session is running right now. The HTTP route hook is one function shared
+ * by every connection of the thread and is only ever called from inside `receive`, so this is how
+ * it learns which Conn a request came on — without a closure per connection.
+ */
+let current: Connection | null = null;
+
+export class Connection implements Conn {
+  context: unknown = undefined;
+  /** The Reactor closed it (AppSession.close ran). */
+  closed = false;
+  /** The app asked to close; later sends are dropped. */
+  private ending = false;
+  /** Tasks submitted for this connection whose results have not come back yet. */
+  tasksInFlight = 0;
+
+  constructor(
+    readonly id: number,
+    readonly server: LocalServer,
+    private readonly sink: Sink,
+    private readonly peer: PeerInfo | undefined,
+  ) {}
+
+  get reactor(): number {
+    return this.server.index;
+  }
+
+  get remoteAddress(): string {
+    return this.peer?.address ?? '';
+  }
+
+  get pendingBytes(): number {
+    return this.sink.pendingBytes;
+  }
+
+  send(data: Uint8Array | string): void {
+    if (this.closed || this.ending) return;
+    // Copy: the Sink keeps a reference, and `data` may view the reactor's reusable read buffer.
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : new Uint8Array(data);
+    if (bytes.length > 0) this.sink.write(bytes);
+  }
+
+  close(): void {
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    this.sink.end();
+  }
+}
+
+/** The Session the Reactor sees for one connection. */
+class AppSession implements Session {
+  constructor(
+    private readonly conn: Connection,
+    /** The protocol's own session (HTTP or echo), or null when the app handles bytes itself. */
+    private readonly inner: Session | null,
+    private readonly hooks: AppProtocol,
+  ) {}
+
+  /** Busy (not idle) while the protocol is mid-request or a task for this connection is out. */
+  get midRequest(): boolean {
+    return this.conn.tasksInFlight > 0 || (this.inner !== null && this.inner.midRequest);
+  }
+
+  receive(data: Uint8Array): void {
+    current = this.conn;
+    try {
+      if (this.inner !== null) {
+        this.inner.receive(data); // HTTP counts requests in its route hook
+      } else {
+        this.hooks.board.request(this.conn.reactor);
+        this.hooks.app.onReceive!(this.conn, data);
+      }
+    } catch (err) {
+      this.hooks.failed('onReceive', err, this.conn);
+    } finally {
+      current = null;
+    }
+  }
+
+  peerClosed(): void {
+    current = this.conn;
+    try {
+      if (this.inner !== null) this.inner.peerClosed();
+      else this.conn.close();
+    } finally {
+      current = null;
+    }
+  }
+
+  close(): void {
+    this.conn.closed = true;
+    this.inner?.close();
+    const onClose = this.hooks.app.onClose;
+    if (onClose !== undefined) {
+      try {
+        onClose(this.conn);
+      } catch (err) {
+        this.hooks.failed('onClose', err, this.conn);
+      }
+    }
+  }
+}
+
+/** What `--protocol` selects, plus the static root for HTTP. */
+export interface ProtocolChoice {
+  protocol: 'http' | 'echo';
+  root: string;
+}
+
+/**
+ * The Protocol of one SubReactor: opens an AppSession per connection. Also holds the per-thread
+ * route hook that counts HTTP requests and offers them to the app.
+ */
+export class AppProtocol implements Protocol {
+  readonly name: 'http' | 'echo';
+  readonly scheme: 'http' | 'tcp';
+  private readonly inner: Protocol | null;
+  private nextId = 0;
+
+  constructor(
+    choice: ProtocolChoice,
+    readonly app: App,
+    readonly server: LocalServer,
+    readonly board: StatsBoard,
+  ) {
+    this.name = choice.protocol;
+    this.scheme = choice.protocol === 'http' ? 'http' : 'tcp';
+    if (choice.protocol === 'http') {
+      this.inner = httpProtocol({ root: choice.root, route: (req, res) => this.route(req, res) });
+    } else {
+      // TCP: the app's onReceive if it has one, else the plain echo protocol.
+      this.inner = app.onReceive !== undefined ? null : echoProtocol();
+    }
+  }
+
+  open(sink: Sink, peer?: PeerInfo): Session {
+    const conn = new Connection(++this.nextId, this.server, sink, peer);
+    const session = new AppSession(conn, this.inner?.open(sink, peer) ?? null, this);
+    if (this.app.onConnect !== undefined) {
+      try {
+        this.app.onConnect(conn);
+      } catch (err) {
+        this.failed('onConnect', err, conn);
+      }
+    }
+    return session;
+  }
+
+  /**
+   * Called by the HTTP session for every request, before static files. Returns true if the app
+   * took it. An exception here is answered 500 by the HTTP session itself.
+   */
+  private route(req: HttpRequest, res: HttpResponder): boolean {
+    const conn = current!;
+    this.board.request(this.server.index);
+    return this.app.onRequest !== undefined && this.app.onRequest(req, res, conn);
+  }
+
+  /** An app hook threw: report it and close that one connection; the reactor carries on. */
+  failed(hook: string, err: unknown, conn: Conn): void {
+    log(`reactor ${this.server.index}: ${hook} threw for connection ${conn.id}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    conn.close();
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Step 06 — main reactor + sub-reactor threads + worker pool: the model of gnet, swoole, netty
+ * and muduo's "one loop per thread + thread pool" (model 11). The course's destination.
+ *
+ *   main thread:      MainReactor   listen → epoll: accept until EAGAIN → balancer → hand-off ring
+ *   thread × R:       SubReactor    step 05's epoll loop for its own connections (I/O only)
+ *   thread × W:       WorkerPool    onTask: CPU-heavy or blocking work, results back to the
+ *                                   SubReactor that asked (queue + eventfd wake-up)
+ *
+ * No thread per connection (step 03), no single loop that a slow handler stalls (step 05): every
+ * core runs an epoll loop, and slow work runs beside them. The files name the roles:
+ * main-reactor.ts, sub-reactor.ts, worker-pool.ts, balancer.ts, handoff.ts, stats.ts; the app
+ * API is in app.ts and server.ts; the demo app in demo-app.ts.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { createProtocol } from '@course/protocol';
+import * as sys from '@course/syscalls';
+import { announce, exitNow, log, parseCommandLine } from '@course/server-kit';
+import type { BalancePolicy } from './balancer.js';
+import { DEMO_APP, createServer, type Server } from './server.js';
+
+const PKG = '06-reactor-pool';
+const cores = availableParallelism();
+const opts = parseCommandLine(PKG, {
+  reactors: { kind: 'int', default: cores, min: 1, max: 256, help: 'SubReactor threads (epoll loops)' },
+  workers: { kind: 'int', default: cores, min: 1, max: 256, help: 'WorkerPool threads (onTask)' },
+  balance: { kind: 'enum', default: 'rr', values: ['rr', 'least', 'hash'], help: 'round-robin, least connections, or source-address hash' },
+  'max-requests': { kind: 'int', default: 0, min: 0, max: 1e9, help: 'recycle a WorkerPool thread after this many tasks; 0 = never' },
+  mode: { kind: 'enum', default: 'lt', values: ['lt', 'et'], help: 'level- or edge-triggered SubReactors' },
+  'header-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'a request begun (or an answer owed) must progress within this' },
+  'idle-timeout-ms': { kind: 'int', default: 60_000, min: 1, max: 3_600_000, help: 'close a keep-alive connection idle this long' },
+  'drain-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'on SIGTERM, wait this long for in-flight responses' },
+  app: { kind: 'string', default: DEMO_APP, help: 'the app module every thread loads (compiled .js)' },
+});
+
+if (!existsSync(opts.app)) {
+  log(`${PKG}: --app: "${opts.app}" does not exist`);
+  exitNow(2);
+}
+
+let server: Server;
+try {
+  server = await createServer({
+    host: opts.host,
+    port: opts.port,
+    root: opts.root,
+    protocol: opts.protocol,
+    reactors: opts.reactors,
+    workers: opts.workers,
+    balance: opts.balance as BalancePolicy,
+    maxRequests: opts['max-requests'],
+    mode: opts.mode as 'lt' | 'et',
+    headerTimeoutMs: opts['header-timeout-ms'],
+    idleTimeoutMs: opts['idle-timeout-ms'],
+    drainTimeoutMs: opts['drain-timeout-ms'],
+    app: opts.app,
+  });
+} catch (err) {
+  // A syscall failure (EADDRINUSE...) is one line; anything else (the app module failed to load)
+  // gets its stack. exitNow, not process.exit: threads may already be blocked in epoll_wait.
+  log(err instanceof sys.SysError ? `${PKG}: ${err.message}` : `${PKG}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  exitNow(1);
+}
+
+announce(server.listener, createProtocol(opts.protocol, { root: opts.root }), PKG, {
+  model: 'reactor-pool',
+  reactors: opts.reactors,
+  workers: opts.workers,
+  balance: opts.balance,
+  mode: opts.mode,
+  'max-requests': opts['max-requests'],
+});
+
+const drained = await server.serve(); // until SIGTERM/SIGINT, then the drain
+if (!drained) log(`${PKG}: drain timed out after ${opts['drain-timeout-ms']} ms; closing the remaining connections`);
+exitNow(0);

@@ -1,0 +1,20 @@
+/**
+ * Entry point of one SubReactor thread (started by main-reactor.ts).
+ *
+ * Loads the app, builds the SubReactor, runs onStart, tells the main thread it is ready, and then
+ * blocks in its epoll loop until shutdown. From the moment `run()` starts, this thread's Node
+ * event loop never turns again: everything reaches it through its eventfd.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadApp } from './app.js';
+import { SubReactor, type SubReactorData } from './sub-reactor.js';
+
+const data = workerData as SubReactorData;
+const app = await loadApp(data.appUrl);
+const sub = new SubReactor(data, app);
+await app.onStart?.(sub.threadServer);
+
+// postMessage enqueues at once; the main thread (awaiting this, in its event loop) receives it
+// even though this thread is about to block for good.
+parentPort!.postMessage('ready');
+sub.run();

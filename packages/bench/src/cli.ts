@@ -1,0 +1,117 @@
+/**
+ * `pnpm bench`: every model, plus a node:http baseline, on the scenarios that expose them — one
+ * table per scenario on stdout, a progress line on stderr, JSON + Markdown + SVG charts on disk.
+ *
+ * Each run starts the server through the CLI contract (pinned to its own core when possible),
+ * waits for its banner, warms it up, loads it, and records what /proc says about its CPU and
+ * memory. See plan.ts for which model runs in which mode under which scenario.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import chalk from 'chalk';
+import { REPO_ROOT } from '@course/testkit';
+import { describePinning, prepareMachine, serverPrefix } from './machine.js';
+import { parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';
+import { BENCH_PATH, planRuns, type PlannedRun } from './plan.js';
+import { Progress } from './progress.js';
+import { rowsOf, writeReport } from './report.js';
+import { runLabel, runOne } from './scenarios.js';
+import { renderTable } from './table.js';
+import { isBuilt } from './target.js';
+import type { Report, Row } from './types.js';
+
+const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DEFAULT_OUT = join(PACKAGE_DIR, 'results', 'latest.json');
+const DEMO_SITE = join(REPO_ROOT, 'site');
+
+/** Warm-up before each load phase: long enough for V8 to compile the hot path, short enough for a 3-minute default run. */
+function warmupFor(durationS: number): number {
+  return Math.min(1, Math.max(0.25, durationS / 5));
+}
+
+/** Rough seconds a run takes, for "time left". */
+function estimateS(run: PlannedRun, opts: BenchOptions, warmupS: number): number {
+  if (!isBuilt(run.spec.model)) return 0;
+  if (run.scenario === 'idle-1k') return 3 + Math.min(1000, run.spec.idleCap ?? 1000) / 300;
+  return warmupS + opts.durationS + 1;
+}
+
+function parseOrExit(): BenchOptions {
+  try {
+    const opts = parseOptions(process.argv.slice(2), { out: DEFAULT_OUT, root: DEMO_SITE });
+    if (opts.help) {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    }
+    return opts;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`bench: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseOrExit();
+  const root = resolve(opts.root);
+  const benchFile = join(root, BENCH_PATH);
+  if (!existsSync(benchFile)) {
+    process.stderr.write(`bench: ${benchFile} does not exist: the bench serves the demo site's ${BENCH_PATH} (or pass --root)\n`);
+    process.exit(1);
+  }
+  const benchFileBytes = statSync(benchFile).size;
+  const warmupS = warmupFor(opts.durationS);
+
+  const machine = prepareMachine();
+  const prefix = serverPrefix(machine);
+  const runs = planRuns(opts.scenarios, opts.models, { pinned: machine.pinning !== null, connections: opts.connections });
+  const estimates = runs.map((r) => estimateS(r, opts, warmupS));
+
+  console.log(chalk.bold(`bench: ${runs.length} runs, ${opts.durationS} s of load each after ${warmupS} s warm-up, on ${BENCH_PATH} (${benchFileBytes} bytes)`));
+  console.log(chalk.dim(`${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}; ${describePinning(machine)}`));
+  console.log('');
+
+  const progress = new Progress(process.stderr, runs.length);
+  const rows: Row[] = [];
+  for (let i = 0; i < runs.length; i++) {
+    const run = runs[i]!;
+    progress.run(i, runLabel(run), estimates.slice(i + 1).reduce((a, b) => a + b, 0));
+    const row = await runOne(run, {
+      root,
+      durationS: opts.durationS,
+      warmupS,
+      connections: opts.connections,
+      prefix,
+      onPhase: (phase, seconds) => progress.phase(phase, seconds),
+    });
+    rows.push(row);
+    // A scenario is complete when the next run belongs to another one: show its table now.
+    if (runs[i + 1]?.scenario !== run.scenario) {
+      progress.done();
+      console.log(renderTable(run.scenario, rows.filter((r) => r.scenario === run.scenario), chalk));
+      console.log('');
+    }
+  }
+  progress.done();
+
+  const report: Report = {
+    date: new Date().toISOString(),
+    machine,
+    settings: { durationS: opts.durationS, warmupS, connections: opts.connections, benchFile: BENCH_PATH, benchFileBytes, root },
+    scenarios: opts.scenarios.filter((s) => rowsOf({ rows } as Report, s).length > 0),
+    rows,
+  };
+  const written = writeReport(report, resolve(opts.out));
+  const rel = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
+  console.log(chalk.dim(`wrote ${rel(written.json)}, ${rel(written.markdown)} and ${written.charts.length} SVG charts`));
+  // autocannon and closed sockets may leave timers behind; the work is done.
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,96 @@
+/**
+ * The bench's command line:
+ *
+ *   pnpm bench [--duration S] [--connections N] [--models a,b] [--scenario x,y] [--out FILE] [--root DIR]
+ *
+ * Pure: `parseOptions` throws UsageError, and cli.ts turns that into one line and exit code 2.
+ */
+import { MODELS, type ModelName } from './plan.js';
+import { SCENARIOS, type ScenarioName } from './types.js';
+
+export interface BenchOptions {
+  /** Seconds of load per run (after the warm-up). */
+  durationS: number;
+  /** Overrides every scenario's connection count when set. */
+  connections: number | null;
+  models: ModelName[];
+  scenarios: ScenarioName[];
+  /** The JSON results file; the Markdown report and SVG charts go next to it. */
+  out: string;
+  /** Document root served by every model; must hold /bench.html. */
+  root: string;
+  help: boolean;
+}
+
+export class UsageError extends Error {}
+
+export const USAGE = `usage: pnpm bench [flags]
+
+  --duration S      seconds of load per run, after a short warm-up; default 5
+  --connections N   load-generator connections for every scenario (default: per scenario)
+  --models a,b      models to run: ${MODELS.join(', ')} (or 01..06); default all
+  --scenario x,y    scenarios to run: ${SCENARIOS.join(', ')}; default all
+  --out FILE        JSON results; the Markdown report and SVG charts go next to it
+  --root DIR        document root holding bench.html; default the demo site
+`;
+
+/** Parse argv (without node and the script). `defaults` supplies the paths that depend on where the bench lives. */
+export function parseOptions(argv: readonly string[], defaults: { out: string; root: string }): BenchOptions {
+  const opts: BenchOptions = { durationS: 5, connections: null, models: [...MODELS], scenarios: [...SCENARIOS], out: defaults.out, root: defaults.root, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') { opts.help = true; continue; }
+    if (arg === '--') continue; // pnpm passes a separator through
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}" (flags look like --duration 5)`);
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const raw = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (!['duration', 'connections', 'models', 'scenario', 'out', 'root'].includes(name)) throw new UsageError(`unknown flag --${name}`);
+    if (raw === undefined || raw === '') throw new UsageError(`--${name} needs a value`);
+    switch (name) {
+      case 'duration': opts.durationS = parseDuration(raw); break;
+      case 'connections': opts.connections = parseCount(raw); break;
+      case 'models': opts.models = parseModels(raw); break;
+      case 'scenario': opts.scenarios = parseScenarios(raw); break;
+      case 'out': opts.out = raw; break;
+      case 'root': opts.root = raw; break;
+    }
+  }
+  return opts;
+}
+
+function parseDuration(raw: string): number {
+  const s = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+  if (!(s >= 0.5 && s <= 600)) throw new UsageError(`--duration expects seconds from 0.5 to 600, got "${raw}"`);
+  return s;
+}
+
+function parseCount(raw: string): number {
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= 10000)) throw new UsageError(`--connections expects an integer from 1 to 10000, got "${raw}"`);
+  return n;
+}
+
+/** Names in the order of MODELS (the course's order), whatever order the user typed. `05` means `05-epoll-native`. */
+function parseModels(raw: string): ModelName[] {
+  const wanted = new Set<ModelName>();
+  for (const word of raw.split(',').map((w) => w.trim()).filter(Boolean)) {
+    const match = MODELS.find((m) => m === word || (/^\d\d$/.test(word) && m.startsWith(word + '-')));
+    if (!match) throw new UsageError(`--models: unknown model "${word}" (known: ${MODELS.join(', ')})`);
+    wanted.add(match);
+  }
+  if (wanted.size === 0) throw new UsageError('--models needs at least one model');
+  return MODELS.filter((m) => wanted.has(m));
+}
+
+function parseScenarios(raw: string): ScenarioName[] {
+  if (raw === 'all') return [...SCENARIOS];
+  const wanted = new Set<ScenarioName>();
+  for (const word of raw.split(',').map((w) => w.trim()).filter(Boolean)) {
+    const match = SCENARIOS.find((s) => s === word);
+    if (!match) throw new UsageError(`--scenario: unknown scenario "${word}" (known: ${SCENARIOS.join(', ')})`);
+    wanted.add(match);
+  }
+  if (wanted.size === 0) throw new UsageError('--scenario needs at least one scenario');
+  return SCENARIOS.filter((s) => wanted.has(s));
+}

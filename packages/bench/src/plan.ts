@@ -1,0 +1,152 @@
+/**
+ * What runs where: the scenarios, the models, and — in one table — which mode of which model each
+ * scenario runs with which flags. Pure data and pure functions; the bench's main thread reads it.
+ *
+ * Model flags below are the ones each step documents. A model that rejects them (exit code 2)
+ * shows up as "not available" with its own error line, so a renamed flag is visible, not silent.
+ */
+import type { ScenarioName } from './types.js';
+
+/** The benchmark file: the demo site's /bench.html, 540 bytes — a small static page, so the models' overheads dominate. */
+export const BENCH_PATH = '/bench.html';
+export const BENCH_FILE_BYTES = 540;
+
+/** The CPU-heavy request of the cpu-task scenario: fib(32) computed recursively, tens of milliseconds. */
+export const FIB_N = 32;
+
+export const MODELS = ['node-http', '01-blocking', '02-fork', '03-threads', '04-nonblocking', '05-epoll-native', '06-reactor-pool'] as const;
+export type ModelName = (typeof MODELS)[number];
+
+/** How a scenario loads the server and which number sums it up. */
+export interface ScenarioSpec {
+  name: ScenarioName;
+  /** One line for the table heading and the Markdown report. */
+  title: string;
+  /** Load-generator connections unless --connections says otherwise (idle-1k: connections to hold). */
+  connections: number;
+  pipelining: number;
+  /** The number the chart shows and the "vs node-http" ratio compares. */
+  headline: { label: string; unit: string; better: 'higher' | 'lower' };
+}
+
+export const SCENARIO_SPECS: Record<ScenarioName, ScenarioSpec> = {
+  keepalive: {
+    name: 'keepalive', connections: 50, pipelining: 1,
+    title: 'keep-alive: 50 connections, one request at a time each',
+    headline: { label: 'requests/s', unit: 'req/s', better: 'higher' },
+  },
+  pipelined: {
+    name: 'pipelined', connections: 10, pipelining: 16,
+    title: 'pipelined: 10 connections, 16 requests in flight on each',
+    headline: { label: 'requests/s', unit: 'req/s', better: 'higher' },
+  },
+  churn: {
+    name: 'churn', connections: 10, pipelining: 1,
+    title: 'churn: a new connection per request (10 clients connect, ask, read to close, repeat)',
+    headline: { label: 'requests/s', unit: 'req/s', better: 'higher' },
+  },
+  'slow-client': {
+    name: 'slow-client', connections: 50, pipelining: 1,
+    title: 'slow client: one connection holds half a request for the whole run; 50 others load the server',
+    headline: { label: 'requests/s', unit: 'req/s', better: 'higher' },
+  },
+  'idle-1k': {
+    name: 'idle-1k', connections: 1000, pipelining: 1,
+    title: 'idle-1k: 1,000 keep-alive connections, one request each, then idle — memory per connection',
+    headline: { label: 'KiB per idle connection (PSS)', unit: 'KiB', better: 'lower' },
+  },
+  'cpu-task': {
+    name: 'cpu-task', connections: 10, pipelining: 1,
+    title: `cpu-task: 4 clients loop on /api/fib?n=${FIB_N} while 10 connections fetch ${BENCH_PATH} — static p99 latency`,
+    headline: { label: 'p99 latency of static requests', unit: 'ms', better: 'lower' },
+  },
+};
+
+/** Background clients asking for /api/fib in the cpu-task scenario. */
+export const FIB_CLIENTS = 4;
+
+/** Facts a mode's flags depend on. */
+export interface PlanContext {
+  /** True when the server is confined to one core: multi-threaded models are then sized for one core. */
+  pinned: boolean;
+  /** Load-generator connections of the scenario being planned. */
+  connections: number;
+}
+
+/**
+ * A blocking pool serves one connection per process or thread for as long as it stays open, so
+ * under keep-alive load it needs one worker per connection — plus one for slow-client's stalled
+ * connection. Fewer, and the extra connections wait in the accept queue for the whole run.
+ */
+function poolSize(ctx: PlanContext): string {
+  return String(Math.min(1024, ctx.connections + 1));
+}
+
+/** One mode of one model, as a scenario runs it. */
+export interface ModeSpec {
+  model: ModelName;
+  /** '' for a model with a single mode. */
+  mode: string;
+  /** Model flags (after `--port 0 --root DIR`). */
+  args(ctx: PlanContext): string[];
+  /** idle-1k: at most this many connections — a process or thread per connection costs megabytes, and 01 can hold only one. */
+  idleCap?: number;
+}
+
+const nodeHttp: ModeSpec = { model: 'node-http', mode: '', args: () => [] };
+const blocking: ModeSpec = { model: '01-blocking', mode: '', args: () => [], idleCap: 1 };
+const forkPerConnection: ModeSpec = { model: '02-fork', mode: 'per-connection', args: () => ['--mode', 'per-connection'], idleCap: 200 };
+const prefork: ModeSpec = { model: '02-fork', mode: 'prefork', args: (ctx) => ['--mode', 'prefork', '--workers', poolSize(ctx)] };
+const threadPerConnection: ModeSpec = { model: '03-threads', mode: 'per-connection', args: () => ['--mode', 'per-connection'], idleCap: 100 };
+const threadPool: ModeSpec = { model: '03-threads', mode: 'pool', args: (ctx) => ['--mode', 'pool', '--threads', poolSize(ctx)] };
+const busyPoll: ModeSpec = { model: '04-nonblocking', mode: '', args: () => [] };
+const epoll: ModeSpec = { model: '05-epoll-native', mode: '', args: () => [] };
+/** Pinned to one core, 06 gets one sub-reactor and one worker: the per-CPU comparison. Unpinned, its defaults. */
+const reactorPool: ModeSpec = { model: '06-reactor-pool', mode: '', args: (ctx) => (ctx.pinned ? ['--reactors', '1', '--workers', '1'] : []) };
+const reactorPoolWorkers: ModeSpec = { model: '06-reactor-pool', mode: 'fib on worker', args: () => ['--reactors', '1', '--workers', '1'] };
+/** The same computation run on the reactor thread itself. Needs 06's `--fib inline` (requested; "not available" until it exists). */
+const reactorPoolInline: ModeSpec = { model: '06-reactor-pool', mode: 'fib inline', args: () => ['--reactors', '1', '--workers', '1', '--fib', 'inline'] };
+/** node:http computes /api/fib on its one event loop: the single reactor every Node user already has. */
+const nodeHttpInline: ModeSpec = { model: 'node-http', mode: 'fib inline', args: () => [] };
+
+/**
+ * The table: which modes each scenario runs. Blocking pools (02 prefork, 03 pool, one worker per
+ * load connection) serve keep-alive load; churn adds the per-connection modes, whose cost is
+ * creating a process or thread per connection; idle-1k holds connections in the per-connection
+ * modes, capped. 04 runs its default busy-poll loop, 05 its default level-triggered reactor.
+ */
+export const PLAN: Record<ScenarioName, readonly ModeSpec[]> = {
+  keepalive: [nodeHttp, blocking, prefork, threadPool, busyPoll, epoll, reactorPool],
+  pipelined: [nodeHttp, blocking, prefork, threadPool, busyPoll, epoll, reactorPool],
+  churn: [nodeHttp, blocking, forkPerConnection, prefork, threadPerConnection, threadPool, busyPoll, epoll, reactorPool],
+  'slow-client': [nodeHttp, blocking, prefork, threadPool, busyPoll, epoll, reactorPool],
+  'idle-1k': [nodeHttp, blocking, forkPerConnection, threadPerConnection, busyPoll, epoll, reactorPool],
+  'cpu-task': [nodeHttpInline, reactorPoolWorkers, reactorPoolInline],
+};
+
+/** One run of the bench: a mode under a scenario. */
+export interface PlannedRun {
+  scenario: ScenarioName;
+  spec: ModeSpec;
+  args: string[];
+}
+
+/**
+ * Every run, scenario by scenario, restricted to the chosen models and scenarios. `connections`
+ * (--connections) overrides each scenario's own count.
+ */
+export function planRuns(scenarios: readonly ScenarioName[], models: readonly ModelName[], machine: { pinned: boolean; connections: number | null }): PlannedRun[] {
+  const runs: PlannedRun[] = [];
+  for (const scenario of scenarios) {
+    const ctx: PlanContext = { pinned: machine.pinned, connections: machine.connections ?? SCENARIO_SPECS[scenario].connections };
+    for (const spec of PLAN[scenario]) {
+      if (models.includes(spec.model)) runs.push({ scenario, spec, args: spec.args(ctx) });
+    }
+  }
+  return runs;
+}
+
+/** A row's display name: `02-fork (prefork)`. */
+export function modeLabel(model: string, mode: string): string {
+  return mode ? `${model} (${mode})` : model;
+}

@@ -1,0 +1,256 @@
+/**
+ * One run: start a model in one mode, warm it up, load it the way the scenario says, measure,
+ * stop it, and turn what happened into a Row. A server that collapses or dies is recorded as
+ * such and the bench goes on. Bench main thread only.
+ */
+import { readFileSync } from 'node:fs';
+import type { RunningServer } from '@course/testkit';
+import { treeUsage } from '@course/testkit';
+import {
+  holdStalledRequest, openIdleConnections, probe, runAutocannon, runChurn, startFibClients, type LoadResult,
+} from './load.js';
+import { BENCH_PATH, FIB_CLIENTS, FIB_N, SCENARIO_SPECS, modeLabel, type PlannedRun } from './plan.js';
+import { exitDescription, startTarget, treePssKb, UsageSampler, type Usage } from './target.js';
+import type { Row } from './types.js';
+
+/** Settings shared by every run. */
+export interface RunEnv {
+  root: string;
+  durationS: number;
+  warmupS: number;
+  /** --connections, overriding the scenario's own count. */
+  connections: number | null;
+  /** Command prefix that pins the server (['taskset', '-c', '0']) or []. */
+  prefix: string[];
+  /** Called as a run moves from phase to phase, for the progress line. */
+  onPhase(phase: string, seconds: number): void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A row with nothing measured yet. */
+function emptyRow(run: PlannedRun, connections: number): Row {
+  return {
+    model: run.spec.model, mode: run.spec.mode, scenario: run.scenario, status: 'ok', args: run.args,
+    connections, pipelining: SCENARIO_SPECS[run.scenario].pipelining, durationS: 0, totalRequests: 0,
+    requestsPerSec: null, requestsPerServerCpuSec: null, latencyP50Ms: null, latencyP99Ms: null,
+    errors: 0, timeouts: 0, serverCpuSeconds: null, clientCpuSeconds: null, peakRssKb: null, notes: [],
+  };
+}
+
+export async function runOne(run: PlannedRun, env: RunEnv): Promise<Row> {
+  const spec = SCENARIO_SPECS[run.scenario];
+  const connections = run.scenario === 'idle-1k'
+    ? Math.min(env.connections ?? spec.connections, run.spec.idleCap ?? Infinity)
+    : env.connections ?? spec.connections;
+  const row = emptyRow(run, connections);
+
+  env.onPhase('starting', 1);
+  const started = await startTarget(run.spec.model, run.args, env.root, env.prefix);
+  if (!started.ok) return { ...row, status: started.status, reason: started.reason };
+  const server = started.server;
+  try {
+    switch (run.scenario) {
+      case 'keepalive':
+      case 'pipelined':
+      case 'churn':
+        await loadScenario(server, row, env, () => Promise.resolve(null));
+        break;
+      case 'slow-client':
+        await loadScenario(server, row, env, async () => {
+          const stalled = await holdStalledRequest(server.port, server.host, BENCH_PATH);
+          await sleep(200); // let the server accept it and block on it, if that is what it does
+          return () => {
+            const closed = stalled.closedAfterS();
+            if (closed !== null) row.notes.push(`the server closed the stalled client after ${closed.toFixed(1)} s`);
+            stalled.release();
+          };
+        });
+        break;
+      case 'idle-1k':
+        await idleScenario(server, row, env, run.spec.idleCap);
+        break;
+      case 'cpu-task':
+        await cpuTaskScenario(server, row, env);
+        break;
+    }
+  } catch (err) {
+    row.status = 'failed';
+    row.reason = `bench error: ${(err as Error).message}`;
+  } finally {
+    env.onPhase('stopping', 0.5);
+    const died = exitDescription(server);
+    const ended = await server.stop(5000);
+    if (!died && (ended.code !== 0 || ended.signal !== null) && row.status === 'ok') {
+      row.notes.push(`after SIGTERM the server ended with ${ended.signal ?? `code ${ended.code}`} (contract: exit 0)`);
+    }
+  }
+  return row;
+}
+
+/**
+ * Warm up, run `before` (slow-client opens its stalled connection there; it returns a clean-up),
+ * then load for the full duration while sampling the server, and fill in the row.
+ */
+async function loadScenario(server: RunningServer, row: Row, env: RunEnv, before: () => Promise<(() => void) | null>): Promise<void> {
+  const load = (durationS: number) => row.scenario === 'churn'
+    ? runChurn({ port: server.port, host: server.host, path: BENCH_PATH, concurrency: row.connections, durationS })
+    : runAutocannon({ url: `http://${server.host}:${server.port}${BENCH_PATH}`, connections: row.connections, pipelining: row.pipelining, durationS });
+
+  env.onPhase('warm-up', env.warmupS);
+  await load(env.warmupS);
+  await sleep(100); // let the server finish with the warm-up's connections
+  const cleanup = await before();
+  env.onPhase('load', env.durationS);
+  const sampler = new UsageSampler(server.pid);
+  let result: LoadResult;
+  let usage: Usage;
+  try {
+    result = await load(env.durationS);
+  } finally {
+    usage = sampler.stop();
+    cleanup?.();
+  }
+  fillLoadRow(row, result, usage, exitDescription(server));
+}
+
+/** Numbers, status and notes of a load phase. */
+function fillLoadRow(row: Row, r: LoadResult, usage: Usage, died: string | null): void {
+  row.durationS = r.durationS;
+  row.totalRequests = r.responses;
+  row.requestsPerSec = r.responses / r.durationS;
+  row.latencyP50Ms = r.latency.p50;
+  row.latencyP99Ms = r.latency.p99;
+  row.errors = r.errors + r.non2xx;
+  row.timeouts = r.timeouts;
+  row.serverCpuSeconds = usage.serverCpuSeconds;
+  row.clientCpuSeconds = usage.clientCpuSeconds;
+  row.peakRssKb = usage.peakRssKb;
+  row.requestsPerServerCpuSec = usage.serverCpuSeconds > 0 ? r.responses / usage.serverCpuSeconds : null;
+  if (r.connectionsServed !== undefined) row.connectionsServed = r.connectionsServed;
+
+  if (died) {
+    row.status = 'collapsed';
+    row.reason = `${died} during the run; ${r.responses} responses before`;
+  } else if (r.responses === 0) {
+    row.status = 'collapsed';
+    const stuck = row.scenario === 'slow-client' ? ': the server is stuck on the stalled client' : '';
+    row.reason = `0 responses in ${r.durationS.toFixed(0)} s${stuck} (${r.timeouts} timeouts, ${r.errors - r.timeouts} other errors)`;
+  }
+  if (r.non2xx > 0) row.notes.push(`${r.non2xx} responses were not 2xx`);
+  if (r.connectionsServed !== undefined && r.responses > 0 && r.connectionsServed < row.connections) {
+    row.notes.push(`only ${r.connectionsServed} of ${row.connections} connections got a response: the others waited`);
+  }
+  if (usage.clientCpuSeconds >= 0.9 * r.durationS) {
+    row.notes.push(`the load generator used ${usage.clientCpuSeconds.toFixed(1)} CPU-s in ${r.durationS.toFixed(1)} s: client-bound, compare requests per server-CPU-second`);
+  }
+}
+
+/** MemAvailable from /proc/meminfo in KiB (Infinity if unreadable). */
+function memAvailableKb(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+    return m ? Number(m[1]) : Infinity;
+  } catch {
+    return Infinity;
+  }
+}
+
+/** Stop opening idle connections below this much free memory: a thread per connection is ~8 MB. */
+const MIN_FREE_KB = 1024 * 1024;
+
+async function idleScenario(server: RunningServer, row: Row, env: RunEnv, cap: number | undefined): Promise<void> {
+  const target = row.connections;
+  const wanted = env.connections ?? SCENARIO_SPECS['idle-1k'].connections;
+  env.onPhase('warm-up', 0.5);
+  await probe(server.port, server.host, BENCH_PATH, 5000);
+  await sleep(200);
+  const before = { rss: treeUsage(server.pid).rssKb, pss: treePssKb(server.pid) };
+
+  env.onPhase(`opening ${target} connections`, Math.max(1, target / 200));
+  const sampler = new UsageSampler(server.pid);
+  let usage: Usage | undefined;
+  const idle = await openIdleConnections(server.port, server.host, BENCH_PATH, target, {
+    batch: 25,
+    timeoutMs: 5000,
+    stop: () => (memAvailableKb() < MIN_FREE_KB ? 'less than 1 GiB of memory left' : null),
+  });
+  try {
+    env.onPhase('holding', 1.5);
+    await sleep(500); // let new processes and threads finish touching their memory
+    const after = { rss: treeUsage(server.pid).rssKb, pss: treePssKb(server.pid) };
+    const fresh = await probe(server.port, server.host, BENCH_PATH, 3000);
+    usage = sampler.stop();
+
+    row.connections = idle.held;
+    row.errors = idle.failures;
+    row.serverCpuSeconds = usage.serverCpuSeconds;
+    row.clientCpuSeconds = usage.clientCpuSeconds;
+    row.peakRssKb = usage.peakRssKb;
+    const per = (delta: number) => (idle.held > 0 ? Math.max(0, delta) / idle.held : null);
+    row.idle = {
+      target,
+      capped: cap !== undefined && cap < wanted,
+      held: idle.held,
+      rssPerConnectionKb: per(after.rss - before.rss),
+      pssPerConnectionKb: per(after.pss - before.pss),
+      freshRequest: fresh,
+      closedByServer: idle.closedByServer(),
+    };
+    if (row.idle.capped) row.notes.push(`capped at ${cap} connection${cap === 1 ? '' : 's'}: ${cap === 1 ? 'it serves one connection at a time' : 'a process or thread per connection'}`);
+    if (idle.stoppedEarly) row.notes.push(`stopped opening at ${idle.held + idle.failures}: ${idle.stoppedEarly}`);
+    if (idle.failures > 0) row.notes.push(`${idle.failures} connections failed (${idle.firstError})`);
+    if (row.idle.closedByServer > 0) row.notes.push(`the server closed ${row.idle.closedByServer} idle connections during the test`);
+    const died = exitDescription(server);
+    if (died) {
+      row.status = 'collapsed';
+      row.reason = `${died} while holding idle connections`;
+    } else if (idle.held === 0) {
+      row.status = 'collapsed';
+      row.reason = `no connection could be opened and served (${idle.firstError ?? 'unknown error'})`;
+    } else if (fresh !== 'ok') {
+      // Holding idle connections is only half the job: the server must still answer newcomers.
+      row.status = 'collapsed';
+      row.reason = `a fresh request ${fresh} while ${idle.held} idle connection${idle.held === 1 ? ' was' : 's were'} held`;
+    }
+  } finally {
+    if (!usage) sampler.stop();
+    idle.release();
+  }
+}
+
+async function cpuTaskScenario(server: RunningServer, row: Row, env: RunEnv): Promise<void> {
+  const fibPath = `/api/fib?n=${FIB_N}`;
+  env.onPhase('checking /api/fib', 1);
+  const check = await probe(server.port, server.host, fibPath, 15000);
+  if (check !== 'ok') {
+    row.status = 'not available';
+    row.reason = `GET ${fibPath} ${check === 'timed out' ? 'timed out' : 'did not answer 200'}`;
+    return;
+  }
+  const url = `http://${server.host}:${server.port}${BENCH_PATH}`;
+  env.onPhase('warm-up', env.warmupS);
+  await runAutocannon({ url, connections: row.connections, pipelining: 1, durationS: env.warmupS });
+
+  env.onPhase('load', env.durationS);
+  const fib = startFibClients(server.port, server.host, fibPath, FIB_CLIENTS, 15000);
+  const sampler = new UsageSampler(server.pid);
+  let result: LoadResult;
+  let usage: Usage;
+  try {
+    result = await runAutocannon({ url, connections: row.connections, pipelining: 1, durationS: env.durationS });
+  } finally {
+    usage = sampler.stop();
+    const got = await fib.stop();
+    row.cpuTask = { fibN: FIB_N, fibClients: FIB_CLIENTS, fibResponses: got.responses, fibErrors: got.errors };
+  }
+  fillLoadRow(row, result, usage, exitDescription(server));
+  // Server CPU here is mostly fib: requests per CPU-second of static files would mislead.
+  row.requestsPerServerCpuSec = null;
+  row.notes.push(`${row.cpuTask.fibResponses} fib(${FIB_N}) responses meanwhile`);
+}
+
+/** A short label for progress lines. */
+export function runLabel(run: PlannedRun): string {
+  return `${modeLabel(run.spec.model, run.spec.mode)} · ${run.scenario}`;
+}

@@ -1,0 +1,144 @@
+/**
+ * Turning rows into tables: which columns each scenario shows, which value is best, the ratio to
+ * node-http — shared by the terminal (chalk) and the Markdown report. Pure functions.
+ */
+import type { ChalkInstance } from 'chalk';
+import { SCENARIO_SPECS, modeLabel } from './plan.js';
+import type { Row, ScenarioName } from './types.js';
+
+/** One column: how to read it from a row, print it, and which way is better (for highlighting). */
+export interface Column {
+  header: string;
+  value(row: Row): number | null;
+  format(n: number): string;
+  better?: 'higher' | 'lower';
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (n: number) => (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0));
+const mib = (kb: number) => (kb / 1024).toFixed(kb < 10 * 1024 ? 1 : 0);
+const kib = (n: number) => (n < 100 ? n.toFixed(1) : int(n));
+
+/** The number a scenario is judged by: what the chart draws and the ratio compares. */
+export function headline(row: Row): number | null {
+  if (row.status !== 'ok') return null;
+  switch (row.scenario) {
+    case 'idle-1k': return row.idle?.pssPerConnectionKb ?? row.idle?.rssPerConnectionKb ?? null;
+    case 'cpu-task': return row.latencyP99Ms;
+    default: return row.requestsPerSec;
+  }
+}
+
+/** The node-http row of a scenario, if it ran and was measured. */
+export function baselineOf(rows: readonly Row[]): Row | undefined {
+  return rows.find((r) => r.model === 'node-http' && r.status === 'ok');
+}
+
+/** Headline of `row` divided by node-http's: ×2.00 means twice node-http's requests/s (or memory, or latency). */
+export function ratioToBaseline(row: Row, rows: readonly Row[]): number | null {
+  const base = baselineOf(rows);
+  const a = headline(row);
+  const b = base ? headline(base) : null;
+  return a === null || b === null || b === 0 ? null : a / b;
+}
+
+export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column[] {
+  const ratio: Column = { header: 'vs node-http', value: (r) => ratioToBaseline(r, rows), format: (n) => `×${n.toFixed(2)}` };
+  const rss: Column = { header: 'peak RSS MiB', value: (r) => r.peakRssKb, format: mib, better: 'lower' };
+  const errors: Column = { header: 'errors', value: (r) => (r.status === 'not built' || r.status === 'not available' || r.status === 'failed' ? null : r.errors), format: int, better: 'lower' };
+  switch (scenario) {
+    case 'idle-1k':
+      return [
+        { header: 'held', value: (r) => r.idle?.held ?? null, format: int, better: 'higher' },
+        { header: 'KiB/conn PSS', value: (r) => r.idle?.pssPerConnectionKb ?? null, format: kib, better: 'lower' },
+        { header: 'KiB/conn RSS', value: (r) => r.idle?.rssPerConnectionKb ?? null, format: kib, better: 'lower' },
+        errors, rss, ratio,
+      ];
+    case 'cpu-task':
+      return [
+        { header: 'static req/s', value: (r) => r.requestsPerSec, format: int, better: 'higher' },
+        { header: 'p50 ms', value: (r) => r.latencyP50Ms, format: ms, better: 'lower' },
+        { header: 'p99 ms', value: (r) => r.latencyP99Ms, format: ms, better: 'lower' },
+        errors,
+        { header: 'fib done', value: (r) => r.cpuTask?.fibResponses ?? null, format: int, better: 'higher' },
+        ratio,
+      ];
+    default:
+      return [
+        { header: 'req/s', value: (r) => r.requestsPerSec, format: int, better: 'higher' },
+        { header: 'req/CPU-s', value: (r) => r.requestsPerServerCpuSec, format: int, better: 'higher' },
+        { header: 'p50 ms', value: (r) => r.latencyP50Ms, format: ms, better: 'lower' },
+        { header: 'p99 ms', value: (r) => r.latencyP99Ms, format: ms, better: 'lower' },
+        errors, rss, ratio,
+      ];
+  }
+}
+
+/** One table cell before styling. */
+export interface Cell {
+  text: string;
+  best: boolean;
+  /** A status word in place of a number ("collapsed", "not built"). */
+  status: boolean;
+}
+
+/**
+ * The table as text cells: a header row and one row per Row. The best value of each column with a
+ * `better` direction, among rows that are `ok`, is marked; a row that is not ok shows its status
+ * in the first column and its numbers only when they were measured.
+ */
+export function tableCells(scenario: ScenarioName, rows: readonly Row[]): { header: string[]; body: Cell[][] } {
+  const cols = columnsFor(scenario, rows);
+  const best = cols.map((c) => {
+    if (!c.better) return null;
+    const vals = rows.filter((r) => r.status === 'ok').map((r) => c.value(r)).filter((v): v is number => v !== null);
+    if (vals.length < 2) return null; // nothing to compare against
+    return c.better === 'higher' ? Math.max(...vals) : Math.min(...vals);
+  });
+  const body = rows.map((row) => {
+    const cells: Cell[] = [{ text: modeLabel(row.model, row.mode), best: false, status: false }];
+    cols.forEach((c, i) => {
+      const v = row.status === 'ok' || row.status === 'collapsed' ? c.value(row) : null;
+      if (i === 0 && row.status !== 'ok') cells.push({ text: row.status, best: false, status: true });
+      else cells.push({ text: v === null ? '—' : c.format(v), best: v !== null && row.status === 'ok' && v === best[i], status: false });
+    });
+    return cells;
+  });
+  return { header: ['model', ...cols.map((c) => c.header)], body };
+}
+
+/** Footnotes under a table: each row's reason and notes. */
+export function footnotes(rows: readonly Row[]): string[] {
+  const out: string[] = [];
+  for (const r of rows) {
+    const name = modeLabel(r.model, r.mode);
+    if (r.reason) out.push(`${name}: ${r.status} — ${r.reason}`);
+    for (const n of r.notes) out.push(`${name}: ${n}`);
+  }
+  return out;
+}
+
+/** The flags each mode ran with, for the record. */
+export function flagsLine(rows: readonly Row[]): string {
+  const parts = rows.filter((r) => r.args.length > 0).map((r) => `${modeLabel(r.model, r.mode)} ${r.args.join(' ')}`);
+  return parts.length ? `flags: ${parts.join('; ')}` : 'flags: defaults';
+}
+
+/** The terminal table: title, aligned columns, best values bold green, footnotes dimmed. */
+export function renderTable(scenario: ScenarioName, rows: readonly Row[], c: ChalkInstance): string {
+  const { header, body } = tableCells(scenario, rows);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.text.length)));
+  const pad = (text: string, i: number) => (i === 0 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!));
+  const lines = [
+    c.bold(SCENARIO_SPECS[scenario].title),
+    header.map((h, i) => c.underline(pad(h, i))).join('  '),
+    ...body.map((cells) => cells.map((cell, i) => {
+      const text = pad(cell.text, i);
+      return cell.best ? c.bold.green(text) : cell.status ? c.yellow(text) : text;
+    }).join('  ')),
+  ];
+  const notes = footnotes(rows);
+  if (notes.length) lines.push(...notes.map((n) => c.dim(`  ${n}`)));
+  lines.push(c.dim(`  ${flagsLine(rows)}`));
+  return lines.join('\n');
+}

@@ -1,0 +1,101 @@
+/**
+ * The server under test: started through the CLI contract (`--port 0 --root DIR [flags]`, ready
+ * when the banner appears), watched through /proc while the load runs, stopped with SIGTERM.
+ * Main thread of the bench only.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packageMain, processTree, startCommand, treeUsage, type RunningServer } from '@course/testkit';
+import type { ModelName } from './plan.js';
+import type { RowStatus } from './types.js';
+
+/** The compiled node:http baseline, next to this file in dist/. */
+export const NODE_HTTP_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'baselines', 'node-http.js');
+
+/** The script that runs a model. */
+export function mainOf(model: ModelName): string {
+  return model === 'node-http' ? NODE_HTTP_MAIN : packageMain(model);
+}
+
+export function isBuilt(model: ModelName): boolean {
+  return existsSync(mainOf(model));
+}
+
+export type StartOutcome =
+  | { ok: true; server: RunningServer }
+  | { ok: false; status: Exclude<RowStatus, 'ok' | 'collapsed'>; reason: string };
+
+/** Start `model` on a free port under `prefix` (e.g. taskset). Never throws: a failure becomes a status and a reason. */
+export async function startTarget(model: ModelName, args: string[], root: string, prefix: string[]): Promise<StartOutcome> {
+  const main = mainOf(model);
+  if (!existsSync(main)) return { ok: false, status: 'not built', reason: `${main} does not exist (run pnpm build)` };
+  try {
+    const server = await startCommand([...prefix, process.execPath, main, '--port', '0', '--root', root, ...args]);
+    return { ok: true, server };
+  } catch (err) {
+    // testkit reports "... exited (code N, signal S) before its banner\nstdout: ...\nstderr: ..."
+    const message = (err as Error).message;
+    const code = /exited \(code (\d+)/.exec(message)?.[1];
+    const stderr = message.split('\nstderr: ')[1]?.trim().split('\n')[0] ?? '';
+    if (code === '2') return { ok: false, status: 'not available', reason: `rejected ${args.join(' ') || 'its flags'}: ${stderr}` };
+    return { ok: false, status: 'failed', reason: stderr || message.split('\n')[0]! };
+  }
+}
+
+/** Proportional set size of a process tree in KiB: each shared page split between the processes sharing it. */
+export function treePssKb(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+      if (m) total += Number(m[1]);
+    } catch { /* the process just exited */ }
+  }
+  return total;
+}
+
+/** What a sampler saw between start and stop. */
+export interface Usage {
+  serverCpuSeconds: number;
+  clientCpuSeconds: number;
+  peakRssKb: number;
+}
+
+/**
+ * Samples the server's process tree every 100 ms for peak RSS, and takes CPU time (server tree
+ * and this process) at start and stop. Owned by the scenario that created it.
+ */
+export class UsageSampler {
+  private readonly cpu0: number;
+  private readonly client0: NodeJS.CpuUsage;
+  private peak: number;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number) {
+    const u = treeUsage(pid);
+    this.cpu0 = u.cpuSeconds;
+    this.peak = u.rssKb;
+    this.client0 = process.cpuUsage();
+    this.timer = setInterval(() => { this.peak = Math.max(this.peak, treeUsage(this.pid).rssKb); }, 100);
+  }
+
+  stop(): Usage {
+    clearInterval(this.timer);
+    const u = treeUsage(this.pid);
+    const client = process.cpuUsage(this.client0);
+    return {
+      serverCpuSeconds: Math.max(0, u.cpuSeconds - this.cpu0),
+      clientCpuSeconds: (client.user + client.system) / 1e6,
+      peakRssKb: Math.max(this.peak, u.rssKb),
+    };
+  }
+}
+
+/** Whether the server is still running; if not, how it ended (for a "collapsed" reason). */
+export function exitDescription(server: RunningServer): string | null {
+  const { exitCode, signalCode } = server.proc;
+  if (exitCode === null && signalCode === null) return null;
+  const last = server.stderr().trim().split('\n').pop() ?? '';
+  return `server exited (${signalCode ?? `code ${exitCode}`})${last ? `: ${last}` : ''}`;
+}

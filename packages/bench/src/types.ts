@@ -1,0 +1,110 @@
+/**
+ * The shapes the bench passes around: one Row per (model, mode, scenario) measured, and the
+ * Report written to --out. Plain data, created and read on the bench's main thread only; the
+ * JSON file is this Report serialised as is.
+ */
+
+/** The scenarios, in the order they are run and shown. */
+export const SCENARIOS = ['keepalive', 'pipelined', 'churn', 'slow-client', 'idle-1k', 'cpu-task'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/**
+ * How a row ended:
+ * - `ok`: measured.
+ * - `collapsed`: the server ran but could not serve the scenario (0 responses, or it died); `reason` says what happened.
+ * - `not built`: the model has no dist/main.js yet.
+ * - `not available`: the model rejected the flags this mode needs (exit code 2), e.g. a flag not written yet.
+ * - `failed`: the server did not start for another reason (no banner, crash at start-up).
+ */
+export type RowStatus = 'ok' | 'collapsed' | 'not built' | 'not available' | 'failed';
+
+/** Extra facts of the idle-1k scenario. */
+export interface IdleFacts {
+  /** Connections the bench tried to open (1,000, or the model's cap). */
+  target: number;
+  /** True when the model's cap, not 1,000, set `target`. */
+  capped: boolean;
+  /** Connections opened and served one request each, then left idle. */
+  held: number;
+  /** Growth of the server tree's summed RSS per held connection, KiB (counts shared pages once per process). */
+  rssPerConnectionKb: number | null;
+  /** Growth of the tree's PSS per held connection, KiB: shared pages split between processes, the honest figure for fork. */
+  pssPerConnectionKb: number | null;
+  /** Whether a fresh connection was still answered while the idle ones were held. */
+  freshRequest: 'ok' | 'timed out' | 'failed';
+  /** Idle connections the server had closed by the time the bench let go of them. */
+  closedByServer: number;
+}
+
+/** Extra facts of the cpu-task scenario. */
+export interface CpuTaskFacts {
+  /** The `n` of /api/fib?n= the background clients ask for. */
+  fibN: number;
+  /** Background clients running /api/fib in a loop. */
+  fibClients: number;
+  fibResponses: number;
+  fibErrors: number;
+}
+
+/** One measurement: a model in one mode under one scenario. */
+export interface Row {
+  /** Package name (`05-epoll-native`) or `node-http`. */
+  model: string;
+  /** Which of the model's modes ran (`pool`, `per-connection`, `inline`...); '' for a model with one mode. */
+  mode: string;
+  scenario: ScenarioName;
+  status: RowStatus;
+  /** Why a row is not `ok`, in one sentence. */
+  reason?: string;
+  /** Model flags after `--port 0 --root ...`. */
+  args: string[];
+  /** Connections the load generator used (idle-1k: connections held). */
+  connections: number;
+  pipelining: number;
+  /** Measured length of the load phase, seconds. */
+  durationS: number;
+  /** Responses received during the load phase (any status). */
+  totalRequests: number;
+  requestsPerSec: number | null;
+  /** totalRequests / serverCpuSeconds: how much work one CPU-second of the server buys. */
+  requestsPerServerCpuSec: number | null;
+  latencyP50Ms: number | null;
+  latencyP99Ms: number | null;
+  /** Connection errors, timeouts and non-2xx responses together. */
+  errors: number;
+  /** The timeouts among `errors`. */
+  timeouts: number;
+  /** User+system CPU of the whole server tree (threads and children) during the load phase. */
+  serverCpuSeconds: number | null;
+  /** CPU the bench process (load generator) used during the load phase. */
+  clientCpuSeconds: number | null;
+  /** Highest summed RSS of the server tree sampled every 100 ms, KiB. */
+  peakRssKb: number | null;
+  /** Connections that got at least one response (autocannon scenarios): shows a server serving one connection at a time. */
+  connectionsServed?: number;
+  idle?: IdleFacts;
+  cpuTask?: CpuTaskFacts;
+  /** Observations worth a reader's attention ("load generator saturated its core"). */
+  notes: string[];
+}
+
+/** The machine the numbers came from. */
+export interface Machine {
+  cores: number;
+  cpuModel: string;
+  node: string;
+  platform: string;
+  /** The cores the server and the load generator were pinned to, or null when not pinned. */
+  pinning: { server: number; client: number; tool: 'taskset' } | null;
+  /** Why pinning is off, when it is. */
+  pinningNote?: string;
+}
+
+/** The --out file. */
+export interface Report {
+  date: string;
+  machine: Machine;
+  settings: { durationS: number; warmupS: number; connections: number | null; benchFile: string; benchFileBytes: number; root: string };
+  scenarios: ScenarioName[];
+  rows: Row[];
+}

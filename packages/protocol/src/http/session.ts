@@ -1,0 +1,280 @@
+/**
+ * One HTTP/1.1 connection: parse requests from the bytes a model reads, answer each in order.
+ *
+ *   receive(bytes) → parser.push → for each complete request: route? static file? 405/501?
+ *                  → response bytes to the Sink, in request order
+ *
+ * Pipelining: a client may send many requests before reading any answer; they must be answered
+ * in the order they came. Static answers are ready at once and go straight to the sink. A `route`
+ * (step 06's application) may answer later; from then on, answers wait in a small ordered queue
+ * until every earlier one is done.
+ *
+ * Methods: GET and HEAD are served. A method RFC 9110 defines (POST, PUT, DELETE...) or PATCH is
+ * 405 with `Allow: GET, HEAD`; a method unknown altogether is 501 (RFC 9110 §9.1) — unless the
+ * route took the request.
+ *
+ * Keep-alive: HTTP/1.1 keeps the connection unless the client sends `Connection: close`; HTTP/1.0
+ * closes unless it sends `Connection: keep-alive` (the parser decides: `req.keepAlive`). When the
+ * server closes it says `Connection: close`, stops reading requests, and ends the sink once that
+ * answer is queued. A malformed request is answered with the parser's status and closed.
+ *
+ * Threading: an HttpSession belongs to the one thread serving its connection, like its Sink.
+ * A deferred route answer must be given from that same thread.
+ */
+import * as fs from 'node:fs';
+import type { PeerInfo, Protocol, Session, Sink } from '../session.js';
+import { RequestParser, isParseError, type HttpLimits, type HttpParseError, type HttpRequest } from './parser.js';
+import { StaticSite, type ResponseWriter, type StaticSiteOptions } from './static.js';
+import {
+  CLOSE,
+  completeResponse,
+  connectionMode,
+  formatFields,
+  textResponse,
+  type ConnectionMode,
+} from './response.js';
+
+/**
+ * The answer to one request taken by a `route`. Call `send` exactly once, now or later (from the
+ * thread that serves the connection). Content-Length, Date, Server and Connection are added; a
+ * HEAD request gets the headers without the body. Throws TypeError on invalid headers or on a
+ * header the server sets itself, Error on a second send. After the connection closed, `send`
+ * does nothing.
+ */
+export interface HttpResponder {
+  readonly request: HttpRequest;
+  send(status: number, headers: Record<string, string>, body: string | Uint8Array): void;
+}
+
+/**
+ * Application hook, called for every request before static files. Returns true if it took the
+ * request (and will answer through `res`), false to let static files (or 405) answer.
+ */
+export type HttpRoute = (req: HttpRequest, res: HttpResponder) => boolean;
+
+export interface HttpOptions {
+  /** Document root for static files. */
+  root: string;
+  limits?: Partial<HttpLimits>;
+  route?: HttpRoute;
+  static?: StaticSiteOptions;
+}
+
+/** A file queued behind a pending answer; the slot owns `fd` until it is handed to the sink. */
+interface FilePart {
+  fd: number;
+  offset: number;
+  length: number;
+}
+
+/**
+ * A response owed in request order that cannot be written yet because an earlier one is still
+ * pending. Collects what would go to the sink. Owned by its session.
+ */
+class Slot implements HttpResponder, ResponseWriter {
+  readonly parts: Array<Uint8Array | FilePart> = [];
+  done = false;
+
+  constructor(
+    private readonly session: HttpSession,
+    readonly request: HttpRequest,
+    readonly mode: ConnectionMode,
+  ) {}
+
+  write(bytes: Uint8Array): void {
+    this.parts.push(bytes);
+  }
+
+  sendFile(fd: number, offset: number, length: number): void {
+    this.parts.push({ fd, offset, length });
+  }
+
+  send(status: number, headers: Record<string, string>, body: string | Uint8Array): void {
+    if (this.done) throw new Error(`response to ${this.request.method} ${this.request.target} already sent`);
+    if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError(`invalid status ${status}`);
+    const response = completeResponse(status, formatFields(headers), body, this.mode, this.request.method === 'HEAD');
+    this.done = true;
+    this.parts.push(response);
+    this.session.flush();
+  }
+}
+
+const ALLOW_FIELD = 'Allow: GET, HEAD\r\n';
+/** Methods of RFC 9110 and PATCH: known but not allowed here is 405; unknown is 501. */
+const KNOWN_METHODS = new Set(['POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+export class HttpSession implements Session {
+  private readonly parser: RequestParser;
+  /** Responses owed, in request order. Invariant after flush(): empty, or the first is not done. */
+  private queue: Slot[] = [];
+  /** No more requests will be read: a response closes the connection, or the peer half-closed. */
+  private closing = false;
+  /** The peer half-closed: end the sink once nothing is owed. */
+  private peerGone = false;
+  /** sink.end() was called, or the connection is gone. Nothing more is written. */
+  private ended = false;
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly site: StaticSite,
+    private readonly route: HttpRoute | undefined,
+    limits?: Partial<HttpLimits>,
+  ) {
+    this.parser = new RequestParser(limits);
+  }
+
+  /** A connection that owes a response is not idle either: the model should not apply its keep-alive timeout. */
+  get midRequest(): boolean {
+    return this.parser.midRequest || this.queue.length > 0;
+  }
+
+  receive(data: Uint8Array): void {
+    if (this.closing) return; // a closing answer is decided: what follows it is never read
+    this.parser.push(data);
+    while (!this.closing) {
+      const next = this.parser.next();
+      if (next === null) return;
+      if (isParseError(next)) this.reject(next);
+      else this.handle(next);
+    }
+  }
+
+  peerClosed(): void {
+    // Every complete request was answered (or queued) in receive(); an incomplete one is dropped.
+    this.closing = true;
+    this.peerGone = true;
+    if (this.queue.length === 0) this.end();
+  }
+
+  close(): void {
+    this.closing = true;
+    this.ended = true;
+    this.discardQueue();
+  }
+
+  /** Write every finished response at the head of the queue, in order. For Slot.send; not for models. */
+  flush(): void {
+    if (this.ended) {
+      this.discardQueue(); // a late answer on a closed connection has nowhere to go
+      return;
+    }
+    let i = 0;
+    while (i < this.queue.length && this.queue[i]!.done) {
+      const slot = this.queue[i++]!;
+      for (const part of slot.parts) {
+        if (part instanceof Uint8Array) this.sink.write(part);
+        else this.sink.sendFile(part.fd, part.offset, part.length);
+      }
+      if (slot.mode === CLOSE) {
+        // Nothing after a closing answer is sent (and nothing is queued: parsing stopped there).
+        this.queue.splice(0, i);
+        this.end();
+        this.discardQueue();
+        return;
+      }
+    }
+    if (i > 0) this.queue.splice(0, i);
+    if (this.queue.length === 0 && this.peerGone) this.end();
+  }
+
+  private handle(req: HttpRequest): void {
+    const mode = connectionMode(req);
+    if (mode === CLOSE) this.closing = true;
+
+    if (this.route !== undefined && this.tryRoute(req, mode)) return;
+
+    // Fast path: nothing owed before this answer, so it goes straight to the sink.
+    const slot = this.queue.length === 0 ? null : new Slot(this, req, mode);
+    const out: ResponseWriter = slot ?? this.sink;
+    if (req.method === 'GET' || req.method === 'HEAD') this.site.serve(req, mode, out);
+    else if (KNOWN_METHODS.has(req.method)) out.write(textResponse(405, mode, false, ALLOW_FIELD));
+    else out.write(textResponse(501, mode, false)); // RFC 9110 §9.1: a method we do not know at all
+
+    if (slot !== null) {
+      slot.done = true; // complete, but behind a pending answer: flush() sends it in turn
+      this.queue.push(slot);
+    } else if (mode === CLOSE) {
+      this.end();
+    }
+  }
+
+  /** Offer `req` to the application. True if it took it (its answer is queued, maybe already sent). */
+  private tryRoute(req: HttpRequest, mode: ConnectionMode): boolean {
+    const slot = new Slot(this, req, mode);
+    this.queue.push(slot); // in place before the route runs: it may answer synchronously
+    let taken: boolean;
+    try {
+      taken = this.route!(req, slot);
+    } catch (err) {
+      // An application bug must not take the server down: answer 500 and carry on.
+      console.error(`http route failed for ${req.method} ${req.target}:`, err);
+      if (!slot.done) {
+        slot.parts.length = 0;
+        slot.parts.push(textResponse(500, mode, req.method === 'HEAD'));
+        slot.done = true;
+        this.flush();
+      }
+      return true;
+    }
+    if (taken || slot.done) return true; // an answer given counts as taken, whatever was returned
+    this.queue.pop(); // still last: nothing else ran since it was pushed
+    return false;
+  }
+
+  /** A malformed request: answer its status and close. */
+  private reject(error: HttpParseError): void {
+    this.closing = true;
+    const response = textResponse(error.status, CLOSE, false);
+    if (this.queue.length === 0) {
+      this.sink.write(response);
+      this.end();
+      return;
+    }
+    const slot = new Slot(this, PARSE_ERROR_REQUEST, CLOSE);
+    slot.write(response);
+    slot.done = true;
+    this.queue.push(slot);
+  }
+
+  /** Drop every owed answer. Files opened for answers that never reached the sink are still ours to close. */
+  private discardQueue(): void {
+    for (const slot of this.queue) {
+      for (const part of slot.parts) if (!(part instanceof Uint8Array)) fs.closeSync(part.fd);
+    }
+    this.queue = [];
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.sink.end();
+  }
+}
+
+/** Stands in for the request a queued parse-error answer belongs to (there is none). */
+const PARSE_ERROR_REQUEST: HttpRequest = {
+  method: '',
+  target: '',
+  path: '/',
+  query: '',
+  versionMinor: 1,
+  headers: [],
+  keepAlive: false,
+  hasBody: false,
+};
+
+/**
+ * The HTTP protocol: static files under `options.root`, with an optional application route.
+ * One StaticSite (and its cache) per protocol instance: create one per thread or process.
+ */
+export function httpProtocol(options: HttpOptions): Protocol {
+  const site = new StaticSite(options.root, options.static);
+  const { route, limits } = options;
+  return {
+    name: 'http',
+    scheme: 'http',
+    open(sink: Sink, _peer?: PeerInfo): Session {
+      return new HttpSession(sink, site, route, limits);
+    },
+  };
+}

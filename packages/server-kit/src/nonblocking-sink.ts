@@ -1,0 +1,181 @@
+/**
+ * A connection's output queue for non-blocking sockets: the Sink of steps 04, 05 and 06.
+ *
+ * A blocking `write` waits until the kernel took every byte. A non-blocking one takes what fits
+ * in the socket's send buffer and returns: a *short write*. Whatever it did not take must be kept,
+ * in order, and retried when the socket is writable again. That is all this class does:
+ *
+ *   write/sendFile → queue (no syscall) → flush() → writev/sendfile until EAGAIN → keep the rest
+ *
+ * Everything a session answers during one `receive` is queued first and leaves in one `writev`
+ * (pipelined responses cost one syscall, not one each). Files are sent with sendfile(2).
+ *
+ * Ownership and threads: one sink per connection, owned by the loop serving it; only that loop's
+ * thread may call it. It does not own the socket (the loop closes it), but it owns every file fd
+ * handed to `sendFile` until that file is sent or `dispose` runs.
+ */
+import * as sys from '@course/syscalls';
+import type { Sink } from '@course/protocol';
+
+const { C } = sys;
+
+/**
+ * Told when a sink gets output while no flush is scheduled, so that output written outside a
+ * `receive` (a deferred answer, step 06) still leaves before the loop sleeps again. Called on
+ * the sink's thread; at most once until the scheduler calls `sink.flushScheduled = false`.
+ */
+export interface FlushScheduler {
+  scheduleFlush(sink: NonBlockingSink): void;
+}
+
+/** Part of an open file still to send. The sink owns `fd`. */
+interface FileSegment {
+  fd: number;
+  offset: number;
+  length: number;
+}
+
+/** At most this many buffers per writev (the kernel's IOV_MAX is 1024). */
+const MAX_IOV = 256;
+
+export class NonBlockingSink implements Sink {
+  /** Items not yet fully sent: byte chunks and file segments, oldest at `head`. */
+  private queue: Array<Uint8Array | FileSegment> = [];
+  private head = 0;
+  private queued = 0;
+  /** Bytes ever queued; a loop compares it before and after `receive` to see whether a session answered. */
+  totalQueued = 0;
+  /** The session called `end()`: close once everything queued has been sent. */
+  ended = false;
+  /** The connection is gone: later writes are dropped (a late answer has nowhere to go). */
+  disposed = false;
+  /** Set while this sink sits on its scheduler's list; the scheduler clears it. */
+  flushScheduled = false;
+
+  /** `fd` is the connected socket (not owned). `scheduler` is told when output appears. */
+  constructor(
+    readonly fd: number,
+    private readonly scheduler?: FlushScheduler,
+  ) {}
+
+  get pendingBytes(): number {
+    return this.queued;
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.disposed || bytes.length === 0) return;
+    this.queue.push(bytes);
+    this.queued += bytes.length;
+    this.totalQueued += bytes.length;
+    this.schedule();
+  }
+
+  sendFile(fd: number, offset: number, length: number): void {
+    if (this.disposed || length === 0) {
+      sys.close(fd); // ours from this call on: nothing to send, so close it now
+      return;
+    }
+    this.queue.push({ fd, offset, length });
+    this.queued += length;
+    this.totalQueued += length;
+    this.schedule();
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.schedule(); // the loop closes the connection once the queue is empty
+  }
+
+  /**
+   * Send as much as the kernel takes now, without blocking. Returns the bytes sent (0 when the
+   * socket buffer is full: EAGAIN is normal, the rest stays queued) or -errno when the peer is
+   * gone (EPIPE, ECONNRESET): the caller closes the connection.
+   */
+  flush(): number {
+    const queue = this.queue;
+    let sent = 0;
+    while (this.head < queue.length) {
+      const item = queue[this.head]!;
+      if (item instanceof Uint8Array) {
+        // Gather every consecutive byte chunk into one writev.
+        let end = this.head;
+        let want = 0;
+        while (end < queue.length && end - this.head < MAX_IOV) {
+          const c = queue[end]!;
+          if (!(c instanceof Uint8Array)) break;
+          want += c.length;
+          end++;
+        }
+        // The common case, a queue of byte chunks only, is passed as it is: no allocation.
+        const iov = this.head === 0 && end === queue.length ? (queue as Uint8Array[]) : (queue.slice(this.head, end) as Uint8Array[]);
+        const n = sys.writev(this.fd, iov);
+        if (n < 0) {
+          if (n === -C.EINTR) continue;
+          if (n === -C.EAGAIN) break;
+          return n;
+        }
+        sent += n;
+        this.queued -= n;
+        this.consume(n);
+        if (n < want) break; // a short write: the send buffer is full, the next call would say EAGAIN
+      } else {
+        const n = sys.sendfile(this.fd, item.fd, item.offset, item.length);
+        if (n < 0) {
+          if (n === -C.EINTR) continue;
+          if (n === -C.EAGAIN) break;
+          return n;
+        }
+        if (n === 0) return -C.EIO; // the file shrank under us: the response cannot be completed
+        sent += n;
+        this.queued -= n;
+        item.offset += n;
+        item.length -= n;
+        if (item.length > 0) break; // short: the send buffer is full
+        sys.close(item.fd);
+        this.head++;
+      }
+    }
+    if (this.head === queue.length) {
+      queue.length = 0; // everything sent: reuse the array
+      this.head = 0;
+    } else if (this.head >= 64) {
+      queue.splice(0, this.head); // a long-lived backlog: drop what was sent
+      this.head = 0;
+    }
+    return sent;
+  }
+
+  /** The connection is over: drop what was not sent and close its files. Idempotent. */
+  dispose(): void {
+    this.disposed = true;
+    for (let i = this.head; i < this.queue.length; i++) {
+      const item = this.queue[i]!;
+      if (!(item instanceof Uint8Array)) sys.close(item.fd);
+    }
+    this.queue = [];
+    this.head = 0;
+    this.queued = 0;
+  }
+
+  /** Drop `n` written bytes from the byte chunks at the head of the queue. */
+  private consume(n: number): void {
+    const queue = this.queue;
+    while (n > 0) {
+      const c = queue[this.head] as Uint8Array;
+      if (n >= c.length) {
+        n -= c.length;
+        this.head++;
+      } else {
+        queue[this.head] = c.subarray(n); // a partly written chunk: keep its tail
+        n = 0;
+      }
+    }
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled || this.scheduler === undefined) return;
+    this.flushScheduled = true;
+    this.scheduler.scheduleFlush(this);
+  }
+}

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs, UsageError, usage } from '../src/cli.js';
+
+const MODEL = {
+  mode: { kind: 'enum', default: 'lt', values: ['lt', 'et'], help: 'trigger mode' },
+  workers: { kind: 'int', default: 2, min: 1, max: 64, help: 'worker count' },
+} as const;
+
+describe('parseArgs', () => {
+  it('fills in the contract defaults', () => {
+    const o = parseArgs([], MODEL);
+    expect(o).toMatchObject({ host: '127.0.0.1', port: 8080, protocol: 'http', mode: 'lt', workers: 2, help: false });
+    expect(o.root).toMatch(/site$/);
+  });
+
+  it('reads common and model flags, in both spellings', () => {
+    const o = parseArgs(['--port', '0', '--host=::1', '--protocol', 'echo', '--mode=et', '--workers', '8', '--root', '/tmp'], MODEL);
+    expect(o).toMatchObject({ port: 0, host: '::1', protocol: 'echo', mode: 'et', workers: 8, root: '/tmp' });
+  });
+
+  it('accepts localhost and bracketed IPv6', () => {
+    expect(parseArgs(['--host', 'localhost'], MODEL).host).toBe('127.0.0.1');
+    expect(parseArgs(['--host', '[::1]'], MODEL).host).toBe('::1');
+  });
+
+  it.each([
+    [['--nope'], /unknown flag --nope/],
+    [['--port', '70000'], /--port expects an integer from 0 to 65535, got "70000"/],
+    [['--port', '1.5'], /--port expects an integer/],
+    [['--workers', '0'], /--workers expects an integer from 1 to 64/],
+    [['--mode', 'edge'], /--mode expects one of lt\|et, got "edge"/],
+    [['--host', 'example.com'], /--host expects an IPv4 or IPv6 address/],
+    [['--root', '/definitely/not/here'], /--root: "\/definitely\/not\/here" is not a directory/],
+    [['--port'], /--port needs a value/],
+    [['stray'], /unexpected argument "stray"/],
+  ])('rejects %j with a message naming the flag', (argv, message) => {
+    expect(() => parseArgs(argv, MODEL)).toThrow(UsageError);
+    expect(() => parseArgs(argv, MODEL)).toThrow(message);
+  });
+
+  it('lists every flag in the usage text', () => {
+    const text = usage('demo', MODEL);
+    for (const flag of ['--port', '--host', '--root', '--protocol', '--mode', '--workers']) expect(text).toContain(flag);
+  });
+});
