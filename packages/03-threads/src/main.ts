@@ -31,7 +31,10 @@ const opts = parseCommandLine(PKG, {
   threads: { kind: 'int', default: availableParallelism(), min: 1, max: 1024, help: 'pool: number of threads' },
 });
 const protocol = createProtocol(opts.protocol, { root: opts.root }); // each Worker makes its own
-catchShutdownSignals(); // SIGTERM interrupts main's blocking calls with EINTR instead of killing us
+// SIGTERM interrupts main's blocking calls with EINTR instead of killing us. The kernel hands a
+// process-wide signal to the main thread when it can (main does not block it); if it lands on a
+// Worker instead, the addon's handler forwards it to main, the thread that decides to stop.
+catchShutdownSignals();
 const listener = listenOrExit(PKG, opts); // blocking listening socket
 
 if (opts.mode === 'pool') await threadPool(listener, protocol, opts.threads);

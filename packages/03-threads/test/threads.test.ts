@@ -1,5 +1,6 @@
 /** 03-threads, both modes, through the compiled server (`node dist/main.js`). */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -26,6 +27,15 @@ async function openIdle(port: number, n: number): Promise<Socket[]> {
   const opened = await Promise.all(Array.from({ length: n }, () => openSocket(port)));
   sockets.push(...opened);
   return opened;
+}
+
+/**
+ * Memory mappings of a process. Each thread's stack is one (plus a guard page) until the thread is
+ * *joined*: a finished Worker's OS thread is gone from /proc/<pid>/task at once, but its stack
+ * stays mapped until Node joins it from the main thread's event loop.
+ */
+function mappingCount(pid: number): number {
+  return readFileSync(`/proc/${pid}/maps`, 'utf8').trimEnd().split('\n').length;
 }
 
 /** Half a request, then silence: the client a blocking server must not wait for. */
@@ -85,14 +95,18 @@ describe('03-threads --mode per-connection: one thread per connection', () => {
     await until(() => threadCount(s.pid) === base, 15_000, `back to ${base} threads`);
   });
 
-  it('leaks no thread over 200 connections in a row', { timeout: 60_000 }, async () => {
+  it('leaks no thread over 200 connections in a row: each one ends and is joined', { timeout: 60_000 }, async () => {
     const s = await start([]);
     const base = threadCount(s.pid);
+    const maps = mappingCount(s.pid);
     for (let i = 0; i < 200; i++) {
       const res = await request(s.port, i % 2 ? '/' : '/style.css', { timeoutMs: 15_000 });
       expect(res.status).toBe(200);
     }
     await until(() => threadCount(s.pid) === base, 15_000, `back to ${base} threads (have ${threadCount(s.pid)})`);
+    // Joined too, not just ended: 200 unjoined threads would leave 400 more mappings (stack + guard
+    // page each); glibc may cache a few freed stacks, hence the slack.
+    await until(() => mappingCount(s.pid) <= maps + 30, 15_000, `threads joined (${mappingCount(s.pid)} mappings, ${maps} at start)`);
     expect(s.stderr()).toBe('');
   });
 });

@@ -97,8 +97,9 @@ function acceptAll(): boolean {
   let any = false;
   for (;;) {
     const fd = sys.accept4(listener.fd, C.SOCK_NONBLOCK | C.SOCK_CLOEXEC);
-    // EAGAIN: nobody waiting. EMFILE (out of fds) and other errors: the next pass tries again —
-    // a busy loop spins anyway; step 05 shows how a sleeping loop must handle it.
+    // EAGAIN: nobody waiting. EMFILE (out of fds) and other errors: the next pass tries again.
+    // (With --poller poll that is a spin too: the listener stays readable while connections
+    // wait. Step 05's acceptor shows the cure.)
     if (fd < 0) return any;
     sys.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1); // small responses leave at once (no Nagle delay)
     const sink = new NonBlockingSink(fd);

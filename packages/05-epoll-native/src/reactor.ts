@@ -177,7 +177,7 @@ export class Reactor implements FlushScheduler {
       this.flushConn(c, true); // the socket has room again: send what waited
       if (c.closed) return;
     }
-    if ((events & (EPOLLIN | EPOLLRDHUP)) !== 0) this.readConn(c);
+    if ((events & (EPOLLIN | EPOLLRDHUP)) !== 0) this.readConn(c, (events & EPOLLRDHUP) !== 0);
   }
 
   /**
@@ -189,7 +189,7 @@ export class Reactor implements FlushScheduler {
    *  et-nodrain  the classic bug: edge-triggered, but one read per event as in lt. A request
    *              bigger than one read leaves its tail in the socket, and nothing wakes us for it.
    */
-  private readConn(c: Conn): void {
+  private readConn(c: Conn, peerSentFin: boolean): void {
     if (!this.wantsInput(c)) return; // paused, or done reading (ET may still report edges)
     const buf = this.readBuffer;
     for (;;) {
@@ -200,7 +200,9 @@ export class Reactor implements FlushScheduler {
         c.session.receive(buf.subarray(0, n));
         this.touch(c, c.sink.totalQueued !== before);
         if (!this.drainReads) break; // lt, et-nodrain: one read per event
-        if (n < buf.length) break; // et: a short read emptied the socket (epoll(7))
+        // et: a short read emptied the socket (epoll(7)) — unless a FIN came with this edge:
+        // then read on to the 0 that reports it, as no later edge will.
+        if (n < buf.length && !peerSentFin) break;
         if (c.sink.pendingBytes > this.highWaterMark) c.paused = true;
         if (!this.wantsInput(c)) break; // et: resumed later by epoll_ctl(MOD), which re-arms the edge
       } else if (n === 0) {

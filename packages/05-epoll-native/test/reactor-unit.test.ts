@@ -132,6 +132,19 @@ describe.each(['lt', 'et'] as const)('Reactor (%s)', (mode) => {
     expect(reactor.stats.connections).toBe(0);
   });
 
+  it('sees a FIN that arrives together with the last data (ET must read on to the 0)', () => {
+    const { reactor, sessions } = newReactor({ mode });
+    const [a, b] = socketPair();
+    cleanup.push(() => sys.close(b));
+    reactor.adopt(a);
+    sys.write(b, Buffer.from('last words'), 0, 10);
+    sys.shutdown(b, C.SHUT_WR); // data and FIN are both waiting before the first event
+    for (let turn = 0; turn < 5 && reactor.stats.connections > 0; turn++) reactor.runOnce(200);
+    expect(Buffer.concat(sessions[0]!.received).toString()).toBe('last words');
+    expect(sessions[0]!.peerClosed).toBe(true);
+    expect(sessions[0]!.closed).toBe(true);
+  });
+
   it('stops reading over the high-water mark and resumes below the low-water mark', () => {
     const { reactor, sessions } = newReactor({ mode, highWaterMark: 1000 });
     const [a, b] = socketPair();

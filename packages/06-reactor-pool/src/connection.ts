@@ -94,7 +94,7 @@ class AppSession implements Session {
         this.hooks.app.onReceive!(this.conn, data);
       }
     } catch (err) {
-      this.hooks.failed('onReceive', err, this.conn);
+      this.hooks.failed(this.inner !== null ? `the ${this.hooks.name} session` : 'onReceive', err, this.conn);
     } finally {
       current = null;
     }
@@ -179,9 +179,9 @@ export class AppProtocol implements Protocol {
     return this.app.onRequest !== undefined && this.app.onRequest(req, res, conn);
   }
 
-  /** An app hook threw: report it and close that one connection; the reactor carries on. */
-  failed(hook: string, err: unknown, conn: Conn): void {
-    log(`reactor ${this.server.index}: ${hook} threw for connection ${conn.id}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  /** An app hook (or the protocol) threw: report it and close that one connection; the reactor carries on. */
+  failed(what: string, err: unknown, conn: Conn): void {
+    log(`reactor ${this.server.index}: ${what} threw for connection ${conn.id}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     conn.close();
   }
 }

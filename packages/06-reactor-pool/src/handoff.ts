@@ -1,4 +1,7 @@
 /**
+ * Everything that crosses between the MainReactor and a SubReactor: the connection hand-off ring,
+ * the task messages, and the shutdown flags.
+ *
  * Handing accepted connections from the MainReactor to a SubReactor: a queue plus a wake-up, as
  * in muduo (mutex-guarded queue + eventfd) and gnet (lock-free queue + eventfd).
  *

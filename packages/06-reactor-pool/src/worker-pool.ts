@@ -116,11 +116,6 @@ export class WorkerPool {
     this.publish();
   }
 
-  /** Tasks waiting plus tasks running. */
-  get pending(): number {
-    return this.queue.length - this.queueHead + this.workers.filter((w) => w.task !== null).length;
-  }
-
   private collectFrom(w: PoolWorker): void {
     for (;;) {
       const m = receiveMessageOnPort(w.port);

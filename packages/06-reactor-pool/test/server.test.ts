@@ -176,6 +176,18 @@ describe('the command line', () => {
     });
   }
 
+  it('names the errno, in one line, when the port is taken', async () => {
+    const first = await startServer(PKG, { args: ['--reactors', '1', '--workers', '1'] });
+    try {
+      const r = spawnSync(process.execPath, [packageMain(PKG), '--port', String(first.port), '--reactors', '1', '--workers', '1'], { encoding: 'utf8', timeout: 20000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/EADDRINUSE/);
+    } finally {
+      await first.stop();
+    }
+  });
+
   it('exits 0 on SIGTERM', async () => {
     const server = await startServer(PKG, { args: ['--reactors', '2', '--workers', '1'] });
     expect((await request(server.port, '/')).status).toBe(200);

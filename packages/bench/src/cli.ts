@@ -25,16 +25,19 @@ const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_OUT = join(PACKAGE_DIR, 'results', 'latest.json');
 const DEMO_SITE = join(REPO_ROOT, 'site');
 
-/** Warm-up before each load phase: long enough for V8 to compile the hot path, short enough for a 3-minute default run. */
+/**
+ * Warm-up before each load phase: half a second is thousands of requests, enough for V8 to
+ * optimise the hot path, and short enough to keep the default run near 3 minutes.
+ */
 function warmupFor(durationS: number): number {
-  return Math.min(1, Math.max(0.25, durationS / 5));
+  return Math.min(0.5, Math.max(0.25, durationS / 10));
 }
 
 /** Rough seconds a run takes, for "time left". */
 function estimateS(run: PlannedRun, opts: BenchOptions, warmupS: number): number {
   if (!isBuilt(run.spec.model)) return 0;
   if (run.scenario === 'idle-1k') return 3 + Math.min(1000, run.spec.idleCap ?? 1000) / 300;
-  return warmupS + opts.durationS + 1;
+  return warmupS + opts.durationS + (run.scenario === 'cpu-task' ? 2 : 1);
 }
 
 function parseOrExit(): BenchOptions {
@@ -56,7 +59,9 @@ function parseOrExit(): BenchOptions {
 
 async function main(): Promise<void> {
   const opts = parseOrExit();
-  const root = resolve(opts.root);
+  // `pnpm bench` runs this in packages/bench; relative paths mean the directory the user typed in.
+  const userCwd = process.env.INIT_CWD ?? process.cwd();
+  const root = resolve(userCwd, opts.root);
   const benchFile = join(root, BENCH_PATH);
   if (!existsSync(benchFile)) {
     process.stderr.write(`bench: ${benchFile} does not exist: the bench serves the demo site's ${BENCH_PATH} (or pass --root)\n`);
@@ -78,7 +83,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (let i = 0; i < runs.length; i++) {
     const run = runs[i]!;
-    progress.run(i, runLabel(run), estimates.slice(i + 1).reduce((a, b) => a + b, 0));
+    progress.run(i, runLabel(run), estimates[i]!, estimates.slice(i + 1).reduce((a, b) => a + b, 0));
     const row = await runOne(run, {
       root,
       durationS: opts.durationS,
@@ -104,7 +109,7 @@ async function main(): Promise<void> {
     scenarios: opts.scenarios.filter((s) => rowsOf({ rows } as Report, s).length > 0),
     rows,
   };
-  const written = writeReport(report, resolve(opts.out));
+  const written = writeReport(report, resolve(userCwd, opts.out));
   const rel = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
   console.log(chalk.dim(`wrote ${rel(written.json)}, ${rel(written.markdown)} and ${written.charts.length} SVG charts`));
   // autocannon and closed sockets may leave timers behind; the work is done.

@@ -5,14 +5,18 @@
  * Model flags below are the ones each step documents. A model that rejects them (exit code 2)
  * shows up as "not available" with its own error line, so a renamed flag is visible, not silent.
  */
+import { fileURLToPath } from 'node:url';
 import type { ScenarioName } from './types.js';
 
 /** The benchmark file: the demo site's /bench.html, 540 bytes — a small static page, so the models' overheads dominate. */
 export const BENCH_PATH = '/bench.html';
 export const BENCH_FILE_BYTES = 540;
 
-/** The CPU-heavy request of the cpu-task scenario: fib(32) computed recursively, tens of milliseconds. */
-export const FIB_N = 32;
+/** The CPU-heavy request of the cpu-task scenario: fib(35) computed recursively, about 100 ms of CPU. */
+export const FIB_N = 35;
+
+/** An app module for 06 that computes /api/fib on the reactor (see apps/fib-inline.ts); compiled next to this file. */
+export const FIB_INLINE_APP = fileURLToPath(new URL('./apps/fib-inline.js', import.meta.url));
 
 export const MODELS = ['node-http', '01-blocking', '02-fork', '03-threads', '04-nonblocking', '05-epoll-native', '06-reactor-pool'] as const;
 export type ModelName = (typeof MODELS)[number];
@@ -104,8 +108,8 @@ const epoll: ModeSpec = { model: '05-epoll-native', mode: '', args: () => [] };
 /** Pinned to one core, 06 gets one sub-reactor and one worker: the per-CPU comparison. Unpinned, its defaults. */
 const reactorPool: ModeSpec = { model: '06-reactor-pool', mode: '', args: (ctx) => (ctx.pinned ? ['--reactors', '1', '--workers', '1'] : []) };
 const reactorPoolWorkers: ModeSpec = { model: '06-reactor-pool', mode: 'fib on worker', args: () => ['--reactors', '1', '--workers', '1'] };
-/** The same computation run on the reactor thread itself. Needs 06's `--fib inline` (requested; "not available" until it exists). */
-const reactorPoolInline: ModeSpec = { model: '06-reactor-pool', mode: 'fib inline', args: () => ['--reactors', '1', '--workers', '1', '--fib', 'inline'] };
+/** The same server with the same computation run on the reactor thread itself: 06's --app loads bench's apps/fib-inline.js. */
+const reactorPoolInline: ModeSpec = { model: '06-reactor-pool', mode: 'fib inline', args: () => ['--reactors', '1', '--workers', '1', '--app', FIB_INLINE_APP] };
 /** node:http computes /api/fib on its one event loop: the single reactor every Node user already has. */
 const nodeHttpInline: ModeSpec = { model: 'node-http', mode: 'fib inline', args: () => [] };
 

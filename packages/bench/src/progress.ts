@@ -10,6 +10,8 @@ export class Progress {
   private phaseEnds = 0;
   /** Estimated seconds of the runs after the current one. */
   private laterS = 0;
+  /** When the current run should end, by its estimate. */
+  private runEnds = 0;
 
   constructor(private readonly stream: NodeJS.WriteStream, private readonly total: number) {}
 
@@ -17,9 +19,10 @@ export class Progress {
     return this.stream.isTTY === true;
   }
 
-  /** A run begins: `laterS` is the estimated time of every run after this one. */
-  run(index: number, label: string, laterS: number): void {
+  /** A run begins, expected to take `estimateS`; `laterS` is the estimate of every run after it. */
+  run(index: number, label: string, estimateS: number, laterS: number): void {
     this.laterS = laterS;
+    this.runEnds = Date.now() + estimateS * 1000;
     this.text = `[${index + 1}/${this.total}] ${label}`;
     if (!this.live) this.stream.write(`${this.text}\n`);
   }
@@ -29,8 +32,9 @@ export class Progress {
     this.phaseEnds = Date.now() + seconds * 1000;
     if (!this.live) return;
     const draw = () => {
-      const phaseLeft = Math.max(0, (this.phaseEnds - Date.now()) / 1000);
-      const total = Math.round(phaseLeft + this.laterS);
+      const now = Date.now();
+      const phaseLeft = Math.max(0, (this.phaseEnds - now) / 1000);
+      const total = Math.round(Math.max(phaseLeft, (this.runEnds - now) / 1000) + this.laterS);
       const left = total >= 60 ? `${Math.floor(total / 60)}m${String(total % 60).padStart(2, '0')}s` : `${total}s`;
       this.stream.write(`\r\x1b[K${this.text} · ${name} ${phaseLeft.toFixed(1)} s · ~${left} left`);
     };

@@ -20,8 +20,8 @@ export function chartFor(scenario: ScenarioName, rows: readonly Row[]): Chart {
   const spec = SCENARIO_SPECS[scenario];
   const unit = spec.headline.unit;
   return {
-    title: spec.title,
-    subtitle: `${spec.headline.label}, ${spec.headline.better} is better`,
+    title: `${scenario}: ${spec.headline.label} (${spec.headline.better} is better)`,
+    subtitle: spec.title,
     better: spec.headline.better,
     format: (n) => (unit === 'req/s' ? `${Math.round(n).toLocaleString('en-US')} ${unit}` : `${n < 10 ? n.toFixed(2) : n.toFixed(1)} ${unit}`),
     bars: rows.map((r) => ({
@@ -59,7 +59,8 @@ export function renderMarkdown(report: Report): string {
     `${describePinning(m)}.`,
     `Each run: ${s.warmupS} s warm-up, then ${s.durationS} s of load on \`${s.benchFile}\` (${s.benchFileBytes} bytes). ` +
       'Server CPU is the whole process tree (threads and children) from /proc; requests per CPU-second = responses ÷ server CPU seconds. ' +
-      'Best values in **bold**; "vs node-http" divides each row\'s headline number by node:http\'s.',
+      'Best values in **bold**; "vs node-http" divides each row\'s headline number by node:http\'s. ' +
+      'Peak RSS sums the processes of the tree, so pages forked children share count once per process; idle-1k\'s PSS column splits them fairly.',
     '',
   ];
   for (const scenario of report.scenarios) {

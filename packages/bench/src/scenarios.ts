@@ -179,7 +179,7 @@ async function idleScenario(server: RunningServer, row: Row, env: RunEnv, cap: n
     env.onPhase('holding', 1.5);
     await sleep(500); // let new processes and threads finish touching their memory
     const after = { rss: treeUsage(server.pid).rssKb, pss: treePssKb(server.pid) };
-    const fresh = await probe(server.port, server.host, BENCH_PATH, 3000);
+    const fresh = await probe(server.port, server.host, BENCH_PATH, 2000);
     usage = sampler.stop();
 
     row.connections = idle.held;

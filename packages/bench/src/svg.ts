@@ -28,7 +28,7 @@ export function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (ch) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[ch]!);
 }
 
-const WIDTH = 720;
+const WIDTH = 760;
 const LABEL_W = 250;
 const VALUE_W = 110;
 const ROW_H = 26;

@@ -120,7 +120,9 @@ export function footnotes(rows: readonly Row[]): string[] {
 
 /** The flags each mode ran with, for the record. */
 export function flagsLine(rows: readonly Row[]): string {
-  const parts = rows.filter((r) => r.args.length > 0).map((r) => `${modeLabel(r.model, r.mode)} ${r.args.join(' ')}`);
+  // Absolute paths (06's --app) are shown from packages/ on: the rest is this machine's checkout.
+  const show = (arg: string) => arg.replace(/^\/.*\/(packages\/)/, '$1');
+  const parts = rows.filter((r) => r.args.length > 0).map((r) => `${modeLabel(r.model, r.mode)} ${r.args.map(show).join(' ')}`);
   return parts.length ? `flags: ${parts.join('; ')}` : 'flags: defaults';
 }
 

@@ -37,10 +37,20 @@ export async function startTarget(model: ModelName, args: string[], root: string
     // testkit reports "... exited (code N, signal S) before its banner\nstdout: ...\nstderr: ..."
     const message = (err as Error).message;
     const code = /exited \(code (\d+)/.exec(message)?.[1];
-    const stderr = message.split('\nstderr: ')[1]?.trim().split('\n')[0] ?? '';
+    const stderr = errorLine(message.split('\nstderr: ')[1] ?? '');
     if (code === '2') return { ok: false, status: 'not available', reason: `rejected ${args.join(' ') || 'its flags'}: ${stderr}` };
     return { ok: false, status: 'failed', reason: stderr || message.split('\n')[0]! };
   }
+}
+
+/**
+ * The line of a server's stderr that says what went wrong: the contract's one-line error
+ * (`05-epoll-native: bind: EADDRINUSE`) or, after a crash, the `Error: ...` line of Node's report
+ * rather than the source excerpt it starts with. Pure.
+ */
+export function errorLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => /^(\w*Error\b|[\w@./-]+: \S)/.test(l) && !l.startsWith('file:')) ?? lines[0] ?? '';
 }
 
 /** Proportional set size of a process tree in KiB: each shared page split between the processes sharing it. */

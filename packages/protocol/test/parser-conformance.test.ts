@@ -322,6 +322,8 @@ const tally = {
   strictIncomplete: 0, // llhttp and we both wait for more bytes
   overriddenByTable: 0,
   overriddenByRule: { host: 0, close: 0, connect: 0, upgrade: 0 } as Record<Rule, number>,
+  /** What the host rule's cases came to once a Host line was added (llhttp's verdict each time). */
+  withHost: { accepted: 0, rejected: 0, incomplete: 0 },
   lenientRejected: 0,
   lenientOverridden: 0,
   finish: 0,
@@ -367,6 +369,7 @@ describe('llhttp vectors: strict cases', () => {
         expected = { requests: hostless, end: 'error', status: 400, reason: MISSING_HOST };
         withHost = fromLlhttp.verdict;
         tally.overriddenByRule.host++;
+        tally.withHost[withHost.end === 'error' ? 'rejected' : withHost.requests > 0 ? 'accepted' : 'incomplete']++;
       } else {
         expected = fromLlhttp.verdict;
         if (expected.end === 'error') expected = { ...expected, reason: notMatching(MISSING_HOST) };
@@ -434,6 +437,7 @@ describe('llhttp vectors: summary', () => {
         `  strict, same verdict as llhttp: ${tally.strictAccepted} accepted, ${tally.strictRejected} rejected, ${tally.strictIncomplete} incomplete`,
         `  strict, overridden by table: ${tally.overriddenByTable}`,
         ...rules.map((r) => `  strict, overridden by rule: ${r}`),
+        `    host rule, once a Host line is added: ${tally.withHost.accepted} accepted, ${tally.withHost.rejected} rejected, ${tally.withHost.incomplete} incomplete (as llhttp)`,
         `  lenient: ${tally.lenientRejected} rejected, ${tally.lenientOverridden} overridden by table`,
         `  finish: ${tally.finish}`,
       ].join('\n'),

@@ -42,6 +42,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------------------------ */
@@ -82,10 +83,9 @@ static bool is_undefined(napi_env env, napi_value v) {
 
 /* A Uint8Array (Buffer is one) or another byte-element typed array: its bytes and byte length. */
 static bool arg_bytes(napi_env env, napi_value v, const char *what, uint8_t **data, size_t *len) {
-  bool is_ta = false;
   napi_typedarray_type type;
   void *p;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return throw_type(env, what);
+  /* Fails (napi_invalid_arg) for anything but a typed array: one call checks and reads. */
   if (napi_get_typedarray_info(env, v, &type, len, &p, NULL, NULL) != napi_ok) return throw_type(env, what);
   if (type != napi_uint8_array && type != napi_int8_array && type != napi_uint8_clamped_array)
     return throw_type(env, what);
@@ -95,10 +95,8 @@ static bool arg_bytes(napi_env env, napi_value v, const char *what, uint8_t **da
 
 /* An Int32Array with at least `min_len` elements. */
 static bool arg_i32s(napi_env env, napi_value v, const char *what, size_t min_len, int32_t **data, size_t *len) {
-  bool is_ta = false;
   napi_typedarray_type type;
   void *p;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return throw_type(env, what);
   if (napi_get_typedarray_info(env, v, &type, len, &p, NULL, NULL) != napi_ok || type != napi_int32_array)
     return throw_type(env, what);
   if (*len < min_len) return throw_range(env, what);
@@ -771,19 +769,64 @@ static napi_value SetrlimitNofile(napi_env env, napi_callback_info info) {
  * Process-wide signal slot. The handler may run on any thread; it records the signal and, if it
  * is not on the thread that asked for signals, forwards the signal to that thread so that *its*
  * blocking syscall is the one interrupted. Only async-signal-safe work here: plain stores,
- * getpid, gettid and tgkill (the syscalls behind pthread_kill; a tid, unlike a pthread_t, stays
- * meaningful after fork, where the pid check below stops a child forwarding to its parent).
+ * getpid, gettid, tgkill (the syscall behind pthread_kill; a tid, unlike a pthread_t, stays
+ * meaningful after fork, where the pid check stops a child forwarding to its parent) and
+ * timer_settime.
+ *
+ * The race every "flag + EINTR" design has: the signal may arrive while the thread is still
+ * running JS, after it last looked at the flag and before it enters accept/read/epoll_wait. The
+ * handler runs, nothing is interrupted, and the thread then blocks forever. So the handler also
+ * arms a one-shot "nudge" timer aimed at that thread: every NUDGE_NS, for as long as a signal
+ * sits untaken, the thread gets NUDGE_SIGNAL, whose empty handler only makes its blocking call
+ * return -EINTR. takeSignal() disarms it. (Go's runtime uses SIGURG the same way, for the same
+ * reason: nothing else uses it, and its default action is to ignore it.)
  */
+#define NUDGE_SIGNAL SIGURG
+#define NUDGE_NS (5 * 1000 * 1000) /* 5 ms: a shutdown is never later than this */
+
 static volatile sig_atomic_t pending_signal = 0;
 static volatile sig_atomic_t target_pid = 0;
 static volatile sig_atomic_t target_tid = 0;
+static volatile sig_atomic_t nudge_armed = 0; /* nudge_timer exists (and targets target_tid) */
+static timer_t nudge_timer;
+
+static void arm_nudge(void) {
+  struct itimerspec its = {.it_value = {.tv_sec = 0, .tv_nsec = NUDGE_NS}};
+  if (nudge_armed) timer_settime(nudge_timer, 0, &its, NULL);
+}
 
 static void on_signal(int sig) {
   int saved = errno;
   pending_signal = sig;
   pid_t pid = getpid();
-  if (pid == target_pid && gettid() != target_tid) syscall(SYS_tgkill, pid, target_tid, sig);
+  if (pid == target_pid) {
+    if (gettid() != target_tid) syscall(SYS_tgkill, pid, target_tid, sig);
+    arm_nudge();
+  }
   errno = saved;
+}
+
+/* The nudge: its delivery is the point (the blocking call returns EINTR). Again while untaken. */
+static void on_nudge(int sig) {
+  int saved = errno;
+  (void)sig;
+  if (pending_signal && getpid() == target_pid) arm_nudge();
+  errno = saved;
+}
+
+/* sigaction without SA_RESTART, and make sure this thread does not block the signal. */
+static int install(int sig, void (*handler)(int)) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0; /* no SA_RESTART: blocking calls must return EINTR */
+  if (sigaction(sig, &sa, NULL) < 0) return -errno;
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  pthread_sigmask(SIG_UNBLOCK, &one, NULL); /* the mask may be inherited with it blocked */
+  return 0;
 }
 
 static napi_value CatchSignals(napi_env env, napi_callback_info info) {
@@ -806,29 +849,43 @@ static napi_value CatchSignals(napi_env env, napi_callback_info info) {
     int32_t s;
     napi_get_element(env, argv[0], i, &el);
     if (!arg_int(env, el, "signals must be an array of signal numbers", &s)) return NULL;
+    if (s == NUDGE_SIGNAL) {
+      throw_range(env, "SIGURG is reserved: catchSignals uses it to interrupt the waiting thread");
+      return NULL;
+    }
     sigs[i] = s;
+  }
+  /* Aim the nudge timer at this thread (the last caller of catchSignals is the target). */
+  if (nudge_armed) {
+    nudge_armed = 0;
+    timer_delete(nudge_timer);
   }
   target_pid = getpid();
   target_tid = gettid();
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0; /* no SA_RESTART: blocking calls must return EINTR */
+  int r = install(NUDGE_SIGNAL, on_nudge);
+  if (r < 0) return num(env, r);
+  struct sigevent sev;
+  memset(&sev, 0, sizeof sev);
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = NUDGE_SIGNAL;
+  sev._sigev_un._tid = target_tid; /* glibc 2.36 has no sigev_notify_thread_id macro yet */
+  if (timer_create(CLOCK_MONOTONIC, &sev, &nudge_timer) < 0) return num(env, -errno);
+  nudge_armed = 1;
   for (uint32_t i = 0; i < count; i++) {
-    if (sigaction(sigs[i], &sa, NULL) < 0) return num(env, -errno);
-    /* The signal may be blocked on this thread (inherited mask); we must be able to receive it. */
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, sigs[i]);
-    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    if ((r = install(sigs[i], on_signal)) < 0) return num(env, r);
   }
   return num(env, 0);
 }
 
 static napi_value TakeSignal(napi_env env, napi_callback_info info) {
   (void)info;
-  return num(env, __atomic_exchange_n(&pending_signal, 0, __ATOMIC_SEQ_CST));
+  int sig = __atomic_exchange_n(&pending_signal, 0, __ATOMIC_SEQ_CST);
+  if (sig && nudge_armed) {
+    struct itimerspec off;
+    memset(&off, 0, sizeof off);
+    timer_settime(nudge_timer, 0, &off, NULL); /* taken: no more nudges */
+  }
+  return num(env, sig);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -878,7 +935,7 @@ static napi_value constants(napi_env env) {
   K(MSG_NOSIGNAL); K(MSG_DONTWAIT); K(MSG_PEEK); K(MSG_WAITALL);
   K(WNOHANG); K(IOV_MAX);
   K(SIGHUP); K(SIGINT); K(SIGQUIT); K(SIGKILL); K(SIGUSR1); K(SIGUSR2); K(SIGPIPE); K(SIGALRM);
-  K(SIGTERM); K(SIGCHLD); K(SIGCONT); K(SIGSTOP);
+  K(SIGTERM); K(SIGCHLD); K(SIGCONT); K(SIGSTOP); K(SIGURG);
   K(EPERM); K(ENOENT); K(ESRCH); K(EINTR); K(EIO); K(EBADF); K(ECHILD); K(EAGAIN); K(EWOULDBLOCK);
   K(ENOMEM); K(EACCES); K(EFAULT); K(EBUSY); K(EEXIST); K(ENOTDIR); K(EISDIR); K(EINVAL); K(ENFILE);
   K(EMFILE); K(ENOSPC); K(ESPIPE); K(EPIPE); K(ERANGE); K(ENOSYS); K(EBADMSG); K(ENOTSOCK);

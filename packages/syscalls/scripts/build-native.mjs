@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const prefix = join(dirname(process.execPath), '..');
-const args = ['rebuild'];
+const args = ['rebuild', '--loglevel=warn']; // compiler output (warnings, errors) still shows
 if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
 
 let gyp;

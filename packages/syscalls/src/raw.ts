@@ -190,12 +190,15 @@ export const setrlimitNofile = nativeFn<(soft: number) => number>('setrlimitNofi
  * sigaction(2) for each signal, *without* `SA_RESTART`: a thread blocked in accept, read, poll or
  * epoll_wait returns -EINTR instead of the process dying. The handler records the signal and,
  * if it ran on another thread, forwards it to the thread that called `catchSignals` (the one
- * whose blocking call must be interrupted). Call it on that thread. Returns 0 or -errno.
+ * whose blocking call must be interrupted; the last caller wins). Call it on that thread.
+ * A signal that arrives before the thread blocks is not lost: until `takeSignal()` takes it, the
+ * thread is nudged with SIGURG every 5 ms, so its next blocking call returns -EINTR too (SIGURG
+ * is therefore reserved). Expect a rare spurious -EINTR; retry it. Returns 0 or -errno.
  * Do not also use `process.on(signal)` for the same signals: libuv would replace this handler.
  */
 export const catchSignals = nativeFn<(signals: readonly number[]) => number>('catchSignals');
 
-/** The signal recorded since the last call (and clear it), or 0. Process-wide. */
+/** The signal recorded since the last call (and clear it, stopping the nudges), or 0. Process-wide. */
 export const takeSignal = nativeFn<() => number>('takeSignal');
 
 /** The name of an errno (`'EAGAIN'`); accepts `-errno` as the calls return it. */

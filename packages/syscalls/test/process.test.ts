@@ -1,12 +1,14 @@
 import { Worker } from 'node:worker_threads';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import * as sys from '../src/index.js';
 import { C } from '../src/index.js';
-import { fixture, run, start } from './spawn.js';
+import { fixture, killLeftovers, run, start } from './spawn.js';
 
 // Fork, signals and rlimits happen in spawned `node` processes (test/fixtures), never in the
 // vitest worker: a fork of a multi-threaded Node needs --single-threaded, a blocked thread
 // needs a signal, and a lowered fd limit would hurt the test runner.
+
+afterEach(killLeftovers);
 
 describe('process ids', () => {
   it('getpid, getppid and gettid agree with Node; a worker thread has its own tid', async () => {
@@ -78,6 +80,12 @@ describe('catchSignals / takeSignal', () => {
     expect(r.code).toBe(0);
   });
 
+  it('a signal that arrives before the thread blocks still interrupts the call (no lost wake-up)', async () => {
+    const r = await run('signal-accept.mjs', [], ['early']);
+    expect(r.stdout).toContain('accept4 EINTR signal SIGTERM');
+    expect(r.code).toBe(0);
+  });
+
   it('a signal that lands on another thread is forwarded to the thread that asked', async () => {
     const child = start('signal-worker.mjs');
     const ready = await child.line('ready');
@@ -92,7 +100,7 @@ describe('catchSignals / takeSignal', () => {
   it('takeSignal is 0 when nothing arrived; catchSignals rejects a bad signal with -EINVAL', () => {
     expect(sys.takeSignal()).toBe(0);
     expect(sys.catchSignals([C.SIGKILL])).toBe(-C.EINVAL); // SIGKILL cannot be caught
-    expect(sys.catchSignals([])).toBe(0);
+    expect(() => sys.catchSignals([C.SIGURG])).toThrow(RangeError); // reserved for the nudge
   });
 });
 

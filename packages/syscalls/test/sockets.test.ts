@@ -104,6 +104,13 @@ describe('socket, bind, listen, accept4, connect', () => {
     expect(err).toMatchObject({ code: 'EADDRINUSE', errno: C.EADDRINUSE, syscall: 'bind', message: `bind 127.0.0.1:${l.port}: EADDRINUSE` });
   });
 
+  it('an IPv6 address is bracketed in the message', () => {
+    const l = sys.listenTcp({ host: '::1', port: 0 });
+    track(l.fd);
+    expect(sys.formatHostPort(l.host, l.port)).toBe(`[::1]:${l.port}`);
+    expect(() => sys.listenTcp({ host: '::1', port: l.port })).toThrow(`bind [::1]:${l.port}: EADDRINUSE`);
+  });
+
   it('raw bind twice returns -EADDRINUSE', () => {
     const a = track(sys.socket(C.AF_INET, C.SOCK_STREAM, 0));
     const b = track(sys.socket(C.AF_INET, C.SOCK_STREAM, 0));

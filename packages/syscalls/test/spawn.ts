@@ -23,8 +23,19 @@ export interface Running {
   exited: Promise<Exit>;
 }
 
+/** Fixtures still running; a failed test must not leave one behind (it may block forever). */
+const live = new Set<ChildProcess>();
+
+/** SIGKILL every fixture this test file started that has not ended; for afterEach. */
+export function killLeftovers(): void {
+  for (const proc of live) proc.kill('SIGKILL');
+  live.clear();
+}
+
 export function start(script: string, nodeFlags: string[] = [], args: string[] = []): Running {
   const proc = spawn(process.execPath, [...nodeFlags, fixture(script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(proc);
+  proc.on('exit', () => live.delete(proc));
   let stdout = '';
   let stderr = '';
   const waiters: { text: string; resolve: (l: string) => void }[] = [];

@@ -59,3 +59,40 @@ function buildTable(): Uint8Array {
 export function hexValue(c: number): number {
   return c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57;
 }
+
+/**
+ * Field names that real clients send on nearly every request. Finding a name here (byte compare,
+ * ignoring case) saves creating and lower-casing a string per header line: on a keep-alive
+ * connection that is most of the parser's allocations.
+ */
+const KNOWN_FIELD_NAMES = [
+  'accept', 'accept-charset', 'accept-encoding', 'accept-language', 'authorization', 'cache-control',
+  'connection', 'content-length', 'content-type', 'cookie', 'date', 'dnt', 'expect', 'forwarded',
+  'host', 'if-match', 'if-modified-since', 'if-none-match', 'if-range', 'if-unmodified-since',
+  'keep-alive', 'origin', 'pragma', 'priority', 'range', 'referer', 'sec-ch-ua', 'sec-ch-ua-mobile',
+  'sec-ch-ua-platform', 'sec-fetch-dest', 'sec-fetch-mode', 'sec-fetch-site', 'sec-fetch-user', 'te',
+  'trailer', 'transfer-encoding', 'upgrade', 'upgrade-insecure-requests', 'user-agent', 'via',
+  'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip', 'x-requested-with',
+];
+
+/** KNOWN_FIELD_NAMES grouped by length, the first thing compared. */
+const KNOWN_BY_LENGTH: string[][] = [];
+for (const name of KNOWN_FIELD_NAMES) (KNOWN_BY_LENGTH[name.length] ??= []).push(name);
+
+/**
+ * The lower-case well-known name spelled by `src[start, end)` in any case, or undefined.
+ * The bytes must already be tchars: then `byte | 0x20` equals a lower-case letter, digit or '-'
+ * only for that letter in either case, that digit, or '-' (the other bytes it would accept are
+ * control characters, which are not tchars).
+ */
+export function knownFieldName(src: Uint8Array, start: number, end: number): string | undefined {
+  const candidates = KNOWN_BY_LENGTH[end - start];
+  if (candidates === undefined) return undefined;
+  for (let k = 0; k < candidates.length; k++) {
+    const name = candidates[k]!;
+    let i = 0;
+    while (i < name.length && (src[start + i]! | 0x20) === name.charCodeAt(i)) i++;
+    if (i === name.length) return name;
+  }
+  return undefined;
+}

@@ -1,0 +1,127 @@
+/** The small pieces, in-process: the hand-off ring, the balancers, the shared counters, app loading. */
+import { describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { FdRing, Lifecycle, RING_CAPACITY } from '../src/handoff.js';
+import { createBalancer, sourceHash } from '../src/balancer.js';
+import { StatsBoard } from '../src/stats.js';
+import { loadApp } from '../src/app.js';
+
+const dataUrl = (source: string): string => `data:text/javascript,${encodeURIComponent(source)}`;
+
+describe('FdRing', () => {
+  it('is first-in first-out, refuses a push when full, and keeps working as its indices wrap', () => {
+    const ring = FdRing.create();
+    expect(ring.pop()).toBe(-1);
+    for (let i = 0; i < RING_CAPACITY; i++) expect(ring.push(i)).toBe(true);
+    expect(ring.push(99999)).toBe(false);
+    expect(ring.pop()).toBe(0);
+    expect(ring.push(99999)).toBe(true);
+    const rest = Array.from({ length: RING_CAPACITY - 1 }, () => ring.pop());
+    expect(rest.every((v, i) => v === i + 1)).toBe(true);
+    expect(ring.pop()).toBe(99999);
+    expect(ring.pop()).toBe(-1);
+    // Many laps around the slots.
+    let next = 0;
+    let expected = 0;
+    for (let lap = 0; lap < 10; lap++) {
+      for (let i = 0; i < RING_CAPACITY - 7; i++) ring.push(next++);
+      for (let v = ring.pop(); v !== -1; v = ring.pop()) if (v === expected) expected++;
+    }
+    expect(expected).toBe(next); // every value came out, in order
+  });
+
+  it('carries every value from a producer thread to a consumer thread, in order', async () => {
+    const ring = FdRing.create();
+    const count = 100_000;
+    // The compiled FdRing, pushing from another thread (spinning while the ring is full).
+    const compiled = new URL('../dist/handoff.js', import.meta.url).href;
+    const producer = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       import(${JSON.stringify(compiled)}).then(({ FdRing }) => {
+         const ring = new FdRing(workerData.buffer);
+         for (let v = 0; v < ${count}; v++) while (!ring.push(v));
+       });`,
+      { eval: true, workerData: { buffer: ring.buffer } },
+    );
+    const got = new Int32Array(count);
+    let n = 0;
+    while (n < count) {
+      const v = ring.pop();
+      if (v === -1) await new Promise((r) => setImmediate(r));
+      else got[n++] = v;
+    }
+    await producer.terminate();
+    expect(got.every((v, i) => v === i)).toBe(true);
+  });
+});
+
+describe('balancers', () => {
+  it('round-robin cycles through every reactor', () => {
+    const rr = createBalancer('rr', 3, StatsBoard.create(3));
+    expect(Array.from({ length: 7 }, () => rr.pick(''))).toEqual([0, 1, 2, 0, 1, 2, 0]);
+  });
+
+  it('least-connections picks the lowest load, counting connections still in the hand-off ring', () => {
+    const board = StatsBoard.create(3);
+    const least = createBalancer('least', 3, board);
+    expect(least.pick('')).toBe(0); // ties: lowest index
+    board.assigned(0);
+    board.assigned(0);
+    board.assigned(1);
+    expect(least.pick('')).toBe(2);
+    board.assigned(2);
+    board.assigned(2);
+    board.publishReactor(0, 2, 0, 0, 0); // reactor 0 adopted both and both closed
+    expect(least.pick('')).toBe(0);
+  });
+
+  it('source hash is stable and spreads addresses', () => {
+    const hash = createBalancer('hash', 4, StatsBoard.create(4));
+    expect(hash.needsAddress).toBe(true);
+    expect(hash.pick('10.0.0.1')).toBe(hash.pick('10.0.0.1'));
+    expect(sourceHash('127.0.0.1')).toBe(sourceHash('127.0.0.1'));
+    const used = new Set(Array.from({ length: 64 }, (_, i) => hash.pick(`10.0.0.${i}`)));
+    expect(used.size).toBe(4);
+  });
+});
+
+describe('StatsBoard and Lifecycle', () => {
+  it('gives every thread the same counters through one shared buffer', () => {
+    const writer = StatsBoard.create(2);
+    const reader = new StatsBoard(writer.buffer);
+    writer.assigned(1);
+    writer.request(1);
+    writer.publishReactor(1, 1, 1, 100, 2000);
+    writer.setPool({ threads: 2, queued: 1, running: 2, done: 5, failed: 1, restarts: 1, recycled: 0 });
+    const s = reader.snapshot();
+    expect(s.reactors[1]).toEqual({ index: 1, connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, tasks: 0 });
+    expect(s.workers).toEqual({ threads: 2, queued: 1, running: 2, done: 5, failed: 1, restarts: 1, recycled: 0 });
+    expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000 });
+  });
+
+  it('reports drained only once every reactor said so', () => {
+    const main = Lifecycle.create(2);
+    const sub = new Lifecycle(main.buffer);
+    expect(sub.draining).toBe(false);
+    main.startDraining();
+    expect(sub.draining).toBe(true);
+    sub.markDrained(1);
+    expect(main.allDrained()).toBe(false);
+    sub.markDrained(0);
+    expect(main.allDrained()).toBe(true);
+  });
+});
+
+describe('loadApp', () => {
+  it('takes hooks from named exports or a default export object', async () => {
+    const named = await loadApp(dataUrl('export function onTask(p) { return p * 2 } export const VERSION = 1;'));
+    expect(named.onTask?.(21, undefined as never)).toBe(42);
+    const object = await loadApp(dataUrl('export default { factor: 3, onTask(p) { return p * this.factor } }'));
+    expect(object.onTask?.(2, undefined as never)).toBe(6);
+  });
+
+  it('refuses an unknown hook name and a hook that is not a function', async () => {
+    await expect(loadApp(dataUrl('export function onRecieve() {}'))).rejects.toThrow(/unknown hook onRecieve/);
+    await expect(loadApp(dataUrl('export const onTask = 5;'))).rejects.toThrow(/onTask must be a function/);
+  });
+});

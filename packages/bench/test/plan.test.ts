@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { parseCpuList } from '../src/machine.js';
+import { errorLine } from '../src/target.js';
+import { MODELS, PLAN, planRuns } from '../src/plan.js';
+import { SCENARIOS } from '../src/types.js';
+
+describe('planRuns', () => {
+  it('runs every model in every scenario that applies, in scenario order', () => {
+    const runs = planRuns(SCENARIOS, MODELS, { pinned: true, connections: null });
+    expect(runs.length).toBe(SCENARIOS.reduce((n, s) => n + PLAN[s].length, 0));
+    const order = runs.map((r) => SCENARIOS.indexOf(r.scenario));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(new Set(runs.filter((r) => r.scenario === 'keepalive').map((r) => r.spec.model))).toEqual(new Set(MODELS));
+  });
+
+  it('keeps only the chosen models and scenarios', () => {
+    const runs = planRuns(['churn'], ['node-http', '02-fork'], { pinned: true, connections: null });
+    expect(runs.map((r) => `${r.spec.model}/${r.spec.mode}`)).toEqual(['node-http/', '02-fork/per-connection', '02-fork/prefork']);
+  });
+
+  it('sizes blocking pools to the load connections plus one, and honours --connections', () => {
+    const args = (conns: number | null) => planRuns(['keepalive'], ['02-fork', '03-threads'], { pinned: true, connections: conns }).map((r) => r.args);
+    expect(args(null)).toEqual([['--mode', 'prefork', '--workers', '51'], ['--mode', 'pool', '--threads', '51']]);
+    expect(args(8)).toEqual([['--mode', 'prefork', '--workers', '9'], ['--mode', 'pool', '--threads', '9']]);
+  });
+
+  it('gives 06 one reactor and one worker when pinned to one core, its defaults otherwise', () => {
+    const args06 = (pinned: boolean) => planRuns(['keepalive'], ['06-reactor-pool'], { pinned, connections: null })[0]!.args;
+    expect(args06(true)).toEqual(['--reactors', '1', '--workers', '1']);
+    expect(args06(false)).toEqual([]);
+  });
+
+  it('caps the per-connection modes under idle-1k', () => {
+    const caps = Object.fromEntries(planRuns(['idle-1k'], MODELS, { pinned: true, connections: null }).map((r) => [r.spec.model, r.spec.idleCap]));
+    expect(caps).toMatchObject({ '01-blocking': 1, '02-fork': 200, '03-threads': 100, '05-epoll-native': undefined });
+  });
+});
+
+describe('parseCpuList', () => {
+  it('reads the kernel\'s list syntax', () => {
+    expect(parseCpuList('0-1')).toEqual([0, 1]);
+    expect(parseCpuList('0,2-4,7\n')).toEqual([0, 2, 3, 4, 7]);
+    expect(() => parseCpuList('a-b')).toThrow(/bad CPU list/);
+  });
+});
+
+describe('errorLine', () => {
+  it('keeps the contract\'s one-line error', () => {
+    expect(errorLine('06-reactor-pool: unknown flag --fib\n')).toBe('06-reactor-pool: unknown flag --fib');
+  });
+
+  it('finds the Error line of a Node crash report, not the source excerpt before it', () => {
+    const crash = [
+      'file:///repo/packages/syscalls/dist/addon.js:16',
+      '    throw new Error(`cannot load the addon`);',
+      '          ^',
+      '',
+      'Error: cannot load the addon',
+      '    at file:///repo/packages/syscalls/dist/addon.js:16:11',
+      '',
+      'Node.js v20.20.2',
+    ].join('\n');
+    expect(errorLine(crash)).toBe('Error: cannot load the addon');
+    expect(errorLine('')).toBe('');
+  });
+});

@@ -1,0 +1,69 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { chartFor, renderMarkdown, writeReport } from '../src/report.js';
+import type { Report } from '../src/types.js';
+import { keepaliveRows, row } from './rows.js';
+
+const report: Report = {
+  date: '2026-01-01T00:00:00.000Z',
+  machine: { cores: 2, cpuModel: 'Test CPU', node: 'v20.0.0', platform: 'linux x64', pinning: { server: 0, client: 1, tool: 'taskset' } },
+  settings: { durationS: 5, warmupS: 1, connections: null, benchFile: '/bench.html', benchFileBytes: 540, root: '/site' },
+  scenarios: ['keepalive', 'churn'],
+  rows: [...keepaliveRows(), row('node-http', 'churn', { requestsPerSec: 3000 })],
+};
+
+describe('renderMarkdown', () => {
+  const md = renderMarkdown(report);
+
+  it('states the machine, the pinning and the method', () => {
+    expect(md).toContain('2 cores (Test CPU), Node v20.0.0');
+    expect(md).toContain('server pinned to core 0, load generator (this process) to core 1');
+    expect(md).toContain('`/bench.html` (540 bytes)');
+  });
+
+  it('has a table per scenario with the best value in bold, and a linked chart', () => {
+    expect(md).toContain('## keepalive');
+    expect(md).toContain('| model | req/s | req/CPU-s | p50 ms | p99 ms | errors | peak RSS MiB | vs node-http |');
+    expect(md).toContain('| --- | ---: |');
+    expect(md).toContain('| 05-epoll-native | **80,000** |');
+    expect(md).toContain('| 01-blocking | *collapsed* |');
+    expect(md).toContain('- 01-blocking: collapsed — 0 responses in 5 s');
+    expect(md).toContain('](keepalive.svg)');
+    expect(md).toContain('## churn');
+    expect(md).toContain('](churn.svg)');
+  });
+});
+
+describe('chartFor', () => {
+  it('has a bar per row, values only for rows that are ok', () => {
+    const c = chartFor('keepalive', keepaliveRows());
+    expect(c.bars.map((b) => [b.label, b.value, b.value === null ? b.note : undefined])).toEqual([
+      ['node-http', 40000, undefined], ['05-epoll-native', 80000, undefined], ['01-blocking', null, 'collapsed'], ['02-fork (prefork)', null, 'not built'],
+    ]);
+    expect(c.bars[0]!.baseline).toBe(true);
+    expect(c.format(1234.4)).toBe('1,234 req/s');
+  });
+});
+
+describe('writeReport', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-report-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes the JSON, the Markdown next to it, and one SVG per scenario', () => {
+    const out = join(dir, 'nested', 'r.json');
+    const written = writeReport(report, out);
+    expect(written.markdown).toBe(join(dir, 'nested', 'r.md'));
+    expect(written.charts).toEqual([join(dir, 'nested', 'keepalive.svg'), join(dir, 'nested', 'churn.svg')]);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(report);
+    expect(readFileSync(written.markdown, 'utf8')).toBe(renderMarkdown(report));
+    expect(readFileSync(written.charts[0]!, 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+  });
+
+  it('never lets the Markdown overwrite an --out that ends in .md', () => {
+    const written = writeReport(report, join(dir, 'r.md'));
+    expect(written.markdown).toBe(join(dir, 'r.md.md'));
+    expect(JSON.parse(readFileSync(join(dir, 'r.md'), 'utf8')).date).toBe(report.date);
+  });
+});

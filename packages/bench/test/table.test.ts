@@ -1,0 +1,80 @@
+import { Chalk } from 'chalk';
+import { describe, expect, it } from 'vitest';
+import { flagsLine, footnotes, headline, ratioToBaseline, renderTable, tableCells } from '../src/table.js';
+import { keepaliveRows, row } from './rows.js';
+
+describe('tableCells', () => {
+  const rows = keepaliveRows();
+  const { header, body } = tableCells('keepalive', rows);
+  const col = (name: string) => header.indexOf(name);
+
+  it('has a header and one line per row, labelled by model and mode', () => {
+    expect(header).toEqual(['model', 'req/s', 'req/CPU-s', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MiB', 'vs node-http']);
+    expect(body.map((r) => r[0]!.text)).toEqual(['node-http', '05-epoll-native', '01-blocking', '02-fork (prefork)']);
+  });
+
+  it('marks the best value of each column among rows that are ok', () => {
+    const epoll = body[1]!;
+    expect(epoll[col('req/s')]).toMatchObject({ text: '80,000', best: true });
+    expect(epoll[col('p99 ms')]).toMatchObject({ text: '3.00', best: true });
+    expect(epoll[col('peak RSS MiB')]).toMatchObject({ text: '55', best: true });
+    expect(body[0]![col('req/s')]!.best).toBe(false);
+    // 01 collapsed with 50 MiB: smaller, but a collapsed row is never "best"
+    expect(body[2]![col('peak RSS MiB')]).toMatchObject({ text: '50', best: false });
+  });
+
+  it('shows a status word instead of numbers for rows that did not run', () => {
+    expect(body[2]![1]).toMatchObject({ text: 'collapsed', status: true });
+    expect(body[2]![col('errors')]!.text).toBe('50'); // what a collapse looked like is kept
+    expect(body[3]![1]).toMatchObject({ text: 'not built', status: true });
+    expect(body[3]!.slice(2).every((c) => c.text === '—')).toBe(true);
+  });
+
+  it('divides each headline by node-http\'s', () => {
+    expect(body[1]![col('vs node-http')]!.text).toBe('×2.00');
+    expect(body[0]![col('vs node-http')]!.text).toBe('×1.00');
+    expect(ratioToBaseline(rows[2]!, rows)).toBeNull();
+  });
+});
+
+describe('headline', () => {
+  it('is requests/s, PSS per idle connection, or static p99 depending on the scenario', () => {
+    expect(headline(row('x', 'churn', { requestsPerSec: 5 }))).toBe(5);
+    expect(headline(row('x', 'idle-1k', { idle: { target: 1000, capped: false, held: 1000, rssPerConnectionKb: 9, pssPerConnectionKb: 4, freshRequest: 'ok', closedByServer: 0 } }))).toBe(4);
+    expect(headline(row('x', 'cpu-task', { latencyP99Ms: 13, requestsPerSec: 100 }))).toBe(13);
+    expect(headline(row('x', 'churn', { status: 'collapsed', requestsPerSec: 0 }))).toBeNull();
+  });
+});
+
+describe('renderTable', () => {
+  it('prints title, aligned columns, footnotes and flags; plain without colour', () => {
+    const text = renderTable('keepalive', keepaliveRows(), new Chalk({ level: 0 }));
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^keep-alive: 50 connections/);
+    expect(lines[1]).toMatch(/^model\s+req\/s\s+req\/CPU-s/);
+    expect(lines[3]).toMatch(/^05-epoll-native\s+80,000\s+150,000\s+0\.50\s+3\.00\s+0\s+55\s+×2\.00$/);
+    // every data line is as wide as the header: columns line up
+    expect(new Set(lines.slice(1, 6).map((l) => l.length)).size).toBe(1);
+    expect(text).toContain('01-blocking: collapsed — 0 responses in 5 s');
+    expect(text).toContain('flags: 05-epoll-native --mode lt');
+  });
+
+  it('highlights the best values in colour', () => {
+    const text = renderTable('keepalive', keepaliveRows(), new Chalk({ level: 1 }));
+    expect(text).toContain('\u001b[32m'); // green
+    expect(text).toMatch(/\u001b\[1m\u001b\[32m\s*80,000/);
+  });
+});
+
+describe('footnotes and flags', () => {
+  it('lists reasons and notes per row', () => {
+    const rows = [row('a', 'churn', { notes: ['one', 'two'] }), row('b', 'churn', { status: 'failed', reason: 'no banner' })];
+    expect(footnotes(rows)).toEqual(['a: one', 'a: two', 'b: failed — no banner']);
+  });
+
+  it('shortens absolute paths to the repository part', () => {
+    const rows = [row('06-reactor-pool', 'cpu-task', { mode: 'fib inline', args: ['--app', '/home/me/course/packages/bench/dist/apps/fib-inline.js'] })];
+    expect(flagsLine(rows)).toBe('flags: 06-reactor-pool (fib inline) --app packages/bench/dist/apps/fib-inline.js');
+    expect(flagsLine([row('node-http', 'churn')])).toBe('flags: defaults');
+  });
+});
