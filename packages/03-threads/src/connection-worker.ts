@@ -16,6 +16,7 @@ import { log, peerOf, serveConnection } from '@course/server-kit';
 import type { ConnectionJob } from './jobs.js';
 
 const job = workerData as ConnectionJob;
+Atomics.store(job.taken, 0, 1); // the fd is ours now (see ConnectionJob.taken)
 let handedOver = false; // true once serveConnection owns the fd (it closes it, come what may)
 try {
   const protocol = createProtocol(job.protocol, { root: job.root });

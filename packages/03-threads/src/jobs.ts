@@ -9,10 +9,16 @@
 
 /** For connection-worker.js: serve this one connection, then end the thread. */
 export interface ConnectionJob {
-  /** The accepted connection. Owned by the Worker from now on; it closes it. */
+  /** The accepted connection. Owned by the Worker once it sets `taken`; then it closes it. */
   fd: number;
   protocol: 'http' | 'echo';
   root: string;
+  /**
+   * Int32Array(1) over a SharedArrayBuffer. The Worker stores 1 in it as its first act: from then
+   * on the fd is the Worker's. A Worker that exits with 0 here never ran (its modules failed to
+   * load, say), so main still owns the fd and closes it.
+   */
+  taken: Int32Array;
 }
 
 /** For pool-worker.js: accept and serve connections on the shared listening socket, forever. */

@@ -65,7 +65,7 @@ async function threadPerConnection(listener: Listener, protocol: Protocol): Prom
   exitNow(0);
 
   function startConnectionWorker(fd: number): void {
-    const job: ConnectionJob = { fd, protocol: opts.protocol, root: opts.root };
+    const job: ConnectionJob = { fd, protocol: opts.protocol, root: opts.root, taken: new Int32Array(new SharedArrayBuffer(4)) };
     let worker: Worker;
     try {
       worker = new Worker(workerUrl, { workerData: job });
@@ -75,8 +75,12 @@ async function threadPerConnection(listener: Listener, protocol: Protocol): Prom
       return;
     }
     unjoined.add(worker);
-    worker.on('exit', () => unjoined.delete(worker));
     worker.on('error', (err) => log(`${PKG}: connection thread failed: ${err.stack ?? err.message}`));
+    worker.on('exit', () => {
+      unjoined.delete(worker);
+      // Never got to run: the connection is still ours, and nobody else will ever close it.
+      if (Atomics.load(job.taken, 0) === 0) sys.close(fd);
+    });
   }
 }
 

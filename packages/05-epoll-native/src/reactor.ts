@@ -70,6 +70,12 @@ class Conn {
   paused = false;
   /** The peer half-closed (read returned 0): there is nothing more to read. */
   eof = false;
+  /**
+   * ET only: reading stopped before the socket was empty (back-pressure), so bytes may be
+   * waiting that no new edge will report. The next registration update must re-arm with
+   * epoll_ctl(MOD) even if the event mask did not change.
+   */
+  rearm = false;
   closed = false;
   /** Index in `live`, for O(1) removal. */
   slot = 0;
@@ -190,7 +196,10 @@ export class Reactor implements FlushScheduler {
    *              bigger than one read leaves its tail in the socket, and nothing wakes us for it.
    */
   private readConn(c: Conn, peerSentFin: boolean): void {
-    if (!this.wantsInput(c)) return; // paused, or done reading (ET may still report edges)
+    if (!this.wantsInput(c)) {
+      c.rearm = this.edge !== 0; // paused or done reading: in ET this edge is lost, so re-arm on resuming
+      return;
+    }
     const buf = this.readBuffer;
     for (;;) {
       const n = sys.read(c.fd, buf, 0, buf.length);
@@ -204,7 +213,10 @@ export class Reactor implements FlushScheduler {
         // then read on to the 0 that reports it, as no later edge will.
         if (n < buf.length && !peerSentFin) break;
         if (c.sink.pendingBytes > this.highWaterMark) c.paused = true;
-        if (!this.wantsInput(c)) break; // et: resumed later by epoll_ctl(MOD), which re-arms the edge
+        if (!this.wantsInput(c)) {
+          c.rearm = true; // et: bytes may be left; epoll_ctl(MOD) on resuming reports them again
+          break;
+        }
       } else if (n === 0) {
         c.eof = true; // the peer sent FIN: answer what it asked, then close
         c.session.peerClosed();
@@ -247,12 +259,14 @@ export class Reactor implements FlushScheduler {
 
   /** Register exactly what `c` waits for: input unless paused or done, output while any is queued. */
   private updateInterest(c: Conn): void {
-    const want = (this.wantsInput(c) ? EPOLLIN | EPOLLRDHUP : 0) | (c.sink.pendingBytes > 0 ? EPOLLOUT : 0) | this.edge;
-    if (want === c.interest) return;
-    // In ET, MOD re-arms: if the socket is readable now, epoll reports it again. That is how a
-    // paused connection resumes without losing the edge that arrived while it was paused.
+    const reading = this.wantsInput(c);
+    const want = (reading ? EPOLLIN | EPOLLRDHUP : 0) | (c.sink.pendingBytes > 0 ? EPOLLOUT : 0) | this.edge;
+    if (want === c.interest && !(c.rearm && reading)) return;
+    // In ET, MOD re-arms: the kernel polls the fd again (ep_modify), and if it is readable now,
+    // epoll reports it. That is how a paused connection resumes without a new edge.
     if (sys.epoll_ctl(this.epfd, EPOLL_CTL_MOD, c.fd, want) < 0) return this.closeConn(c);
     c.interest = want;
+    if (reading) c.rearm = false;
   }
 
   private wantsInput(c: Conn): boolean {

@@ -28,6 +28,12 @@ const PKG = '05-epoll-native';
 const SITE = join(REPO_ROOT, 'site');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** The scheduler state of a process's main thread: R running or runnable, S sleeping, ... */
+function threadState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
 /**
  * GET `path` and read the answer slowly: pause for a moment after every 256 KB, so the server's
  * socket buffer fills and its writes come up short (EAGAIN, then EPOLLOUT). Resolves with every
@@ -141,11 +147,16 @@ describe.each(['lt', 'et'] as const)('05-epoll-native --mode %s serving the demo
     stalled.destroy();
   });
 
-  it('sleeps when idle: almost no CPU over one idle second', async () => {
+  it('sleeps when idle: asleep in epoll_wait, almost no CPU over one idle second', async () => {
     await new Promise((r) => setTimeout(r, 200)); // let earlier connections finish
     const before = cpuSeconds(server.pid);
-    await new Promise((r) => setTimeout(r, 1000));
+    let running = 0;
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (threadState(server.pid) === 'R') running++;
+    }
     expect(cpuSeconds(server.pid) - before).toBeLessThanOrEqual(0.05);
+    expect(running).toBeLessThanOrEqual(5); // of 20 samples: the main thread sleeps (S)
   });
 });
 

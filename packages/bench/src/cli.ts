@@ -18,7 +18,7 @@ import { Progress } from './progress.js';
 import { rowsOf, writeReport } from './report.js';
 import { runLabel, runOne } from './scenarios.js';
 import { renderTable } from './table.js';
-import { isBuilt } from './target.js';
+import { isBuilt, terminateLiveTargets } from './target.js';
 import type { Report, Row } from './types.js';
 
 const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -80,6 +80,14 @@ async function main(): Promise<void> {
   console.log('');
 
   const progress = new Progress(process.stderr, runs.length);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      progress.done();
+      terminateLiveTargets();
+      process.stderr.write(`bench: interrupted (${signal}); no results written\n`);
+      process.exit(130);
+    });
+  }
   const rows: Row[] = [];
   for (let i = 0; i < runs.length; i++) {
     const run = runs[i]!;

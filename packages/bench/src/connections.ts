@@ -134,13 +134,17 @@ export async function measureRate(server: RunningServer, total: number, concurre
   return { connections: total, failures, seconds, perSecond: total / seconds, cpuUsPerConnection: (cpu * 1e6) / total };
 }
 
-/** Connect and, if `served`, get one keep-alive response; then hold the connection idle. */
-function openIdle(port: number, served: boolean, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
+/**
+ * Connect and, if `served`, get one keep-alive response; then hold the connection idle.
+ * Resolves with the socket, or null if the connection failed (it is counted, not fatal).
+ */
+function openIdle(port: number, served: boolean, timeoutMs: number): Promise<Socket | null> {
+  return new Promise((resolve) => {
     const sock = connect({ port, host: '127.0.0.1' });
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error('idle connection: timed out')); }, timeoutMs);
+    const fail = () => { clearTimeout(timer); sock.destroy(); resolve(null); };
+    const timer = setTimeout(fail, timeoutMs);
     let got = '';
-    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.on('error', fail); // after success too: a later reset must not crash the bench
     sock.on('connect', () => {
       if (!served) { clearTimeout(timer); resolve(sock); return; }
       sock.write(KEEP_ALIVE_REQUEST);
@@ -155,7 +159,10 @@ function openIdle(port: number, served: boolean, timeoutMs: number): Promise<Soc
 }
 
 export interface MemoryResult {
+  /** Idle connections held while measuring (the per-connection figures divide by this). */
   idle: number;
+  /** Idle connections that could not be opened or served. */
+  failed: number;
   /** Tree before and with the idle connections, KiB. */
   before: { rssKb: number; pssKb: number; processes: number; threads: number };
   after: { rssKb: number; pssKb: number; processes: number; threads: number };
@@ -174,22 +181,25 @@ export async function measureIdleMemory(server: RunningServer, mode: ModeSpec, i
   const before = treeMemory(server.pid);
   const served = mode.holds !== 'queue';
   const sockets: Socket[] = [];
+  let failed = 0;
   try {
     for (let i = 0; i < idle; i += 10) {
       const batch = await Promise.all(Array.from({ length: Math.min(10, idle - i) }, () => openIdle(server.port, served, 30_000)));
-      sockets.push(...batch);
+      for (const sock of batch) if (sock) sockets.push(sock); else failed++;
     }
-    const expected = () => mode.holds === 'process' ? childrenOf(pid).length >= idle : mode.holds === 'thread' ? threadCount(pid) >= before.threads + idle : true;
+    const held = sockets.length;
+    const expected = () => mode.holds === 'process' ? childrenOf(pid).length >= held : mode.holds === 'thread' ? threadCount(pid) >= before.threads + held : true;
     const deadline = Date.now() + 60_000;
     while (!expected() && Date.now() < deadline) await sleep(50);
     await sleep(500); // let freshly started threads finish allocating
     const after = treeMemory(server.pid);
     return {
-      idle,
+      idle: held,
+      failed,
       before,
       after,
-      rssKbPerConnection: (after.rssKb - before.rssKb) / idle,
-      pssKbPerConnection: (after.pssKb - before.pssKb) / idle,
+      rssKbPerConnection: (after.rssKb - before.rssKb) / held,
+      pssKbPerConnection: (after.pssKb - before.pssKb) / held,
     };
   } finally {
     for (const s of sockets) s.destroy();
@@ -244,8 +254,10 @@ export interface ConnectionsOptions {
 export interface ModeRow {
   label: string;
   banner: string;
-  rate: RateResult;
-  memory: MemoryResult;
+  rate: RateResult | null;
+  memory: MemoryResult | null;
+  /** Why the mode could not be measured (the server did not start, say). */
+  error?: string;
   /** Lines the server wrote to stderr during the run (a crashed child is logged there). */
   stderr: string;
 }
@@ -264,7 +276,13 @@ export async function runConnectionsBench(opts: ConnectionsOptions, cpus: number
   const modes: ModeRow[] = [];
   for (const mode of modesOf(opts.poolSize).filter((m) => wanted(m.label))) {
     opts.log(`${mode.label}: ${opts.connections} connections, ${opts.concurrency} at a time…`);
-    const server = await startServer(mode.pkg, { args: mode.args });
+    let server: RunningServer;
+    try {
+      server = await startServer(mode.pkg, { args: mode.args });
+    } catch (err) {
+      modes.push({ label: mode.label, banner: '', rate: null, memory: null, error: (err as Error).message.split('\n')[0]!, stderr: '' });
+      continue;
+    }
     try {
       await measureRate(server, 50, opts.concurrency); // warm-up: JIT, page cache
       const rate = await measureRate(server, opts.connections, opts.concurrency);
@@ -301,10 +319,10 @@ export async function runConnectionsBench(opts: ConnectionsOptions, cpus: number
 
 /** Plain-text tables of a report, for the terminal and for the chapters. */
 export function formatReport(r: ConnectionsReport): string {
-  const rows = r.modes.map((m) => [
+  const rows = r.modes.map((m) => !m.rate || !m.memory ? [m.label, `not measured: ${m.error ?? '?'}`, '', '', '', '', '', ''] : [
     m.label,
     m.rate.perSecond.toFixed(0),
-    String(m.rate.failures),
+    String(m.rate.failures + m.memory.failed),
     m.rate.cpuUsPerConnection.toFixed(0),
     (m.memory.before.rssKb / 1024).toFixed(1),
     m.memory.rssKbPerConnection.toFixed(0),
@@ -314,6 +332,8 @@ export function formatReport(r: ConnectionsReport): string {
   const out = [
     `connections: ${r.options.connections} per mode, ${r.options.concurrency} at a time, one request each (GET ${PATH}); ` +
       `memory: ${r.options.idle} idle connections; ${r.cpus} CPUs, node ${r.node}`,
+    `RSS idle = the whole tree before the idle connections (02's includes the --single-threaded relaunch wrapper); ` +
+      `procs/threads = with them open; failed = rate + idle connections that failed`,
     '',
     table(['mode', 'conn/s', 'failed', 'CPU µs/conn', 'RSS idle MB', 'RSS KB/idle conn', 'PSS KB/idle conn', 'procs/threads'], rows),
   ];

@@ -18,6 +18,8 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number) => (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0));
 const mib = (kb: number) => (kb / 1024).toFixed(kb < 10 * 1024 ? 1 : 0);
 const kib = (n: number) => (n < 100 ? n.toFixed(1) : int(n));
+/** ×2.00, ×0.0041, ×776: two decimals where they matter, two significant digits below 0.1. */
+export const ratioText = (n: number) => `×${n >= 100 ? int(n) : n >= 0.1 || n === 0 ? n.toFixed(2) : n.toPrecision(2)}`;
 
 /** The number a scenario is judged by: what the chart draws and the ratio compares. */
 export function headline(row: Row): number | null {
@@ -43,7 +45,7 @@ export function ratioToBaseline(row: Row, rows: readonly Row[]): number | null {
 }
 
 export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column[] {
-  const ratio: Column = { header: 'vs node-http', value: (r) => ratioToBaseline(r, rows), format: (n) => `×${n.toFixed(2)}` };
+  const ratio: Column = { header: 'vs node-http', value: (r) => ratioToBaseline(r, rows), format: ratioText };
   const rss: Column = { header: 'peak RSS MiB', value: (r) => r.peakRssKb, format: mib, better: 'lower' };
   const errors: Column = { header: 'errors', value: (r) => (r.status === 'not built' || r.status === 'not available' || r.status === 'failed' ? null : r.errors), format: int, better: 'lower' };
   switch (scenario) {

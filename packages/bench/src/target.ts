@@ -22,6 +22,14 @@ export function isBuilt(model: ModelName): boolean {
   return existsSync(mainOf(model));
 }
 
+/** Servers started and not yet exited: if the bench itself is interrupted, it must not leave them running. */
+const live = new Set<RunningServer>();
+
+/** Send SIGTERM to every server still running (the bench is being interrupted). */
+export function terminateLiveTargets(): void {
+  for (const s of live) s.proc.kill('SIGTERM');
+}
+
 export type StartOutcome =
   | { ok: true; server: RunningServer }
   | { ok: false; status: Exclude<RowStatus, 'ok' | 'collapsed'>; reason: string };
@@ -32,6 +40,8 @@ export async function startTarget(model: ModelName, args: string[], root: string
   if (!existsSync(main)) return { ok: false, status: 'not built', reason: `${main} does not exist (run pnpm build)` };
   try {
     const server = await startCommand([...prefix, process.execPath, main, '--port', '0', '--root', root, ...args]);
+    live.add(server);
+    void server.exited.then(() => live.delete(server));
     return { ok: true, server };
   } catch (err) {
     // testkit reports "... exited (code N, signal S) before its banner\nstdout: ...\nstderr: ..."

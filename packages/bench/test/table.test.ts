@@ -1,6 +1,6 @@
 import { Chalk } from 'chalk';
 import { describe, expect, it } from 'vitest';
-import { flagsLine, footnotes, headline, ratioToBaseline, renderTable, tableCells } from '../src/table.js';
+import { flagsLine, footnotes, headline, ratioText, ratioToBaseline, renderTable, tableCells } from '../src/table.js';
 import { keepaliveRows, row } from './rows.js';
 
 describe('tableCells', () => {
@@ -34,6 +34,16 @@ describe('tableCells', () => {
     expect(body[1]![col('vs node-http')]!.text).toBe('×2.00');
     expect(body[0]![col('vs node-http')]!.text).toBe('×1.00');
     expect(ratioToBaseline(rows[2]!, rows)).toBeNull();
+  });
+});
+
+describe('ratioText', () => {
+  it('keeps two decimals, or two significant digits for tiny ratios, and no decimals for huge ones', () => {
+    expect(ratioText(2)).toBe('×2.00');
+    expect(ratioText(0.123)).toBe('×0.12');
+    expect(ratioText(0.0041)).toBe('×0.0041');
+    expect(ratioText(776.26)).toBe('×776');
+    expect(ratioText(1234)).toBe('×1,234');
   });
 });
 

@@ -84,6 +84,12 @@ describe('a simple request', () => {
     expect(req.headers).toEqual([]);
   });
 
+  test('methods keep their case (they are case-sensitive); field names of any case are lower-cased', () => {
+    const req = one('get / HTTP/1.1\r\nHOST: h\r\nuSeR-aGeNt: x\r\nX-Custom-Thing: y\r\n\r\n');
+    expect(req.method).toBe('get');
+    expect(req.headers.map(([name]) => name)).toEqual(['host', 'user-agent', 'x-custom-thing']);
+  });
+
   test('any token is a method (the session decides what it implements)', () => {
     expect(one('M-SEARCH.x / HTTP/1.1\r\nHost: h\r\n\r\n').method).toBe('M-SEARCH.x');
   });
@@ -160,6 +166,7 @@ describe('keep-alive (RFC 9112 §9.3)', () => {
     ['HTTP/1.0', 'Connection: keep-alive\r\n', true],
     ['HTTP/1.0', 'Connection: Keep-Alive\r\n', true],
     ['HTTP/1.0', 'Connection: keep-alive,close\r\n', false],
+    ['HTTP/1.1', 'Connection: te, \xa0close\r\n', true], // 0xA0 is obs-text, not whitespace
   ])('%s with %j → keepAlive %s', (version, fields, keepAlive) => {
     expect(one(`GET / ${version}\r\nHost: h\r\n${fields}\r\n`).keepAlive).toBe(keepAlive);
   });

@@ -2,3 +2,4 @@ export * from './server.js';
 export * from './client.js';
 export * from './proc.js';
 export * from './site.js';
+export * from './llhttp.js';

@@ -75,9 +75,30 @@ const KNOWN_FIELD_NAMES = [
   'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip', 'x-requested-with',
 ];
 
-/** KNOWN_FIELD_NAMES grouped by length, the first thing compared. */
-const KNOWN_BY_LENGTH: string[][] = [];
-for (const name of KNOWN_FIELD_NAMES) (KNOWN_BY_LENGTH[name.length] ??= []).push(name);
+/** The methods of RFC 9110 §9 and PATCH: compared exactly, since methods are case-sensitive. */
+const KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+
+/** Names grouped by length, the first thing compared. */
+function byLength(names: string[]): string[][] {
+  const table: string[][] = [];
+  for (const name of names) (table[name.length] ??= []).push(name);
+  return table;
+}
+const FIELD_NAMES_BY_LENGTH = byLength(KNOWN_FIELD_NAMES);
+const METHODS_BY_LENGTH = byLength(KNOWN_METHODS);
+
+/** The entry of `table` spelled by src[start, end); `fold` ORs each byte with `fold` first (0x20: ignore case). */
+function findKnown(table: string[][], fold: number, src: Uint8Array, start: number, end: number): string | undefined {
+  const candidates = table[end - start];
+  if (candidates === undefined) return undefined;
+  for (let k = 0; k < candidates.length; k++) {
+    const name = candidates[k]!;
+    let i = 0;
+    while (i < name.length && (src[start + i]! | fold) === name.charCodeAt(i)) i++;
+    if (i === name.length) return name;
+  }
+  return undefined;
+}
 
 /**
  * The lower-case well-known name spelled by `src[start, end)` in any case, or undefined.
@@ -86,13 +107,10 @@ for (const name of KNOWN_FIELD_NAMES) (KNOWN_BY_LENGTH[name.length] ??= []).push
  * control characters, which are not tchars).
  */
 export function knownFieldName(src: Uint8Array, start: number, end: number): string | undefined {
-  const candidates = KNOWN_BY_LENGTH[end - start];
-  if (candidates === undefined) return undefined;
-  for (let k = 0; k < candidates.length; k++) {
-    const name = candidates[k]!;
-    let i = 0;
-    while (i < name.length && (src[start + i]! | 0x20) === name.charCodeAt(i)) i++;
-    if (i === name.length) return name;
-  }
-  return undefined;
+  return findKnown(FIELD_NAMES_BY_LENGTH, 0x20, src, start, end);
+}
+
+/** The standard method spelled exactly by `src[start, end)`, as a shared string, or undefined. */
+export function knownMethod(src: Uint8Array, start: number, end: number): string | undefined {
+  return findKnown(METHODS_BY_LENGTH, 0, src, start, end);
 }

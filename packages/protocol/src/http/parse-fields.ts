@@ -4,6 +4,7 @@
  * has already checked that names are tokens and values hold no control characters; these
  * functions read the strings it built. Pure functions, callable from any thread.
  */
+import { CHAR_CLASS, TCHAR } from './parse-chars.js';
 
 // ---------------------------------------------------------------------------------------------
 // Content-Length (RFC 9112 §6.3 item 5, RFC 9110 §8.6)
@@ -116,7 +117,7 @@ export function connectionOptions(value: string): number {
   if (lower === 'close') return CONNECTION_CLOSE;
   let options = 0;
   for (const element of lower.split(',')) {
-    const option = element.trim(); // OWS is SP / HTAB, and the value holds no other whitespace
+    const option = element.replace(/^[ \t]+|[ \t]+$/g, ''); // OWS only: trim() would also eat 0xA0
     if (option === 'close') options |= CONNECTION_CLOSE;
     else if (option === 'keep-alive') options |= CONNECTION_KEEP_ALIVE;
   }
@@ -246,10 +247,8 @@ function skipOws(s: string, i: number): number {
   return i;
 }
 
-const TOKEN_PUNCT = "!#$%&'*+-.^_`|~";
-
 function isTchar(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || (c < 0x80 && TOKEN_PUNCT.includes(String.fromCharCode(c)));
+  return c < 256 && (CHAR_CLASS[c]! & TCHAR) !== 0;
 }
 
 function skipToken(s: string, i: number): number {
@@ -272,11 +271,12 @@ function isHex(c: number): boolean {
 }
 
 /** unreserved / sub-delims of RFC 3986 §2.2–2.3: what a reg-name is made of (with pct-encoding). */
+const REG_NAME_CHAR: Uint8Array = (() => {
+  const t = new Uint8Array(128);
+  for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=") t[c.charCodeAt(0)] = 1;
+  return t;
+})();
+
 function isUnreservedOrSubDelim(c: number): boolean {
-  return (
-    (c >= 0x30 && c <= 0x39) ||
-    ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) ||
-    c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e || // - . _ ~
-    c === 0x21 || c === 0x24 || (c >= 0x26 && c <= 0x2c) || c === 0x3b || c === 0x3d // ! $ & ' ( ) * + , ; =
-  );
+  return c < 128 && REG_NAME_CHAR[c] === 1;
 }

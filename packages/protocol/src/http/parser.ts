@@ -6,14 +6,15 @@
  * into a queue and copies only the unfinished tail (at most one partial line), so the common case
  * — whole requests inside one read — never copies a byte. `next()` hands the requests out in order.
  *
- * The result never depends on how the bytes were split into reads: a line is judged once its LF
- * has arrived (or once it is already too long to be valid), never earlier, and scanning resumes
- * where the previous read stopped. Bodies are framed (Content-Length or chunked) and discarded:
- * the server only serves static files.
+ * The result never depends on how the bytes were split into reads. A line is judged once it is
+ * settled — its LF has arrived, or a CR and the byte after it — or once it is already too long to
+ * be valid, never earlier; and when a read ends inside a line, the next read only scans the new
+ * bytes. Bodies are framed (Content-Length or chunked) and discarded: the server serves static
+ * files only.
  *
- * What is rejected, and why, is listed below; every
- * rejection is final: after an error the connection must be answered and closed (RFC 9112 §9.6
- * and the smuggling notes of §11.2 — once framing is in doubt no later byte can be trusted).
+ * What is rejected, and why, is listed below. Every rejection is final: after an error the
+ * connection must be answered and closed (RFC 9112 §9.6, and §11.2 on smuggling: once framing is
+ * in doubt, no later byte can be trusted).
  *
  *   400  malformed request line; target not valid for its method; bare CR; bare LF (RFC 9112 §2.2
  *        allows a recipient to accept a lone LF as a line end — we don't: llhttp-strict does not
@@ -25,7 +26,7 @@
  *        (§6.1); bad chunk size, extension or missing CRLF after chunk data (§7.1); HTTP/1.1
  *        without Host, several Hosts, or an invalid Host (§3.2 MUST).
  *   413  Content-Length, or the sum of chunk sizes, above `maxBodyBytes`.
- *   414  request line longer than `maxRequestLine` (reported as soon as that many bytes have no LF).
+ *   414  request line longer than `maxRequestLine` (reported as soon as more bytes came without a line end).
  *   431  header (or trailer) section above `maxHeaderBytes` or with more than `maxHeaders` lines.
  *   501  a transfer coding other than chunked (gzip, deflate...) under a final chunked (§6.1 SHOULD).
  *   505  a well-formed version other than HTTP/1.0 and HTTP/1.1 (HTTP/0.9, HTTP/1.2, HTTP/2.0...).
@@ -65,6 +66,7 @@ import {
   UPPER,
   hexValue,
   knownFieldName,
+  knownMethod,
 } from './parse-chars.js';
 import {
   CONNECTION_CLOSE,
@@ -143,7 +145,9 @@ export interface HttpParseError {
 }
 
 export function isParseError(x: unknown): x is HttpParseError {
-  return typeof x === 'object' && x !== null && typeof (x as HttpParseError).status === 'number' && typeof (x as HttpParseError).reason === 'string';
+  if (typeof x !== 'object' || x === null) return false;
+  const candidate = x as Partial<HttpParseError>;
+  return typeof candidate.status === 'number' && typeof candidate.reason === 'string';
 }
 
 // Where the parser stands in the stream. The line states parse one CRLF-terminated line at a time.
@@ -158,7 +162,7 @@ const STOPPED = 7; // the last request did not keep the connection: ignore every
 const FAILED = 8; // the stream is malformed: ignore everything
 
 // What a line handler returns instead of the position after the line.
-const NEED_MORE = -1; // the line has no LF yet
+const NEED_MORE = -1; // the line is not settled yet
 const FAILURE = -2; // the parser has failed (this.error is set)
 
 /** Node's Buffer has a fast latin1 decoder that @types/node does not declare (undici uses it too). */
@@ -173,16 +177,15 @@ export class RequestParser {
   private readonly limits: HttpLimits;
   private state = REQUEST_LINE;
 
-  /** Completed requests not yet taken by next(). */
+  /** Completed requests not yet taken by next(), oldest first. */
   private readonly queue: HttpRequest[] = [];
-  private queueHead = 0;
   /** Set once, when the stream turns out malformed; returned by every next() after the queue. */
   private error: HttpParseError | null = null;
 
   /** The unconsumed tail of earlier pushes (a partial line, or the CR of a CRLF), at tail[0, tailLen). */
   private tail: Buffer = EMPTY;
   private tailLen = 0;
-  /** Bytes of the current partial line already known to hold no LF: the search resumes after them. */
+  /** Bytes of the current partial line known to hold no CR or LF: the next read scans from there. */
   private scanFrom = 0;
   /** A request has begun (a byte of it, other than leading empty lines, was seen) and is not complete. */
   private begun = false;
@@ -206,6 +209,8 @@ export class RequestParser {
   /** Every Transfer-Encoding value joined with ", ", or null if absent. */
   private transferEncoding: string | null = null;
   private hostCount = 0;
+  /** The last Host value found valid: a keep-alive connection sends the same one every time. */
+  private validHost = '';
   private connection = 0;
   /** The request whose body is being framed; queued once the body ends. */
   private pending: HttpRequest | null = null;
@@ -260,15 +265,7 @@ export class RequestParser {
    * stream is malformed (after the requests that preceded the error), then always that error.
    */
   next(): HttpRequest | HttpParseError | null {
-    if (this.queueHead < this.queue.length) {
-      const request = this.queue[this.queueHead++]!;
-      if (this.queueHead === this.queue.length) {
-        this.queue.length = 0;
-        this.queueHead = 0;
-      }
-      return request;
-    }
-    return this.error;
+    return this.queue.shift() ?? this.error;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -347,7 +344,7 @@ export class RequestParser {
     if (p === end) return NEED_MORE;
     if (p === targetStart || src[p] !== SP) return this.lineFailure(src, pos, p);
     const targetEnd = p++;
-    // "HTTP/1.1" or "HTTP/1.0", then CRLF. Anything else is judged (400 or 505) in failLine.
+    // "HTTP/1.1" or "HTTP/1.0", then CRLF. Anything else is judged (400 or 505) by lineFailure.
     if (
       end - p < 10 ||
       src[p] !== 0x48 || src[p + 1] !== 0x54 || src[p + 2] !== 0x54 || src[p + 3] !== 0x50 ||
@@ -359,7 +356,7 @@ export class RequestParser {
     }
     if (p + 8 - pos > this.limits.maxRequestLine) return this.fail(414, 'request line too long');
 
-    const method = this.str(src, pos, methodEnd);
+    const method = knownMethod(src, pos, methodEnd) ?? this.str(src, pos, methodEnd);
     const target = this.str(src, targetStart, targetEnd);
     const parts = splitTarget(method, target);
     if (parts === null) return this.fail(400, `request-target not valid for ${method}`);
@@ -393,8 +390,8 @@ export class RequestParser {
     }
     if (src[pos] === SP || src[pos] === HTAB) {
       // obs-fold (a continuation of the previous value), or whitespace before the first field:
-      // RFC 9112 §5.2 lets a server reject the former, §2.2 says to reject the latter. Its first
-      // byte settles it.
+      // RFC 9112 §5.2 lets a server reject the former; §2.2 says to reject the latter or ignore
+      // the line. We reject both, as soon as the line's first byte shows it.
       return this.fail(400, 'obsolete line folding (obs-fold) or whitespace before a field line');
     }
     const cls = CHAR_CLASS;
@@ -443,7 +440,10 @@ export class RequestParser {
     switch (name) {
       case 'host':
         if (++this.hostCount > 1) return this.fail(400, 'more than one Host header');
-        if (!isValidHost(value)) return this.fail(400, 'invalid Host header');
+        if (value !== this.validHost) {
+          if (!isValidHost(value)) return this.fail(400, 'invalid Host header');
+          this.validHost = value;
+        }
         break;
       case 'connection':
         this.connection |= connectionOptions(value);
