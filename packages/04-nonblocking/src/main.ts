@@ -130,7 +130,7 @@ function serve(c: Connection): number {
     if (n > 0) result = BUSY;
   }
   // All sent, and the session ended (Connection: close) or the peer has left: done.
-  if (c.sink.pendingBytes === 0 && (c.sink.ended || (c.eof && !c.session.midRequest))) return DONE;
+  if (c.sink.pendingBytes === 0 && (c.sink.ended || (c.eof && !c.session.midRequest && !c.session.awaiting))) return DONE;
   return result;
 }
 

@@ -248,7 +248,7 @@ export class Reactor implements FlushScheduler {
     }
     if (sink.pendingBytes === 0) {
       // Nothing left to send: close if the session ended, the peer left, or we shut down.
-      const inFlight = c.session.midRequest;
+      const inFlight = busy(c.session);
       if (sink.ended || (c.eof && !inFlight) || (this.draining && !inFlight)) return this.closeConn(c);
     }
     // Back-pressure, with hysteresis so that we do not flip on every write.
@@ -271,7 +271,7 @@ export class Reactor implements FlushScheduler {
 
   private wantsInput(c: Conn): boolean {
     // While shutting down, only a request already begun is read to its end.
-    return !c.paused && !c.eof && !c.sink.ended && (!this.draining || c.session.midRequest);
+    return !c.paused && !c.eof && !c.sink.ended && (!this.draining || busy(c.session));
   }
 
   // --- output scheduling ---------------------------------------------------------------------
@@ -302,12 +302,14 @@ export class Reactor implements FlushScheduler {
    *  - nothing in flight: the idle timeout, restarted by any activity;
    *  - a request begun (midRequest): the header timeout, started when the request began and
    *    restarted only by progress (an answer queued or sent), so a client dribbling one byte at
-   *    a time cannot keep extending it (slowloris).
+   *    a time cannot keep extending it (slowloris);
+   *  - an answer owed and still being computed (awaiting, step 06's tasks): no deadline — the
+   *    client is waiting for us, not the other way round. The answer's flush sets one again.
    */
   private touch(c: Conn, progressed: boolean): void {
     if (!c.session.midRequest) {
       c.headerClock = false;
-      c.deadline = this.now + this.idleTimeoutMs;
+      c.deadline = c.session.awaiting ? Infinity : this.now + this.idleTimeoutMs;
     } else if (progressed || !c.headerClock) {
       c.headerClock = true;
       c.deadline = this.now + this.headerTimeoutMs;
@@ -423,7 +425,7 @@ export class Reactor implements FlushScheduler {
     this.draining = true;
     for (let i = this.live.length - 1; i >= 0; i--) {
       const c = this.live[i]!;
-      if (c.sink.pendingBytes === 0 && !c.session.midRequest) this.closeConn(c);
+      if (c.sink.pendingBytes === 0 && !busy(c.session)) this.closeConn(c);
       else this.updateInterest(c);
     }
     this.closeFds();
@@ -443,4 +445,9 @@ export class Reactor implements FlushScheduler {
 function positive(n: number, name: string): number {
   if (!Number.isFinite(n) || n <= 0) throw new RangeError(`${name} must be a positive number, got ${n}`);
   return n;
+}
+
+/** A request is arriving or an answer is owed: the connection is in use, not idle. */
+function busy(session: Session): boolean {
+  return session.midRequest || session.awaiting;
 }

@@ -11,12 +11,12 @@ const { C } = sys;
 
 /** A protocol whose sessions record what they get and expose their sink to the test. */
 function recordingProtocol(echo = false) {
-  const sessions: Array<{ sink: Sink; received: Buffer[]; peerClosed: boolean; closed: boolean; midRequest: boolean }> = [];
+  const sessions: Array<{ sink: Sink; received: Buffer[]; peerClosed: boolean; closed: boolean; midRequest: boolean; awaiting: boolean }> = [];
   const protocol: Protocol = {
     name: 'echo',
     scheme: 'tcp',
     open(sink: Sink): Session {
-      const s = { sink, received: [] as Buffer[], peerClosed: false, closed: false, midRequest: false };
+      const s = { sink, received: [] as Buffer[], peerClosed: false, closed: false, midRequest: false, awaiting: false };
       sessions.push(s);
       return {
         receive(data) {
@@ -26,6 +26,7 @@ function recordingProtocol(echo = false) {
         peerClosed() { s.peerClosed = true; sink.end(); },
         close() { s.closed = true; },
         get midRequest() { return s.midRequest; },
+        get awaiting() { return s.awaiting; },
       };
     },
   };
@@ -202,6 +203,35 @@ describe.each(['lt', 'et'] as const)('Reactor (%s)', (mode) => {
     sys.write(b, Buffer.from('GET / HT'), 0, 8);
     const start = Date.now();
     while (reactor.stats.connections > 0 && Date.now() - start < 5000) reactor.runOnce(-1); // -1: the reactor bounds the wait itself
+    expect(sessions[0]!.closed).toBe(true);
+  });
+
+  it('applies no timeout while an answer is owed, and the idle timeout once it is sent', () => {
+    const { reactor, sessions } = newReactor({ mode, headerTimeoutMs: 30, idleTimeoutMs: 30 });
+    const [a, b] = socketPair();
+    cleanup.push(() => sys.close(b));
+    reactor.adopt(a);
+    sessions[0]!.awaiting = true; // as if a request went to a worker (step 06)
+    sys.write(b, Buffer.from('GET /api/slow'), 0, 13);
+    const start = Date.now();
+    while (Date.now() - start < 300) reactor.runOnce(10); // ten times both timeouts
+    expect(sessions[0]!.closed).toBe(false);
+    expect(reactor.drain()).toBe(false); // a graceful shutdown waits for the answer too
+    sessions[0]!.awaiting = false;
+    sessions[0]!.sink.write(Buffer.from('answer')); // the result arrives and is written
+    sessions[0]!.sink.end();
+    for (let turns = 0; turns < 1000 && reactor.stats.connections > 0; turns++) reactor.runOnce(10);
+    expect(readNow(b).toString()).toBe('answer');
+    expect(sessions[0]!.closed).toBe(true);
+  });
+
+  it('closes an idle keep-alive connection after the idle timeout', () => {
+    const { reactor, sessions } = newReactor({ mode, headerTimeoutMs: 60_000, idleTimeoutMs: 30 });
+    const [a, b] = socketPair();
+    cleanup.push(() => sys.close(b));
+    reactor.adopt(a);
+    const start = Date.now();
+    while (reactor.stats.connections > 0 && Date.now() - start < 5000) reactor.runOnce(-1);
     expect(sessions[0]!.closed).toBe(true);
   });
 

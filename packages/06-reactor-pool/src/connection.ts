@@ -79,9 +79,14 @@ class AppSession implements Session {
     private readonly hooks: AppProtocol,
   ) {}
 
-  /** Busy (not idle) while the protocol is mid-request or a task for this connection is out. */
+  /** A request has begun arriving (the header timeout applies). */
   get midRequest(): boolean {
-    return this.conn.tasksInFlight > 0 || (this.inner !== null && this.inner.midRequest);
+    return this.inner !== null && this.inner.midRequest;
+  }
+
+  /** Busy, not idle, while a task for this connection is out or the protocol owes an answer. */
+  get awaiting(): boolean {
+    return this.conn.tasksInFlight > 0 || (this.inner !== null && this.inner.awaiting);
   }
 
   receive(data: Uint8Array): void {

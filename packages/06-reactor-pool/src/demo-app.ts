@@ -15,8 +15,9 @@ import type { HttpRequest, HttpResponder } from '@course/protocol';
 import type { Conn } from './app.js';
 
 /**
- * fib(40) takes about a second here. The cap also keeps a task well inside the header timeout,
- * which applies while an answer is owed (a task that outlives it loses its connection).
+ * Naive fib grows by ~1.6x per step of n, so the cap bounds how long one task may hold a worker:
+ * a client cannot ask for hours of CPU. (While a task runs the connection is `awaiting`: no
+ * timeout cuts it off.)
  */
 export const MAX_N = 40;
 

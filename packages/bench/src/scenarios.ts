@@ -4,6 +4,7 @@
  * such and the bench goes on. Bench main thread only.
  */
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { RunningServer } from '@course/testkit';
 import { treeUsage } from '@course/testkit';
 import {
@@ -32,13 +33,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function emptyRow(run: PlannedRun, connections: number): Row {
   return {
     model: run.spec.model, mode: run.spec.mode, scenario: run.scenario, status: 'ok', args: run.args,
-    connections, pipelining: SCENARIO_SPECS[run.scenario].pipelining, durationS: 0, totalRequests: 0,
+    connections, pipelining: SCENARIO_SPECS[run.scenario].pipelining, durationS: 0, wallS: 0, totalRequests: 0,
     requestsPerSec: null, requestsPerServerCpuSec: null, latencyP50Ms: null, latencyP99Ms: null,
     errors: 0, timeouts: 0, serverCpuSeconds: null, clientCpuSeconds: null, peakRssKb: null, notes: [],
   };
 }
 
 export async function runOne(run: PlannedRun, env: RunEnv): Promise<Row> {
+  const t0 = performance.now();
+  const row = await runMeasured(run, env);
+  row.wallS = Math.round((performance.now() - t0) / 10) / 100;
+  return row;
+}
+
+async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
   const spec = SCENARIO_SPECS[run.scenario];
   const connections = run.scenario === 'idle-1k'
     ? Math.min(env.connections ?? spec.connections, run.spec.idleCap ?? Infinity)
@@ -135,7 +143,7 @@ function fillLoadRow(row: Row, r: LoadResult, usage: Usage, died: string | null)
   } else if (r.responses === 0) {
     row.status = 'collapsed';
     const stuck = row.scenario === 'slow-client' ? ': the server is stuck on the stalled client' : '';
-    row.reason = `0 responses in ${r.durationS.toFixed(0)} s${stuck} (${r.timeouts} timeouts, ${r.errors - r.timeouts} other errors)`;
+    row.reason = `0 responses in ${r.durationS.toFixed(1)} s${stuck} (${r.timeouts} timeouts, ${r.errors - r.timeouts} other errors)`;
   }
   if (r.non2xx > 0) row.notes.push(`${r.non2xx} responses were not 2xx`);
   if (r.connectionsServed !== undefined && r.responses > 0 && r.connectionsServed < row.connections) {

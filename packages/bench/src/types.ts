@@ -63,6 +63,8 @@ export interface Row {
   pipelining: number;
   /** Measured length of the load phase, seconds. */
   durationS: number;
+  /** Seconds the whole run took, server start to exit: where the bench's own time goes. */
+  wallS: number;
   /** Responses received during the load phase (any status). */
   totalRequests: number;
   requestsPerSec: number | null;

@@ -65,6 +65,7 @@ describe('pnpm bench (harness)', () => {
       expect(r.requestsPerServerCpuSec).toBeCloseTo(r.totalRequests / r.serverCpuSeconds!, 6);
       expect(r.peakRssKb).toBeGreaterThan(10 * 1024); // a Node process is tens of MiB
       expect(r.connections).toBe(50);
+      expect(r.wallS).toBeGreaterThan(r.durationS); // start, warm-up and stop come on top
     }
   });
 

@@ -3,7 +3,7 @@ import type { Row, ScenarioName } from '../src/types.js';
 
 export function row(model: string, scenario: ScenarioName, fields: Partial<Row> = {}): Row {
   return {
-    model, mode: '', scenario, status: 'ok', args: [], connections: 50, pipelining: 1, durationS: 5,
+    model, mode: '', scenario, status: 'ok', args: [], connections: 50, pipelining: 1, durationS: 5, wallS: 6,
     totalRequests: 0, requestsPerSec: null, requestsPerServerCpuSec: null, latencyP50Ms: null, latencyP99Ms: null,
     errors: 0, timeouts: 0, serverCpuSeconds: null, clientCpuSeconds: null, peakRssKb: null, notes: [],
     ...fields,

@@ -8,7 +8,7 @@
  * Test-side code; runs on the test's thread.
  */
 import type { Socket } from 'node:net';
-import { fdCount, openSocket, processTree } from '@course/testkit';
+import { fdCount, openSocket, processTree, rssKb } from '@course/testkit';
 
 export interface Conversation {
   /** Every byte received. */
@@ -68,6 +68,15 @@ export function pause(ms: number): Promise<void> {
 /** Open fds of `pid` and all its descendants (children of 02, the wrapper of 02 included). */
 export function treeFds(pid: number): number {
   return processTree(pid).reduce((sum, p) => sum + fdCount(p), 0);
+}
+
+/**
+ * Resident memory of the largest process of the tree, in KiB. For a forking model the tree's
+ * sum would count every child's copy of the parent's pages; what must stay bounded is what one
+ * process holds while it serves.
+ */
+export function largestRssKb(pid: number): number {
+  return Math.max(...processTree(pid).map(rssKb));
 }
 
 /** Resolve when `sock` has received `bytes` bytes (or reject after `timeoutMs`). Leaves it flowing. */

@@ -9,6 +9,7 @@ import type { PeerInfo, Protocol, Session, Sink } from './session.js';
 class EchoSession implements Session {
   /** Echo has no requests: there is never one half-read. */
   readonly midRequest = false;
+  readonly awaiting = false;
 
   constructor(private readonly sink: Sink) {}
 

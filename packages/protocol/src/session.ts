@@ -49,6 +49,12 @@ export interface Session {
    * (slowloris) timeout while true, the keep-alive idle timeout while false.
    */
   readonly midRequest: boolean;
+  /**
+   * True while the session owes an answer it has not produced yet (step 06: a route waiting for
+   * a worker's result). The connection is busy, not idle: models apply neither the idle nor the
+   * header timeout meanwhile, and a graceful shutdown waits for the answer.
+   */
+  readonly awaiting: boolean;
 }
 
 /** Address of the peer, as the model learnt it from accept/getpeername. */

@@ -362,7 +362,8 @@ describe('pipelining', () => {
     const { sink, session, send } = connect({ route });
     send(get('/api/slow') + get('/a.txt') + get('/api/fast') + get('/style.css'));
     expect(sink.output().length).toBe(0); // the first answer is owed: nothing may go before it
-    expect(session.midRequest).toBe(true); // owes answers: not idle
+    expect(session.awaiting).toBe(true); // owes answers: not idle
+    expect(session.midRequest).toBe(false); // but no request is half-received
 
     pending[1]!.send(200, { 'Content-Type': 'text/plain' }, 'fast');
     expect(sink.output().length).toBe(0); // still behind /api/slow
@@ -378,6 +379,7 @@ describe('pipelining', () => {
     expect(responses[0]!.headers['x-step']).toBe('06');
     expect(responses[0]!.headers['content-length']).toBe('4');
     expect(session.midRequest).toBe(false);
+    expect(session.awaiting).toBe(false);
   });
 
   it('passes requests the route declines to static files, and writes synchronous route answers at once', () => {

@@ -123,9 +123,14 @@ export class HttpSession implements Session {
     this.parser = new RequestParser(limits);
   }
 
-  /** A connection that owes a response is not idle either: the model should not apply its keep-alive timeout. */
+  /** A request has begun arriving and is not complete (the header timeout applies). */
   get midRequest(): boolean {
-    return this.parser.midRequest || this.queue.length > 0;
+    return this.parser.midRequest;
+  }
+
+  /** A response is owed and not written yet (a route answering later): busy, not idle. */
+  get awaiting(): boolean {
+    return this.queue.length > 0;
   }
 
   receive(data: Uint8Array): void {
