@@ -11,9 +11,11 @@
  *     parent: fork N children up front, then wait for them (replacing any that dies)
  *     child:  loop { accept on the shared listening socket (blocks) → serve → close }
  *
- * A stalled client now stalls only its own process. The price: a fork per connection (~0.5 ms for
- * a 40 MB Node process), and a whole process per connection held open. Prefork pays the fork once,
- * but serves only N clients at a time: N stalled clients stall it again.
+ * A stalled client now stalls only its own process. The price: a fork per connection — about 5 ms
+ * of CPU here, mostly the child copying every page it writes (copy-on-write), so ~120 connections
+ * a second where step 01 manages thousands — and a process per open connection. Prefork pays the
+ * forks once, but serves only N clients at a time: N stalled clients stall it again.
+ * (packages/bench/src/connections.ts measures all of this.)
  */
 import { availableParallelism } from 'node:os';
 import * as sys from '@course/syscalls';

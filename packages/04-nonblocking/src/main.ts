@@ -111,7 +111,7 @@ function acceptAll(): boolean {
 /** One pass over one connection: one read, then as much writing as the kernel takes. */
 function serve(c: Connection): number {
   let result = IDLE;
-  if (!c.eof && !c.sink.ended && c.sink.pendingBytes <= HIGH_WATER) {
+  if (!c.eof && !c.sink.ended && !c.session.paused && c.sink.pendingBytes <= HIGH_WATER) {
     const n = sys.read(c.fd, readBuffer, 0, readBuffer.length);
     if (n > 0) {
       c.session.receive(readBuffer.subarray(0, n)); // may be half a request: the session keeps it
@@ -129,6 +129,7 @@ function serve(c: Connection): number {
     if (n < 0) return DONE; // EPIPE: the peer is gone
     if (n > 0) result = BUSY;
   }
+  if (c.sink.pendingBytes === 0) c.session.drained(); // a session holding pipelined requests goes on
   // All sent, and the session ended (Connection: close) or the peer has left: done.
   if (c.sink.pendingBytes === 0 && (c.sink.ended || (c.eof && !c.session.midRequest && !c.session.awaiting))) return DONE;
   return result;
@@ -151,7 +152,7 @@ function waitUntilReady(): void {
   pollFds[1] = C.POLLIN;
   for (let i = 0; i < polled; i++) {
     const c = conns[i]!;
-    const wantRead = !c.eof && !c.sink.ended && c.sink.pendingBytes <= HIGH_WATER;
+    const wantRead = !c.eof && !c.sink.ended && !c.session.paused && c.sink.pendingBytes <= HIGH_WATER;
     pollFds[3 * (i + 1)] = c.fd;
     pollFds[3 * (i + 1) + 1] = (wantRead ? C.POLLIN : 0) | (c.sink.pendingBytes > 0 ? C.POLLOUT : 0);
   }

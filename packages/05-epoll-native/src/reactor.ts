@@ -246,6 +246,9 @@ export class Reactor implements FlushScheduler {
         this.touch(c, true);
       }
     }
+    // Room again: a session that held pipelined requests back answers more (queued, flushed
+    // later this turn by the dirty list).
+    if (sink.pendingBytes <= this.lowWaterMark) c.session.drained();
     if (sink.pendingBytes === 0) {
       // Nothing left to send: close if the session ended, the peer left, or we shut down.
       const inFlight = busy(c.session);
@@ -271,7 +274,7 @@ export class Reactor implements FlushScheduler {
 
   private wantsInput(c: Conn): boolean {
     // While shutting down, only a request already begun is read to its end.
-    return !c.paused && !c.eof && !c.sink.ended && (!this.draining || busy(c.session));
+    return !c.paused && !c.session.paused && !c.eof && !c.sink.ended && (!this.draining || busy(c.session));
   }
 
   // --- output scheduling ---------------------------------------------------------------------

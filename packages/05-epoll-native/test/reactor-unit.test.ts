@@ -27,6 +27,8 @@ function recordingProtocol(echo = false) {
         close() { s.closed = true; },
         get midRequest() { return s.midRequest; },
         get awaiting() { return s.awaiting; },
+        paused: false,
+        drained() {},
       };
     },
   };

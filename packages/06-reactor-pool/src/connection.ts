@@ -89,6 +89,20 @@ class AppSession implements Session {
     return this.conn.tasksInFlight > 0 || (this.inner !== null && this.inner.awaiting);
   }
 
+  get paused(): boolean {
+    return this.inner !== null && this.inner.paused;
+  }
+
+  drained(): void {
+    if (this.inner === null) return;
+    current = this.conn; // a held request may reach the app's route
+    try {
+      this.inner.drained();
+    } finally {
+      current = null;
+    }
+  }
+
   receive(data: Uint8Array): void {
     current = this.conn;
     try {

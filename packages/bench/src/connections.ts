@@ -338,7 +338,8 @@ export function formatReport(r: ConnectionsReport): string {
     table(['mode', 'conn/s', 'failed', 'CPU µs/conn', 'RSS idle MB', 'RSS KB/idle conn', 'PSS KB/idle conn', 'procs/threads'], rows),
   ];
   if (r.herd.length > 0) {
-    out.push('', `thundering herd: ${r.options.herdConnections} sequential connections; sleeps of the pool members per connection`);
+    out.push('', `thundering herd: ${r.options.herdConnections} sequential connections; times the pool members went to sleep, per connection ` +
+      '(02: the children; 03: every thread of the process). Flat as N grows: one wake-up per connection, no herd');
     out.push(table(['pool', 'members', 'wake-ups/conn'], r.herd.map((h) => [h.label, String(h.members), h.wakeupsPerConnection.toFixed(2)])));
   }
   return out.join('\n');

@@ -5,8 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { RunningServer } from '@course/testkit';
-import { treeUsage } from '@course/testkit';
+import { treeUsage, type RunningServer } from '@course/testkit';
 import {
   holdStalledRequest, openIdleConnections, probe, runAutocannon, runChurn, startFibClients, type LoadResult,
 } from './load.js';

@@ -7,6 +7,7 @@
  *
  * Test-side code; runs on the test's thread.
  */
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fdCount, openSocket, processTree, rssKb } from '@course/testkit';
 
@@ -94,4 +95,22 @@ export function receivedAtLeast(sock: Socket, bytes: number, timeoutMs = 10_000)
     };
     sock.on('data', onData);
   });
+}
+
+/**
+ * The kernel's queues of one IPv4 TCP socket on this machine, from /proc/net/tcp: `tx` bytes sent
+ * and not yet acknowledged (or not sent: the peer's window is shut), `rx` bytes received and not
+ * yet read by the application. Identified by its local and remote ports; undefined if gone.
+ */
+export function tcpQueues(localPort: number, remotePort: number): { tx: number; rx: number } | undefined {
+  for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5) continue;
+    const local = parseInt(f[1]!.split(':')[1]!, 16);
+    const remote = parseInt(f[2]!.split(':')[1]!, 16);
+    if (local !== localPort || remote !== remotePort) continue;
+    const [tx, rx] = f[4]!.split(':').map((h) => parseInt(h, 16));
+    return { tx: tx!, rx: rx! };
+  }
+  return undefined;
 }

@@ -14,7 +14,7 @@
  * model that serves one connection at a time (01) is never left holding one.
  */
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, type ExpectStatic } from 'vitest';
 import { DEFAULT_LIMITS } from '@course/protocol';
 import {
   injectHost,
@@ -50,7 +50,7 @@ function summary(r: ParsedResponse): { status: number; connectionClose: boolean;
 const show = (b: Uint8Array): string => JSON.stringify(Buffer.from(b).toString('latin1')).slice(0, 400);
 
 /** The server's answers in `conv`, framed as the oracle says they should be. Fails on trailing garbage. */
-function answers(conv: Conversation, want: Expected, input: Uint8Array): ParsedResponse[] {
+function answers(expect: ExpectStatic, conv: Conversation, want: Expected, input: Uint8Array): ParsedResponse[] {
   let parsed: { responses: ParsedResponse[]; rest: Buffer };
   try {
     parsed = parseResponses(conv.raw, want.headRequests);
@@ -61,10 +61,13 @@ function answers(conv: Conversation, want: Expected, input: Uint8Array): ParsedR
   return parsed.responses;
 }
 
-/** The server answered `input` (sent as `pieces`, then half-closed) exactly as the protocol does in-process, and closed. */
-function expectAgreement(conv: Conversation, want: Expected, input: Uint8Array, label = ''): ParsedResponse[] {
+/**
+ * The server answered `input` (then half-closed) exactly as the protocol does in-process, and
+ * closed. `expect` is the test's own (tests of a group may run concurrently).
+ */
+function expectAgreement(expect: ExpectStatic, conv: Conversation, want: Expected, input: Uint8Array, label = ''): ParsedResponse[] {
   expect(conv.ended, `${label} the server must close after a half-close; input ${show(input)}`).not.toBe('timeout');
-  const got = answers(conv, want, input);
+  const got = answers(expect, conv, want, input);
   expect(got.map(summary), `${label} answers to ${show(input)}`).toEqual(want.responses.map(summary));
   if (want.end === 'error') {
     // Rejected: the last answer is the parser's error status, and the connection is closed.
@@ -93,25 +96,28 @@ describe.each(MODEL_CONFIGS)('$name: hostile input', (model: ModelConfig) => {
     expect(exit).toEqual({ code: 0, signal: null });
   });
 
-  /** Send `input`, half-close, and check the answers against the oracle. */
-  async function agree(input: Uint8Array | string, pieces?: Uint8Array[], label = ''): Promise<ParsedResponse[]> {
+  /** Send `input`, half-close, and check the answers against the oracle (with the test's `expect`). */
+  async function agree(input: Uint8Array | string, check: ExpectStatic = expect, label = ''): Promise<ParsedResponse[]> {
     const bytes = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
     const want = oracle.expect(bytes);
-    const conv = await converse(server.port, pieces ?? bytes);
-    return expectAgreement(conv, want, bytes, label);
+    const conv = await converse(server.port, bytes);
+    return expectAgreement(check, conv, want, bytes, label);
   }
 
-  describe('llhttp request vectors', () => {
-    test.each(VECTORS.map((c) => [c.id, c] as const))('%s', async (_id, c) => {
-      await agree(c.raw, undefined, 'as written:');
+  // Groups of independent one-connection checks run a few at a time (vitest's maxConcurrency):
+  // a model that forks or starts a thread per connection pays that per check. 01 simply serves
+  // them one after the other from its accept queue.
+  describe.concurrent('llhttp request vectors', () => {
+    test.for(VECTORS.map((c) => [c.id, c] as const))('%s', async ([, c], { expect }) => {
+      await agree(c.raw, expect, 'as written:');
       // Most vectors lack Host, a 400 for HTTP/1.1 (RFC 9112 §3.2). With one added, the rest of
       // each case — framing, pipelining, bodies — reaches the server too.
       const withHost = injectHost(c);
-      if (withHost !== null) await agree(withHost.bytes, undefined, 'with Host:');
+      if (withHost !== null) await agree(withHost.bytes, expect, 'with Host:');
     });
   });
 
-  describe('path traversal never leaves the root', () => {
+  describe.concurrent('path traversal never leaves the root', () => {
     /** Request target → status, by the policies of packages/protocol/README.md ("Static files: policies"). */
     const TARGETS: ReadonlyArray<readonly [string, number]> = [
       ['/../secret.txt', 400],
@@ -159,9 +165,9 @@ describe.each(MODEL_CONFIGS)('$name: hostile input', (model: ModelConfig) => {
       ['/%252e%252e/decoy.txt', 200],
     ];
 
-    test.each(TARGETS)('GET %s → %i, and never the secret', async (target, status) => {
+    test.for(TARGETS)('GET %s → %i, and never the secret', async ([target, status], { expect }) => {
       const input = `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`;
-      const [answer, ...more] = await agree(input);
+      const [answer, ...more] = await agree(input, expect);
       expect(more).toHaveLength(0);
       expect(answer!.status).toBe(status);
       expect(answer!.body.toString('latin1')).not.toContain(site.secret);
@@ -171,26 +177,26 @@ describe.each(MODEL_CONFIGS)('$name: hostile input', (model: ModelConfig) => {
       }
     });
 
-    test.each([
+    test.for([
       ['a raw NUL', Buffer.from('GET /\x00../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1')],
       ['raw overlong UTF-8 bytes', Buffer.from('GET /\xc0\xae\xc0\xae/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1')],
       ['a raw space', Buffer.from('GET /.. /secret.txt HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1')],
-    ])('a target with %s is 400', async (_what, input) => {
-      const got = await agree(input);
+    ] as const)('a target with %s is 400', async ([, input], { expect }) => {
+      const got = await agree(input, expect);
       expect(got.map((r) => r.status)).toEqual([400]);
       expect(got[0]!.body.toString('latin1')).not.toContain(site.secret);
     });
 
-    test('a directory redirect names the normalised path, never another host', async () => {
+    test('a directory redirect names the normalised path, never another host', async ({ expect }) => {
       for (const target of ['//sub', '/sub', '/./sub', '/x/../sub']) {
-        const [answer] = await agree(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        const [answer] = await agree(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`, expect);
         expect(answer!.status, target).toBe(301);
         expect(answer!.headers['location'], target).toBe('/sub/');
       }
     });
   });
 
-  describe('request smuggling: 400 (or 501/413) and close, and the smuggled request is never read', () => {
+  describe.concurrent('request smuggling: 400 (or 501/413) and close, and the smuggled request is never read', () => {
     const NEXT = 'GET /smuggled.txt HTTP/1.1\r\nHost: x\r\n\r\n';
     const post = (fields: string, body = ''): string => `POST / HTTP/1.1\r\nHost: x\r\n${fields}\r\n${body}`;
     const chunked = (body: string): string => post('Transfer-Encoding: chunked\r\n', body);
@@ -224,15 +230,15 @@ describe.each(MODEL_CONFIGS)('$name: hostile input', (model: ModelConfig) => {
       ['a chunk size that overflows', chunked('fffffffffffffffffffffff\r\n') + NEXT, 413],
     ];
 
-    test.each(SHAPES.map(([name, input, status]) => ({ name, input, status })))('$name → $status', async ({ input, status }) => {
-      const got = await agree(input);
+    test.for(SHAPES.map(([name, input, status]) => ({ name, input, status })))('$name → $status', async ({ input, status }, { expect }) => {
+      const got = await agree(input, expect);
       expect(got.map((r) => r.status)).toEqual([status]);
       expect(got[0]!.headers['connection']).toBe('close');
       expect(Buffer.concat(got.map((r) => r.body)).toString('latin1')).not.toContain('SMUGGLED');
     });
 
-    test('control: a well-framed body followed by a pipelined request is two requests', async () => {
-      const got = await agree(post('Content-Length: 5\r\n', 'hello') + 'GET /f0.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+    test('control: a well-framed body followed by a pipelined request is two requests', async ({ expect }) => {
+      const got = await agree(post('Content-Length: 5\r\n', 'hello') + 'GET /f0.txt HTTP/1.1\r\nHost: x\r\n\r\n', expect);
       expect(got.map((r) => r.status)).toEqual([405, 200]);
       expect(got[1]!.body.equals(site.files.get('/f0.txt')!)).toBe(true);
     });
@@ -300,7 +306,7 @@ describe.each(MODEL_CONFIGS)('$name: hostile input', (model: ModelConfig) => {
       if (ran >= FUZZ_MAX_CASES || Date.now() > deadline) break;
       const want = oracle.expect(c.bytes);
       const conv = await converse(server.port, split(c.bytes, c.cuts));
-      expectAgreement(conv, want, c.bytes, `fuzz seed ${seed} case ${c.index} cut at ${JSON.stringify(c.cuts)}:`);
+      expectAgreement(expect, conv, want, c.bytes, `fuzz seed ${seed} case ${c.index} cut at ${JSON.stringify(c.cuts)}:`);
       ran++;
     }
     expect(ran).toBeGreaterThan(10); // the time bound must not make the run vacuous

@@ -10,6 +10,8 @@ class EchoSession implements Session {
   /** Echo has no requests: there is never one half-read. */
   readonly midRequest = false;
   readonly awaiting = false;
+  /** Never: the model's own high-water mark stops reading while echoed bytes pile up. */
+  readonly paused = false;
 
   constructor(private readonly sink: Sink) {}
 
@@ -21,6 +23,10 @@ class EchoSession implements Session {
 
   peerClosed(): void {
     this.sink.end(); // everything received was already queued
+  }
+
+  drained(): void {
+    // Nothing held back: the model stops reading while output piles up.
   }
 
   close(): void {

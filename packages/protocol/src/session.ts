@@ -42,6 +42,12 @@ export interface Session {
   receive(data: Uint8Array): void;
   /** The peer half-closed (read returned 0). The session answers what it has, then ends the sink. */
   peerClosed(): void;
+  /**
+   * The model sent what was queued (its backlog fell to its low-water mark). A session that held
+   * requests back because output was piling up — a pipelined burst of large files — goes on.
+   * Cheap when nothing is held: models call it after every flush that empties the queue.
+   */
+  drained(): void;
   /** The connection is gone (ended, reset, timed out or shut down). Release resources. Called once. */
   close(): void;
   /**
@@ -55,6 +61,12 @@ export interface Session {
    * header timeout meanwhile, and a graceful shutdown waits for the answer.
    */
   readonly awaiting: boolean;
+  /**
+   * True while the session takes no more requests until `drained()` (output piled up, or too many
+   * answers are owed). Models stop reading the connection meanwhile, so the back-pressure reaches
+   * the client's TCP window instead of growing buffers here.
+   */
+  readonly paused: boolean;
 }
 
 /** Address of the peer, as the model learnt it from accept/getpeername. */

@@ -520,3 +520,49 @@ describe('the demo site', () => {
     expect([res!.status, res!.headers['content-type'], res!.body.length]).toEqual([200, 'text/html; charset=utf-8', 540]);
   });
 });
+
+describe('back-pressure inside one read', () => {
+  /** A sink whose backlog grows with what is queued and empties only when the test says so. */
+  class BackloggedSink extends RecordingSink {
+    override write(bytes: Uint8Array): void {
+      super.write(bytes);
+      this.pending += bytes.length;
+    }
+    override sendFile(fd: number, offset: number, length: number): void {
+      super.sendFile(fd, offset, length);
+      this.pending += length;
+    }
+  }
+
+  it('holds pipelined requests while output piles up, then answers them all in order as it drains', () => {
+    const sink = new BackloggedSink();
+    const session = httpProtocol({ root }).open(sink);
+    const count = 6; // three 8 MiB files and three small ones in one read
+    session.receive(Buffer.from(Array.from({ length: count }, (_, i) => get(i % 2 === 0 ? '/big.bin' : '/a.txt')).join(''), 'latin1'));
+    const sentFirst = sink.events.filter((e) => e.type === 'sendFile').length;
+    expect(sentFirst).toBe(1); // held after the first big file: one file open at a time, not all of them
+    expect(session.paused).toBe(true); // the model must stop reading meanwhile
+    for (let turns = 0; turns < 1000 && session.paused; turns++) {
+      sink.pending = 0; // the model sent everything
+      session.drained();
+    }
+    expect(session.paused).toBe(false);
+    const responses = parseResponses(sink.output());
+    expect(responses.map((r) => r.status)).toEqual(Array(count).fill(200));
+    expect(responses.every((r, i) => (i % 2 === 0 ? r.body.equals(bigFile) : r.body.toString() === 'hello, world\n'))).toBe(true);
+  });
+
+  it('still answers held requests after the peer half-closes, then ends', () => {
+    const sink = new BackloggedSink();
+    const session = httpProtocol({ root }).open(sink);
+    session.receive(Buffer.from(get('/big.bin').repeat(3), 'latin1'));
+    session.peerClosed();
+    expect(sink.ended).toBe(false); // answers are still owed
+    for (let turns = 0; turns < 1000 && !sink.ended; turns++) {
+      sink.pending = 0;
+      session.drained();
+    }
+    expect(parseResponses(sink.output())).toHaveLength(3);
+    expect(sink.ended).toBe(true);
+  });
+});

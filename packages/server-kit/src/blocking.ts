@@ -8,7 +8,7 @@
  * connections has its own (module state is per thread in worker_threads).
  */
 import * as sys from '@course/syscalls';
-import type { PeerInfo, Protocol, Sink } from '@course/protocol';
+import type { PeerInfo, Protocol, Session, Sink } from '@course/protocol';
 import { shutdownRequested } from './process.js';
 
 const { C } = sys;
@@ -96,16 +96,29 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
       if (n < 0) break; // ECONNRESET and friends: the peer is gone
       if (n === 0) {
         session.peerClosed();
-        sink.flush();
+        flushAll(sink, session);
         break;
       }
       session.receive(readBuffer.subarray(0, n));
-      sink.flush();
+      flushAll(sink, session);
     }
   } finally {
     session.close();
     sink.dispose();
     sys.close(fd);
+  }
+}
+
+/**
+ * Write what the session answered; if it held pipelined requests back (output piled up), let it
+ * go on and write again, until it has answered everything it has.
+ */
+function flushAll(sink: BlockingSink, session: Session): void {
+  for (;;) {
+    sink.flush();
+    if (sink.broken) return;
+    session.drained();
+    if (sink.pendingBytes === 0) return;
   }
 }
 

@@ -100,6 +100,14 @@ class Slot implements HttpResponder, ResponseWriter {
 }
 
 const ALLOW_FIELD = 'Allow: GET, HEAD\r\n';
+/**
+ * Back-pressure inside one read: a single 64 KiB read may hold a thousand pipelined requests.
+ * Stop answering (and tell the model to stop reading: `paused`) once this much output waits in the sink (a large file counts its full length,
+ * so this is "one big file at a time"), or once this many answers are owed, and go on when the
+ * model calls drained() or an owed answer is sent. The requests wait in the parser meanwhile.
+ */
+const HOLD_PENDING_BYTES = 1024 * 1024;
+const HOLD_OWED_ANSWERS = 64;
 /** Methods of RFC 9110 and PATCH: known but not allowed here is 405; unknown is 501. */
 const KNOWN_METHODS = new Set(['POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
@@ -113,6 +121,8 @@ export class HttpSession implements Session {
   private peerGone = false;
   /** sink.end() was called, or the connection is gone. Nothing more is written. */
   private ended = false;
+  /** Complete requests wait in the parser because output piled up; see HOLD_PENDING_BYTES. */
+  private held = false;
 
   constructor(
     private readonly sink: Sink,
@@ -133,22 +143,45 @@ export class HttpSession implements Session {
     return this.queue.length > 0;
   }
 
+  /** Requests are held back until drained(): the model should stop reading. */
+  get paused(): boolean {
+    return this.held;
+  }
+
   receive(data: Uint8Array): void {
     if (this.closing) return; // a closing answer is decided: what follows it is never read
     this.parser.push(data);
-    while (!this.closing) {
-      const next = this.parser.next();
-      if (next === null) return;
-      if (isParseError(next)) this.reject(next);
-      else this.handle(next);
-    }
+    if (!this.held) this.pump();
   }
 
   peerClosed(): void {
-    // Every complete request was answered (or queued) in receive(); an incomplete one is dropped.
-    this.closing = true;
+    // Complete requests are still answered (some may be held); an incomplete one is dropped.
     this.peerGone = true;
-    if (this.queue.length === 0) this.end();
+    if (!this.held) this.pump();
+  }
+
+  drained(): void {
+    if (!this.held || this.ended) return;
+    this.held = false;
+    this.pump();
+  }
+
+  /** Answer complete requests in order until the parser needs more bytes or output piles up. */
+  private pump(): void {
+    while (!this.closing) {
+      if (this.sink.pendingBytes >= HOLD_PENDING_BYTES || this.queue.length >= HOLD_OWED_ANSWERS) {
+        this.held = true; // drained() or an owed answer's flush() resumes
+        return;
+      }
+      const next = this.parser.next();
+      if (next === null) break;
+      if (isParseError(next)) this.reject(next);
+      else this.handle(next);
+    }
+    if (this.peerGone && !this.closing) {
+      this.closing = true; // the peer said all it will say, and all of it is answered or owed
+      if (this.queue.length === 0) this.end();
+    }
   }
 
   close(): void {
@@ -179,7 +212,8 @@ export class HttpSession implements Session {
       }
     }
     if (i > 0) this.queue.splice(0, i);
-    if (this.queue.length === 0 && this.peerGone) this.end();
+    if (this.held) this.drained(); // an owed answer went out: room to answer more
+    else if (this.queue.length === 0 && this.peerGone && this.closing) this.end();
   }
 
   private handle(req: HttpRequest): void {
