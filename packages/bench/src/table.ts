@@ -85,24 +85,33 @@ export interface Cell {
 }
 
 /**
+ * Rows that may hold a column's best value: measured, and without errors — a server that left
+ * connections waiting has fast latencies only for the few it served.
+ */
+function eligible(row: Row): boolean {
+  return row.status === 'ok' && row.errors === 0;
+}
+
+/**
  * The table as text cells: a header row and one row per Row. The best value of each column with a
- * `better` direction, among rows that are `ok`, is marked; a row that is not ok shows its status
- * in the first column and its numbers only when they were measured.
+ * `better` direction is marked, among eligible rows and only where they differ; a row that is not
+ * ok shows its status in the first column and its numbers only when they were measured.
  */
 export function tableCells(scenario: ScenarioName, rows: readonly Row[]): { header: string[]; body: Cell[][] } {
   const cols = columnsFor(scenario, rows);
   const best = cols.map((c) => {
     if (!c.better) return null;
-    const vals = rows.filter((r) => r.status === 'ok').map((r) => c.value(r)).filter((v): v is number => v !== null);
-    if (vals.length < 2) return null; // nothing to compare against
-    return c.better === 'higher' ? Math.max(...vals) : Math.min(...vals);
+    const vals = rows.filter(eligible).map((r) => c.value(r)).filter((v): v is number => v !== null);
+    const top = c.better === 'higher' ? Math.max(...vals) : Math.min(...vals);
+    if (vals.length < 2 || vals.every((v) => v === top)) return null; // nothing to tell apart
+    return top;
   });
   const body = rows.map((row) => {
     const cells: Cell[] = [{ text: modeLabel(row.model, row.mode), best: false, status: false }];
     cols.forEach((c, i) => {
       const v = row.status === 'ok' || row.status === 'collapsed' ? c.value(row) : null;
       if (i === 0 && row.status !== 'ok') cells.push({ text: row.status, best: false, status: true });
-      else cells.push({ text: v === null ? '—' : c.format(v), best: v !== null && row.status === 'ok' && v === best[i], status: false });
+      else cells.push({ text: v === null ? '—' : c.format(v), best: v !== null && eligible(row) && v === best[i], status: false });
     });
     return cells;
   });

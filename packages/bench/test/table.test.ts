@@ -21,6 +21,15 @@ describe('tableCells', () => {
     expect(body[0]![col('req/s')]!.best).toBe(false);
     // 01 collapsed with 50 MiB: smaller, but a collapsed row is never "best"
     expect(body[2]![col('peak RSS MiB')]).toMatchObject({ text: '50', best: false });
+    // every row has 0 errors: a tie everywhere is not highlighted
+    expect(body.some((r) => r[col('errors')]!.best)).toBe(false);
+  });
+
+  it('never calls a row with errors best: its latencies cover only the requests it served', () => {
+    const starved = row('01-blocking', 'keepalive', { requestsPerSec: 8000, latencyP50Ms: 0.04, latencyP99Ms: 1, errors: 98, timeouts: 98 });
+    const cells = tableCells('keepalive', [...rows, starved]).body[4]!;
+    expect(cells[col('p50 ms')]).toMatchObject({ text: '0.04', best: false });
+    expect(tableCells('keepalive', [...rows, starved]).body[1]![col('p50 ms')]).toMatchObject({ text: '0.50', best: true });
   });
 
   it('shows a status word instead of numbers for rows that did not run', () => {

@@ -25,6 +25,22 @@ function measure(pid: number): AtRest {
   return { fds: treeFds(pid), processes: tree.length, threads: tree.reduce((n, p) => n + threadCount(p), 0) };
 }
 
+/**
+ * The tree's measure once it has stopped changing (the same over five looks, 50 ms apart) and
+ * has no more processes or threads than `started`.
+ */
+async function settled(pid: number, started: AtRest): Promise<AtRest> {
+  let last = measure(pid);
+  let same = 0;
+  await until(() => {
+    const now = measure(pid);
+    same = now.fds === last.fds && now.processes === last.processes && now.threads === last.threads ? same + 1 : 0;
+    last = now;
+    return same >= 5 && now.processes <= started.processes && now.threads <= started.threads;
+  }, 15_000, 'the server at rest');
+  return last;
+}
+
 describe.each(MODEL_CONFIGS)('$name: faulty clients', (model: ModelConfig) => {
   let server: RunningServer;
   let site: HostileSite;
@@ -35,9 +51,10 @@ describe.each(MODEL_CONFIGS)('$name: faulty clients', (model: ModelConfig) => {
     server = await startServer(model.pkg, { args: ['--root', site.root, ...model.args] });
     const started = measure(server.pid);
     expect((await request(server.port, '/f0.txt')).status).toBe(200);
-    // At rest again: the warm-up's child process (02) or thread (03) is gone.
-    await until(() => { const m = measure(server.pid); return m.processes === started.processes && m.threads === started.threads; }, 15_000, 'the warm-up connection released');
-    rest = measure(server.pid);
+    // At rest again: the warm-up's connection closed, its child process (02) or thread (03) gone.
+    // (A first request may open an fd for good — Node opens /dev/null lazily — so "at rest" is
+    // measured, not assumed to be the count at start.)
+    rest = await settled(server.pid, started);
   });
 
   afterAll(async () => {
@@ -63,9 +80,12 @@ describe.each(MODEL_CONFIGS)('$name: faulty clients', (model: ModelConfig) => {
     for (let i = 0; i < 3; i++) {
       const sock = await openSocket(server.port);
       sock.on('error', () => {});
-      sock.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
-      await receivedAtLeast(sock, 64 * 1024);
-      sock.resetAndDestroy(); // RST, not FIN: the server's next write fails with ECONNRESET or EPIPE
+      try {
+        sock.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+        await receivedAtLeast(sock, 64 * 1024);
+      } finally {
+        sock.resetAndDestroy(); // RST, not FIN: the server's next write fails with ECONNRESET or EPIPE
+      }
     }
     await expectWholeAndAtRest();
   });
@@ -74,10 +94,13 @@ describe.each(MODEL_CONFIGS)('$name: faulty clients', (model: ModelConfig) => {
     for (let i = 0; i < 3; i++) {
       const sock = await openSocket(server.port);
       sock.on('error', () => {});
-      sock.write('GET /f2.txt HTTP/1.1\r\nHost: x\r\nX-Half: ');
-      // Reset only once the server holds the connection (01 reads it only when it gets to it).
-      await until(() => treeFds(server.pid) > rest.fds, 10_000, 'the connection accepted');
-      sock.resetAndDestroy();
+      try {
+        sock.write('GET /f2.txt HTTP/1.1\r\nHost: x\r\nX-Half: ');
+        // Reset once the server holds the connection (an fd more than at rest), not before.
+        await until(() => treeFds(server.pid) > rest.fds, 10_000, 'the connection accepted');
+      } finally {
+        sock.resetAndDestroy();
+      }
     }
     await expectWholeAndAtRest();
   });
@@ -85,8 +108,11 @@ describe.each(MODEL_CONFIGS)('$name: faulty clients', (model: ModelConfig) => {
   test('a client that connects, sends nothing, and resets', async () => {
     const sock = await openSocket(server.port);
     sock.on('error', () => {});
-    await until(() => treeFds(server.pid) > rest.fds, 10_000, 'the connection accepted');
-    sock.resetAndDestroy();
+    try {
+      await until(() => treeFds(server.pid) > rest.fds, 10_000, 'the connection accepted');
+    } finally {
+      sock.resetAndDestroy();
+    }
     await expectWholeAndAtRest();
   });
 
@@ -111,17 +137,20 @@ describe.each(MODEL_CONFIGS)('$name: faulty clients', (model: ModelConfig) => {
   test('a client that never reads its 128 MiB of answers stalls only itself, and is released when it leaves', async () => {
     const stalled: Socket = await openSocket(server.port);
     stalled.on('error', () => {});
-    stalled.pause(); // never read: the kernel buffers fill, then the server's writes can go no further
-    stalled.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n'.repeat((128 * 1024 * 1024) / BIG_FILE_BYTES));
-    // Stalled for sure: the server's side of the connection holds bytes the client will not take.
-    await until(() => (tcpQueues(server.port, stalled.localPort!)?.tx ?? 0) > 0, 15_000, 'the server blocked on the full connection');
-    if (model.concurrent) {
-      // Every model but 01 serves others meanwhile: no stuck loop, no stuck pool.
-      const other = await request(server.port, '/f4.txt');
-      expect(other.status).toBe(200);
-      expect(other.body.equals(site.files.get('/f4.txt')!)).toBe(true);
+    try {
+      stalled.pause(); // never read: the kernel buffers fill, then the server's writes can go no further
+      stalled.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n'.repeat((128 * 1024 * 1024) / BIG_FILE_BYTES));
+      // Stalled for sure: the server's side of the connection holds bytes the client will not take.
+      await until(() => (tcpQueues(server.port, stalled.localPort!)?.tx ?? 0) > 0, 15_000, 'the server blocked on the full connection');
+      if (model.concurrent) {
+        // Every model but 01 serves others meanwhile: no stuck loop, no stuck pool.
+        const other = await request(server.port, '/f4.txt');
+        expect(other.status).toBe(200);
+        expect(other.body.equals(site.files.get('/f4.txt')!)).toBe(true);
+      }
+    } finally {
+      stalled.destroy(); // unread data: the kernel resets the connection
     }
-    stalled.destroy(); // unread data: the kernel resets the connection
     await expectWholeAndAtRest();
   });
 });

@@ -677,10 +677,14 @@ static void madvise_dofork_all(void) {
   free(buf);
 }
 
+static void signals_after_fork(void);
+
 static napi_value Fork(napi_env env, napi_callback_info info) {
   (void)info;
   madvise_dofork_all(); /* in the same native call: nothing may map new DONTFORK pages in between */
-  return result(env, fork());
+  pid_t pid = fork();
+  if (pid == 0) signals_after_fork();
+  return result(env, pid);
 }
 
 static napi_value Waitpid(napi_env env, napi_callback_info info) {
@@ -784,7 +788,12 @@ static napi_value SetrlimitNofile(napi_env env, napi_callback_info info) {
 #define NUDGE_SIGNAL SIGURG
 #define NUDGE_NS (5 * 1000 * 1000) /* 5 ms: a shutdown is never later than this */
 
-static volatile sig_atomic_t pending_signal = 0;
+/*
+ * One bit per signal number (1..63), so a SIGCHLD arriving together with a SIGTERM cannot
+ * overwrite it. Set with an atomic OR (lock-free on every platform Node runs on here, hence
+ * async-signal-safe).
+ */
+static volatile uint64_t pending_signals = 0;
 static volatile sig_atomic_t target_pid = 0;
 static volatile sig_atomic_t target_tid = 0;
 static volatile sig_atomic_t nudge_armed = 0; /* nudge_timer exists (and targets target_tid) */
@@ -797,7 +806,7 @@ static void arm_nudge(void) {
 
 static void on_signal(int sig) {
   int saved = errno;
-  pending_signal = sig;
+  if (sig > 0 && sig < 64) __atomic_fetch_or(&pending_signals, (uint64_t)1 << sig, __ATOMIC_SEQ_CST);
   pid_t pid = getpid();
   if (pid == target_pid) {
     if (gettid() != target_tid) syscall(SYS_tgkill, pid, target_tid, sig);
@@ -810,7 +819,7 @@ static void on_signal(int sig) {
 static void on_nudge(int sig) {
   int saved = errno;
   (void)sig;
-  if (pending_signal && getpid() == target_pid) arm_nudge();
+  if (__atomic_load_n(&pending_signals, __ATOMIC_SEQ_CST) != 0 && getpid() == target_pid) arm_nudge();
   errno = saved;
 }
 
@@ -877,10 +886,31 @@ static napi_value CatchSignals(napi_env env, napi_callback_info info) {
   return num(env, 0);
 }
 
+/*
+ * In a forked child: the parent's pending signals are not the child's, and the child (a single
+ * thread) is its own target. POSIX timers are not inherited, so the child has no nudge: a parent
+ * stopping its children follows SIGTERM with SIGKILL.
+ */
+static void signals_after_fork(void) {
+  pending_signals = 0;
+  nudge_armed = 0;
+  target_pid = getpid();
+  target_tid = gettid();
+}
+
+/*
+ * The lowest pending signal, or 0. Only the thread that called catchSignals takes (clears) it;
+ * any other thread just sees it. A worker thread whose read returned EINTR may look, but must not
+ * swallow the SIGTERM that the main loop is waiting for.
+ */
 static napi_value TakeSignal(napi_env env, napi_callback_info info) {
   (void)info;
-  int sig = __atomic_exchange_n(&pending_signal, 0, __ATOMIC_SEQ_CST);
-  if (sig && nudge_armed) {
+  uint64_t mask = __atomic_load_n(&pending_signals, __ATOMIC_SEQ_CST);
+  if (mask == 0) return num(env, 0);
+  int sig = __builtin_ctzll(mask);
+  if (getpid() != target_pid || gettid() != target_tid) return num(env, sig);
+  uint64_t left = __atomic_and_fetch(&pending_signals, ~((uint64_t)1 << sig), __ATOMIC_SEQ_CST);
+  if (left == 0 && nudge_armed) {
     struct itimerspec off;
     memset(&off, 0, sizeof off);
     timer_settime(nudge_timer, 0, &off, NULL); /* taken: no more nudges */

@@ -198,7 +198,11 @@ export const setrlimitNofile = nativeFn<(soft: number) => number>('setrlimitNofi
  */
 export const catchSignals = nativeFn<(signals: readonly number[]) => number>('catchSignals');
 
-/** The signal recorded since the last call (and clear it, stopping the nudges), or 0. Process-wide. */
+/**
+ * The lowest pending signal, or 0 (one flag per signal: none overwrites another). On the thread
+ * that called `catchSignals` this also clears it (and the nudges stop once none is left); any
+ * other thread only sees it, so it cannot swallow the signal meant for that thread.
+ */
 export const takeSignal = nativeFn<() => number>('takeSignal');
 
 /** The name of an errno (`'EAGAIN'`); accepts `-errno` as the calls return it. */

@@ -97,6 +97,13 @@ describe('catchSignals / takeSignal', () => {
     expect(r.code).toBe(0);
   });
 
+  it('keeps one flag per signal, and only the catching thread takes them', async () => {
+    const r = await run('signal-flags.mjs');
+    expect(r.stderr).toBe('');
+    const usr1 = C.SIGUSR1; // 10 on x86-64 and arm64, below SIGTERM (15): taken first
+    expect(r.stdout.trim()).toBe(`worker saw ${usr1},${usr1}; main took ${usr1} ${C.SIGTERM} 0`);
+  });
+
   it('takeSignal is 0 when nothing arrived; catchSignals rejects a bad signal with -EINVAL', () => {
     expect(sys.takeSignal()).toBe(0);
     expect(sys.catchSignals([C.SIGKILL])).toBe(-C.EINVAL); // SIGKILL cannot be caught
