@@ -89,8 +89,12 @@ export class Oracle {
     const framing = frame(bytes);
     const sink = new CollectingSink();
     const session = this.protocol.open(sink);
+    // The sink takes everything at once (nothing is ever pending), so a session never has a
+    // reason to hold requests back; `drained()` is called anyway, as a model would after a flush.
     session.receive(bytes);
+    session.drained();
     session.peerClosed();
+    session.drained();
     session.close();
     if (!sink.ended) throw new Error('oracle: the session did not end the connection after a half-close');
     const headRequests = framing.requests.map((r) => r.method === 'HEAD');

@@ -84,6 +84,9 @@ export class BlockingSink implements Sink {
  * then close it. Blocks the calling thread throughout: that is the lesson of steps 01-03.
  */
 export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo): void {
+  // TCP_NODELAY: a response written as headers then sendfile must not wait for the peer's ACK
+  // of the first part (Nagle's algorithm, with delayed ACKs up to 40 ms). Every model sets it.
+  sys.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
   const sink = new BlockingSink(fd);
   const session = protocol.open(sink, peer);
   try {

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { exchange, makeTempSite, parseResponses, processTree, rssKb, startCommand, threadCount, treeUsage, fdCount } from '../src/index.js';
+
+describe('parseResponses', () => {
+  it('splits pipelined responses, honouring HEAD and 304 (no body)', () => {
+    const raw = Buffer.from(
+      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello' +
+        'HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n' + // HEAD: no body follows
+        'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n' +
+        'HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\nSet-Cookie: a\r\nSet-Cookie: b\r\n\r\nno!' +
+        'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\npart',
+      'latin1',
+    );
+    const { responses, rest } = parseResponses(raw, [false, true]);
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 304, 404]);
+    expect(responses[0]!.body.toString()).toBe('hello');
+    expect(responses[1]!.body.length).toBe(0);
+    expect(responses[3]!.headers['set-cookie']).toBe('a, b');
+    expect(rest.toString()).toBe('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\npart'); // incomplete: left over
+  });
+
+  it('rejects something that is not HTTP', () => {
+    expect(() => parseResponses(Buffer.from('SSH-2.0-x\r\n\r\n'))).toThrow(/bad status line/);
+  });
+});
+
+describe('exchange', () => {
+  it('collects responses until the server closes', async () => {
+    const server = createServer((s) => {
+      s.once('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const r = await exchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    server.close();
+    expect(r.closed).toBe(true);
+    expect(r.responses).toHaveLength(1);
+    expect(r.responses[0]!.body.toString()).toBe('ok');
+  });
+});
+
+describe('startCommand', () => {
+  it('resolves with the address from the banner line', async () => {
+    // The handler first: the banner is what the test waits for before it sends SIGTERM.
+    const script = "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000); process.stdout.write('starting\\nlistening on http://127.0.0.1:4321 demo\\n');";
+    const s = await startCommand([process.execPath, '-e', script]);
+    expect(s.port).toBe(4321);
+    expect(s.url).toBe('http://127.0.0.1:4321');
+    expect(s.banner).toBe('listening on http://127.0.0.1:4321 demo');
+    expect(await s.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it('rejects with the output when the process exits before its banner', async () => {
+    const err = await startCommand([process.execPath, '-e', "console.error('nope: bad flag'); process.exit(2)"]).catch((e: Error) => e.message);
+    expect(err).toMatch(/exited \(code 2/);
+    expect(err).toContain('nope: bad flag');
+  });
+});
+
+describe('/proc helpers', () => {
+  it('see this process: threads, memory, fds, and itself in its tree', () => {
+    expect(threadCount(process.pid)).toBeGreaterThan(1); // node always has helper threads
+    expect(rssKb(process.pid)).toBeGreaterThan(10_000);
+    expect(fdCount(process.pid)).toBeGreaterThan(2);
+    expect(processTree(process.pid)[0]).toBe(process.pid);
+    const u = treeUsage(process.pid);
+    expect(u.cpuSeconds).toBeGreaterThan(0);
+    expect(u.processes).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('makeTempSite', () => {
+  it('writes nested files and removes them', () => {
+    const site = makeTempSite({ 'a/b.txt': 'hi', 'big.bin': Buffer.alloc(10, 7) });
+    expect(readFileSync(join(site.root, 'a/b.txt'), 'utf8')).toBe('hi');
+    expect(readFileSync(join(site.root, 'big.bin')).length).toBe(10);
+    site.remove();
+    expect(() => readFileSync(join(site.root, 'a/b.txt'))).toThrow();
+  });
+});
