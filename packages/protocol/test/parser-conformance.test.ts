@@ -1,5 +1,5 @@
 /**
- * Our parser against llhttp's request vectors (see test/conformance-llhttp.ts for the format).
+ * Our parser against llhttp's request vectors (see packages/testkit/src/llhttp.ts for the format).
  *
  * Every case is run twice — all bytes in one push, and one byte per push — and both runs must
  * agree. Strict cases (`type: "request"`) must reach llhttp's verdict, except where the table
@@ -9,7 +9,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { RequestParser, isParseError, type HttpParseError, type HttpRequest } from '../src/http/parser.js';
-import { countMetaComments, loadLlhttpCases, type LlhttpCase, type LogMessage, type Span } from './conformance-llhttp.js';
+import { countMetaComments, injectHost, INJECTED_HOST, loadLlhttpCases, type LlhttpCase, type LogMessage, type Span } from '@course/testkit';
 
 // ---------------------------------------------------------------------------------------------
 // Verdicts
@@ -250,35 +250,8 @@ function expectVerdict(result: Run, verdict: Verdict): void {
 // Field values against the log's spans
 // ---------------------------------------------------------------------------------------------
 
-const INJECTED_HOST = 'conformance.test';
-
 function text(c: LlhttpCase, span: Span | undefined): string {
   return span === undefined ? '' : c.raw.toString('latin1', span.off, span.off + span.len);
-}
-
-/**
- * The case's bytes with `Host: conformance.test` added after the request line of every message
- * that is HTTP/1.1 and has no Host field; null if there is none. Returns the indexes of the
- * messages that got one (their parsed headers start with it).
- */
-function injectHost(c: LlhttpCase): { bytes: Buffer; injected: Set<number> } | null {
-  const raw = c.raw;
-  const pieces: Buffer[] = [];
-  const injected = new Set<number>();
-  let from = 0;
-  c.messages.forEach((m, index) => {
-    const lineEnd = raw.indexOf('\r\n', m.begin);
-    if (lineEnd < 0 || !raw.toString('latin1', m.begin, lineEnd).endsWith(' HTTP/1.1')) return;
-    const headEnd = raw.indexOf('\r\n\r\n', lineEnd);
-    const head = raw.toString('latin1', lineEnd, headEnd < 0 ? raw.length : headEnd + 2);
-    if (/\r\nhost[ \t]*:/i.test(head)) return;
-    pieces.push(raw.subarray(from, lineEnd + 2), Buffer.from(`Host: ${INJECTED_HOST}\r\n`));
-    from = lineEnd + 2;
-    injected.add(index);
-  });
-  if (injected.size === 0) return null;
-  pieces.push(raw.subarray(from));
-  return { bytes: Buffer.concat(pieces), injected };
 }
 
 /** Our request `req` says what llhttp's log says of message `m`. */

@@ -1,6 +1,5 @@
 /**
- * Loader for llhttp's request test vectors (../shared/conformance/llhttp next to the repository,
- * MIT, llhttp 9.4.2).
+ * Loader for llhttp's request test vectors (packages/testkit/vectors/llhttp, MIT, llhttp 9.4.2).
  *
  * Each case in the markdown files is a heading, a `<!-- meta={...} -->` comment, an `http` fenced
  * block with the raw bytes and a `log` fenced block with what llhttp reported. This module turns
@@ -12,8 +11,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { REPO_ROOT } from './server.js';
 
-/** The vectors live beside the repository (shared by every checkout of the course). */
-export const LLHTTP_DIR: string = resolve(REPO_ROOT, '..', 'shared', 'conformance', 'llhttp');
+/** The vectors ship with this package (vectors/llhttp, MIT), so a fresh clone can run every test. */
+export const LLHTTP_DIR: string = resolve(REPO_ROOT, 'packages', 'testkit', 'vectors', 'llhttp');
 
 /** A byte range of the raw input, as llhttp reported it (`off=N len=L span[kind]=...`). */
 export interface Span {
