@@ -28,7 +28,7 @@ const opts = parseCommandLine(PKG, {
   balance: { kind: 'enum', default: 'rr', values: ['rr', 'least', 'hash'], help: 'round-robin, least connections, or source-address hash' },
   'max-requests': { kind: 'int', default: 0, min: 0, max: 1e9, help: 'recycle a WorkerPool thread after this many tasks; 0 = never' },
   mode: { kind: 'enum', default: 'lt', values: ['lt', 'et'], help: 'level- or edge-triggered SubReactors' },
-  'header-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'a request begun (or an answer owed) must progress within this' },
+  'header-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'close a connection whose request is not complete within this time' },
   'idle-timeout-ms': { kind: 'int', default: 60_000, min: 1, max: 3_600_000, help: 'close a keep-alive connection idle this long' },
   'drain-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'on SIGTERM, wait this long for in-flight responses' },
   app: { kind: 'string', default: DEMO_APP, help: 'the app module every thread loads (compiled .js)' },

@@ -48,7 +48,7 @@ export interface ServerOptions {
    * every read must go on until EAGAIN (gnet, too, warns against ET unless you are sure).
    */
   mode?: 'lt' | 'et';
-  /** A request begun — or an answer owed, a task included — must progress within this. Default 10 s. */
+  /** A request begun must be complete within this (an answer owed is not timed out). Default 10 s. */
   headerTimeoutMs?: number;
   /** Close a keep-alive connection idle this long. Default 60 s. */
   idleTimeoutMs?: number;

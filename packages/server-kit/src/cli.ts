@@ -100,9 +100,11 @@ function normaliseHost(host: string): string {
 /** Usage text for --help, listing common and model flags. */
 export function usage(pkg: string, model: FlagSpecs): string {
   const lines = [`usage: pnpm --filter ${pkg} start [flags]`, ''];
-  for (const [name, spec] of Object.entries({ ...COMMON, ...model })) {
+  const all = Object.entries({ ...COMMON, ...model });
+  const width = Math.max(...all.map(([name]) => name.length));
+  for (const [name, spec] of all) {
     const values = spec.kind === 'enum' ? ` (${spec.values.join('|')})` : '';
-    lines.push(`  --${name.padEnd(14)} ${spec.help}${values}; default ${String(spec.default)}`);
+    lines.push(`  --${name.padEnd(width)}  ${spec.help}${values}; default ${String(spec.default)}`);
   }
   return lines.join('\n') + '\n';
 }
