@@ -4,61 +4,38 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import {
   cpuSeconds,
   echoRoundTrip,
-  exchange,
+  idleSecond,
   makeTempSite,
   openSocket,
   parseResponses,
   randomPayload,
-  REPO_ROOT,
   request,
+  slowGet,
   startServer,
   until,
   waitForClose,
   type RunningServer,
   type TempSite,
 } from '@course/testkit';
+import { describeModelContract } from '@course/testkit/contract';
 
 const PKG = '05-epoll-native';
-const SITE = join(REPO_ROOT, 'site');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-/** The scheduler state of a process's main thread: R running or runnable, S sleeping, ... */
-function threadState(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-}
-
-/**
- * GET `path` and read the answer slowly: pause for a moment after every 256 KB, so the server's
- * socket buffer fills and its writes come up short (EAGAIN, then EPOLLOUT). Resolves with every
- * byte received once the server closes.
- */
-async function slowGet(port: number, path: string): Promise<Buffer> {
-  const sock = await openSocket(port);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let sincePause = 0;
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`slow GET ${path}: timed out`)); }, 60_000);
-    sock.on('data', (d: Buffer) => {
-      chunks.push(d);
-      sincePause += d.length;
-      if (sincePause >= 256 * 1024) {
-        sincePause = 0;
-        sock.pause();
-        setTimeout(() => sock.resume(), 10);
-      }
-    });
-    sock.on('close', () => { clearTimeout(timer); resolve(Buffer.concat(chunks)); });
-    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
-    sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-  });
-}
+// The contract in both triggering modes (et-nodrain is the deliberate bug, tested below).
+describeModelContract(PKG, [
+  { name: 'lt', args: ['--mode', 'lt'], bannerMatch: / model=epoll-reactor mode=lt / },
+  { name: 'et', args: ['--mode', 'et'], bannerMatch: / model=epoll-reactor mode=et / },
+], {
+  badFlags: [
+    [['--mode', 'edge'], '--mode'],
+    [['--header-timeout-ms', '0'], '--header-timeout-ms'],
+  ],
+});
 
 /**
  * Send `data` on an echo connection in one write and collect what comes back until all of it
@@ -83,7 +60,7 @@ async function echoUntilQuiet(port: number, data: Buffer, quietMs: number): Prom
   });
 }
 
-describe.each(['lt', 'et'] as const)('05-epoll-native --mode %s serving HTTP', (mode) => {
+describe.each(['lt', 'et'] as const)('05-epoll-native --mode %s serving a large file', (mode) => {
   let server: RunningServer;
   let big: TempSite;
   let bigFile: Buffer;
@@ -97,8 +74,10 @@ describe.each(['lt', 'et'] as const)('05-epoll-native --mode %s serving HTTP', (
     big?.remove();
   });
 
-  it('prints the banner with its mode', () => {
-    expect(server.banner).toMatch(new RegExp(`^listening on http://127\\.0\\.0\\.1:\\d+ ${PKG} .*mode=${mode}`));
+  it('sleeps when idle: asleep in epoll_wait, almost no CPU over one idle second', async () => {
+    const idle = await idleSecond(server.pid);
+    expect(idle.cpu).toBeLessThanOrEqual(0.05);
+    expect(idle.running).toBeLessThanOrEqual(0.25); // of 20 samples: the main thread sleeps (S)
   });
 
   it('sends an 8 MB file byte-exact to 20 concurrent slow readers (short writes, EPOLLOUT)', async () => {
@@ -112,64 +91,10 @@ describe.each(['lt', 'et'] as const)('05-epoll-native --mode %s serving HTTP', (
   }, 60_000);
 });
 
-describe.each(['lt', 'et'] as const)('05-epoll-native --mode %s serving the demo site', (mode) => {
-  let server: RunningServer;
-  beforeAll(async () => { server = await startServer(PKG, { args: ['--mode', mode] }); });
-  afterAll(async () => { await server?.stop(); });
-
-  it('serves the demo site', async () => {
-    const res = await request(server.port, '/');
-    expect(res.status).toBe(200);
-    expect(res.body.equals(readFileSync(join(SITE, 'index.html')))).toBe(true);
-    expect((await request(server.port, '/style.css')).headers['content-type']).toMatch(/^text\/css/);
-    expect((await request(server.port, '/no-such-file')).status).toBe(404);
-  });
-
-  it('keeps a connection alive across requests sent in pieces', async () => {
-    const r = await exchange(server.port, ['GET / HT', 'TP/1.1\r\nHost: x\r\n\r\n', 'GET /style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
-    expect(r.responses.map((x) => x.status)).toEqual([200, 200]);
-    expect(r.closed).toBe(true);
-  });
-
-  it('answers pipelined requests in order', async () => {
-    const paths = ['/', '/style.css', '/missing', '/', '/logo.svg'];
-    const burst = paths.map((p, i) => `GET ${p} HTTP/1.1\r\nHost: x\r\n${i === paths.length - 1 ? 'Connection: close\r\n' : ''}\r\n`).join('');
-    const r = await exchange(server.port, burst);
-    expect(r.responses.map((x) => x.status)).toEqual([200, 200, 404, 200, 200]);
-    expect(r.responses[4]!.body.equals(readFileSync(join(SITE, 'logo.svg')))).toBe(true);
-  });
-
-  it('serves others while a client sits on half a request', async () => {
-    const stalled = await openSocket(server.port);
-    stalled.write('GET / HTTP/1.1\r\nHost: x\r\n'); // no blank line: the request never completes
-    const res = await request(server.port, '/style.css', { timeoutMs: 5000 });
-    expect(res.status).toBe(200);
-    stalled.destroy();
-  });
-
-  it('sleeps when idle: asleep in epoll_wait, almost no CPU over one idle second', async () => {
-    await new Promise((r) => setTimeout(r, 200)); // let earlier connections finish
-    const before = cpuSeconds(server.pid);
-    let running = 0;
-    for (let i = 0; i < 20; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      if (threadState(server.pid) === 'R') running++;
-    }
-    expect(cpuSeconds(server.pid) - before).toBeLessThanOrEqual(0.05);
-    expect(running).toBeLessThanOrEqual(5); // of 20 samples: the main thread sleeps (S)
-  });
-});
-
 describe.each(['lt', 'et'] as const)('05-epoll-native --mode %s serving echo', (mode) => {
   let server: RunningServer;
   beforeAll(async () => { server = await startServer(PKG, { args: ['--mode', mode, '--protocol', 'echo'] }); });
   afterAll(async () => { await server?.stop(); });
-
-  it('echoes 1 MB byte-exact on each of 20 connections at once', async () => {
-    const payloads = Array.from({ length: 20 }, () => randomPayload(1024 * 1024));
-    const backs = await Promise.all(payloads.map((p) => echoRoundTrip(server.port, p)));
-    backs.forEach((b, i) => expect(b.equals(payloads[i]!)).toBe(true));
-  }, 60_000);
 
   it('stops reading from a client that does not read its echo (back-pressure), then catches up', async () => {
     // 64 MB pushed without reading any of it back. Kernel buffers on the way hold some 20 MB;
@@ -304,29 +229,6 @@ describe('05-epoll-native out of file descriptors (EMFILE)', () => {
       expect(server.proc.exitCode).toBeNull();
     } finally {
       await server.stop();
-    }
-  }, 60_000);
-});
-
-describe('05-epoll-native process contract', () => {
-  it('exits 0 on SIGTERM with idle and half-sent connections open', async () => {
-    const server = await startServer(PKG, { args: ['--mode', 'et'] });
-    const idle = await openSocket(server.port);
-    const half = await openSocket(server.port);
-    half.write('GET / HTTP/1.1\r\n');
-    await new Promise((r) => setTimeout(r, 100));
-    const { code, signal } = await server.stop();
-    expect(signal).toBeNull();
-    expect(code).toBe(0);
-    idle.destroy();
-    half.destroy();
-  }, 60_000);
-
-  it('rejects a bad flag with one line and exit code 2', async () => {
-    for (const args of [['--mode', 'edge'], ['--header-timeout-ms', '0'], ['--bogus', '1']]) {
-      const err = await startServer(PKG, { args }).then(() => 'started', (e: Error) => e.message);
-      expect(err).toMatch(/exited \(code 2/);
-      expect(err).toContain(args[0]!);
     }
   }, 60_000);
 });

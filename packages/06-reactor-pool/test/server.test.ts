@@ -4,13 +4,24 @@
  * WorkerPool keeping reactors free.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { exchange, packageMain, REPO_ROOT, request, startServer, threadCount, until, type RunningServer } from '@course/testkit';
+import { exchange, request, startServer, threadCount, until, type RunningServer } from '@course/testkit';
+import { describeModelContract } from '@course/testkit/contract';
 import { KeepAlive, PKG, type Stats } from './helpers.js';
 
-const SITE = join(REPO_ROOT, 'site');
+// On SIGTERM a request still arriving counts as in flight: the drain waits for it up to
+// --drain-timeout-ms (10 s by default). 1 s keeps the contract's stalled-client SIGTERM test short.
+describeModelContract(PKG, [
+  { name: 'reactors=2 workers=2', args: ['--reactors', '2', '--workers', '2', '--drain-timeout-ms', '1000'], bannerMatch: / model=reactor-pool reactors=2 workers=2 balance=rr mode=lt / },
+], {
+  badFlags: [
+    [['--balance', 'random'], '--balance'],
+    [['--reactors', '0'], '--reactors'],
+    [['--workers', 'many'], '--workers'],
+    [['--max-requests', '-1'], '--max-requests'],
+    [['--mode', 'et-nodrain'], '--mode'],
+    [['--app', '/no/such/app.js'], '--app'],
+  ],
+});
 
 function fib(n: number): number {
   let a = 0;
@@ -24,23 +35,9 @@ describe('06-reactor-pool with the demo app', () => {
   beforeAll(async () => { server = await startServer(PKG, { args: ['--reactors', '2', '--workers', '2'] }); });
   afterAll(async () => { await server?.stop(); });
 
-  it('prints the banner with its settings', () => {
-    expect(server.banner).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+ 06-reactor-pool protocol=http model=reactor-pool reactors=2 workers=2 balance=rr mode=lt/);
-  });
-
   it('runs one thread per SubReactor and per WorkerPool thread', () => {
     // main + 2 SubReactors + 2 WorkerPool threads, plus Node's own (V8 platform, libuv pool).
     expect(threadCount(server.pid)).toBeGreaterThanOrEqual(5);
-  });
-
-  it('serves the demo site', async () => {
-    const res = await request(server.port, '/');
-    expect(res.status).toBe(200);
-    expect(res.body.equals(readFileSync(join(SITE, 'index.html')))).toBe(true);
-    const css = await request(server.port, '/style.css');
-    expect(css.status).toBe(200);
-    expect(css.headers['content-type']).toMatch(/^text\/css/);
-    expect((await request(server.port, '/no-such-page')).status).toBe(404);
   });
 
   it('answers pipelined requests, static and computed, in order', async () => {
@@ -163,34 +160,5 @@ describe('the WorkerPool keeps reactors free', () => {
     } finally {
       await server.stop();
     }
-  });
-});
-
-describe('the command line', () => {
-  for (const args of [['--balance', 'random'], ['--reactors', '0'], ['--workers', 'many'], ['--max-requests', '-1'], ['--mode', 'et-nodrain'], ['--app', '/no/such/app.js'], ['--bogus', '1']]) {
-    it(`exits 2 with one line for ${args.join(' ')}`, () => {
-      const r = spawnSync(process.execPath, [packageMain(PKG), '--port', '0', ...args], { encoding: 'utf8', timeout: 20000 });
-      expect(r.status).toBe(2);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toContain(args[0]!);
-    });
-  }
-
-  it('names the errno, in one line, when the port is taken', async () => {
-    const first = await startServer(PKG, { args: ['--reactors', '1', '--workers', '1'] });
-    try {
-      const r = spawnSync(process.execPath, [packageMain(PKG), '--port', String(first.port), '--reactors', '1', '--workers', '1'], { encoding: 'utf8', timeout: 20000 });
-      expect(r.status).toBe(1);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(/EADDRINUSE/);
-    } finally {
-      await first.stop();
-    }
-  });
-
-  it('exits 0 on SIGTERM', async () => {
-    const server = await startServer(PKG, { args: ['--reactors', '2', '--workers', '1'] });
-    expect((await request(server.port, '/')).status).toBe(200);
-    expect(await server.stop()).toEqual({ code: 0, signal: null });
   });
 });

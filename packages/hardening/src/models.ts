@@ -9,7 +9,11 @@
 
 /** What a model does when its process runs out of file descriptors. */
 export type FdExhaustion =
-  /** Accepts with a spare fd and closes at once (muduo's trick): the client sees a clean close. */
+  /**
+   * Closes the connections it cannot serve at once: the client sees a clean close. 05 and 06
+   * accept them with a spare fd (muduo's trick); 03 per-connection closes the connection when
+   * its Worker cannot start.
+   */
   | 'sheds'
   /** Stops accepting; new clients wait in the kernel's accept queue until an fd frees up. */
   | 'queues'
@@ -47,8 +51,9 @@ export const MODEL_CONFIGS: readonly ModelConfig[] = Object.freeze([
   config('01-blocking', [], { ...BLOCKING, concurrent: false }),
   config('02-fork', ['--mode', 'per-connection'], { ...BLOCKING, concurrent: true }),
   config('02-fork', ['--mode', 'prefork', '--workers', '2'], { ...BLOCKING, concurrent: true }),
-  // Threads share the process's fd table: each connection costs its socket and its Worker's own fds.
-  config('03-threads', ['--mode', 'per-connection'], { ...BLOCKING, concurrent: true, fdExhaustion: 'queues' }),
+  // Threads share the process's fd table: each connection costs its socket and its Worker's own
+  // fds. Out of fds, a new Worker fails to load and main closes its connection: it sheds.
+  config('03-threads', ['--mode', 'per-connection'], { ...BLOCKING, concurrent: true, fdExhaustion: 'sheds' }),
   config('03-threads', ['--mode', 'pool', '--threads', '2'], { ...BLOCKING, concurrent: true }),
   config('04-nonblocking', ['--poller', 'busy'], { concurrent: true, timeouts: false, fdExhaustion: 'queues', busyPolls: true }),
   config('04-nonblocking', ['--poller', 'poll'], { concurrent: true, timeouts: false, fdExhaustion: 'queues', busyPolls: false }),

@@ -8,7 +8,7 @@
  * than slept for: a forked child or a Worker thread takes a moment to be reaped or joined.
  */
 import type { Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { openSocket, parseResponses, processTree, request, startServer, threadCount, until, zombieChildren, type RunningServer } from '@course/testkit';
 import { MODEL_CONFIGS, type ModelConfig } from '../src/models.js';
 import { BIG_FILE_BYTES, makeHostileSite, type HostileSite } from '../src/site.js';
@@ -63,9 +63,17 @@ describe.each(MODEL_CONFIGS)('$name: faulty clients', (model: ModelConfig) => {
     expect(exit).toEqual({ code: 0, signal: null });
   });
 
+  /** The server process is still there (a crash is named, with its signal and stderr). */
+  function expectAlive(): void {
+    const { exitCode, signalCode } = server.proc;
+    expect({ exitCode, signalCode }, `the server died; stderr: ${server.stderr()}`).toEqual({ exitCode: null, signalCode: null });
+  }
+
+  beforeEach(() => expectAlive());
+
   /** Serving correctly, and back at rest: no fd, process, thread or zombie left behind. */
   async function expectWholeAndAtRest(): Promise<void> {
-    expect(server.proc.exitCode, `the server exited; stderr: ${server.stderr()}`).toBeNull();
+    expectAlive();
     const ok = await request(server.port, '/f1.txt');
     expect(ok.status).toBe(200);
     expect(ok.body.equals(site.files.get('/f1.txt')!)).toBe(true);
@@ -78,11 +86,12 @@ describe.each(MODEL_CONFIGS)('$name: faulty clients', (model: ModelConfig) => {
 
   test('a client that resets in the middle of an 8 MiB response', async () => {
     for (let i = 0; i < 3; i++) {
+      expectAlive();
       const sock = await openSocket(server.port);
       sock.on('error', () => {});
       try {
         sock.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
-        await receivedAtLeast(sock, 64 * 1024);
+        await receivedAtLeast(sock, 64 * 1024).catch((err: Error) => { expectAlive(); throw err; });
       } finally {
         sock.resetAndDestroy(); // RST, not FIN: the server's next write fails with ECONNRESET or EPIPE
       }
@@ -92,6 +101,7 @@ describe.each(MODEL_CONFIGS)('$name: faulty clients', (model: ModelConfig) => {
 
   test('a client that resets in the middle of a request', async () => {
     for (let i = 0; i < 3; i++) {
+      expectAlive();
       const sock = await openSocket(server.port);
       sock.on('error', () => {});
       try {

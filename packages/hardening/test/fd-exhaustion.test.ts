@@ -73,13 +73,15 @@ describe.each(FD_BOUND)('$name: out of file descriptors (ulimit -n 64)', (model:
   });
 
   test(`${CLIENTS} clients: refused politely, existing connections served, recovers when fds free up`, async () => {
-    // At rest after one request (a first request may open an fd for good: Node opens /dev/null lazily).
+    // At rest after a first request (which may open an fd for good: Node opens /dev/null lazily),
+    // with the files the clients ask for in the cache: answering them then needs no new fd.
     expect((await request(server.port, '/f0.txt')).status).toBe(200);
+    expect((await request(server.port, '/f1.txt')).status).toBe(200);
     const atStart = await steadyFds(server.pid);
     const keeper = await connectClient(server.port);
     const clients: Client[] = [];
     try {
-      // A kept-alive connection, and a file in the cache (served later without opening anything).
+      // A kept-alive connection, served all along.
       keeper.sock.write('GET /f0.txt HTTP/1.1\r\nHost: x\r\n\r\n');
       await until(() => keeper.answered, 10_000, 'the keeper answered');
 
@@ -88,21 +90,22 @@ describe.each(FD_BOUND)('$name: out of file descriptors (ulimit -n 64)', (model:
         c.sock.write('GET /f1.txt HTTP/1.1\r\nHost: x\r\n\r\n'); // keep-alive: an answered client keeps its fd
         clients.push(c);
       }
-      // Saturated and settled: the server holds all the fds it may, and nothing changes any more.
+      // Settled: every client is answered or closed, or the fd table is full (the rest wait in
+      // the accept queue) — and nothing has changed for half a second.
       let last = '';
       let same = 0;
       await until(() => {
         const state = `${fdCount(server.pid)} ${clients.filter((c) => c.answered).length} ${clients.filter((c) => c.closed).length}`;
         same = state === last ? same + 1 : 0;
         last = state;
-        return fdCount(server.pid) >= FD_LIMIT - 1 && same >= 10;
-      }, 30_000, 'the server saturated');
-      const answered = clients.filter((c) => c.answered);
+        const resolved = clients.every((c) => c.answered || c.closed);
+        return same >= 10 && (resolved || fdCount(server.pid) >= FD_LIMIT - 1);
+      }, 30_000, 'the server settled');
+      const full = fdCount(server.pid) >= FD_LIMIT - 1;
       const closed = clients.filter((c) => c.closed);
       const waiting = clients.filter((c) => !c.answered && !c.closed);
 
       expect(server.proc.exitCode, `the server exited; stderr: ${server.stderr()}`).toBeNull();
-      expect(answered.length).toBeGreaterThan(0);
       expect(closed.filter((c) => c.bytes.length > 0 && !c.answered), 'none hung up on half-way through an answer').toHaveLength(0);
       if (model.fdExhaustion === 'sheds') {
         // Closed at once rather than left hanging: every client knows where it stands.
@@ -114,34 +117,43 @@ describe.each(FD_BOUND)('$name: out of file descriptors (ulimit -n 64)', (model:
         expect(closed).toHaveLength(0);
       }
 
-      // The connections it has are still served: from the cache, and a file that needs an fd is 503.
+      // The connections it has are still served: from the cache; and a file that needs an fd is
+      // a 503 while the table is full (03 gives up on threads before it fills: then a 200).
       keeper.bytes = Buffer.alloc(0);
       keeper.answered = false;
       keeper.sock.write('GET /f0.txt HTTP/1.1\r\nHost: x\r\n\r\nHEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
       await until(() => parseResponses(keeper.bytes, [false, true]).responses.length === 2, 10_000, 'the keeper answered twice');
-      expect(parseResponses(keeper.bytes, [false, true]).responses.map((r) => r.status)).toEqual([200, 503]);
+      expect(parseResponses(keeper.bytes, [false, true]).responses.map((r) => r.status)).toEqual([200, full ? 503 : 200]);
 
-      if (!model.busyPolls) {
-        // Not spinning: with clients still queued the listener stays readable, and a loop that
-        // just retried accept would burn a core. (04 --poller busy burns one by design, always.)
-        const before = cpuSeconds(server.pid);
-        await pause(1000);
-        expect(cpuSeconds(server.pid) - before, 'CPU seconds over one second while out of fds').toBeLessThan(0.3);
-      }
+      // Not spinning: with clients still queued the listener stays readable, and a loop that just
+      // retried accept would burn a core. Measured for every model, required of those that shed:
+      // 04 spins here by design, as its source says (with --poller busy it burns a core anyway;
+      // with --poller poll the readable listener wakes poll(2) at once) and step 05's acceptor is
+      // the cure. docs/security.md quotes the line printed here.
+      const before = cpuSeconds(server.pid);
+      await pause(1000);
+      const cpu = cpuSeconds(server.pid) - before;
+      console.log(`${model.name}: out of fds, ${waiting.length} queued, ${closed.length} shed: ${cpu.toFixed(2)} CPU-seconds in 1 s`);
+      if (model.fdExhaustion === 'sheds') expect(cpu, 'CPU seconds over one second while out of fds').toBeLessThan(0.3);
 
-      // Recovery: the answered clients leave; those still queued are answered, new ones too.
-      for (const c of answered) c.sock.destroy();
-      await until(() => waiting.every((c) => c.answered), 30_000, `the ${waiting.length} queued clients answered`);
+      // Recovery: answered clients leave as they are answered, freeing fds; every queued client
+      // is answered in turn, and new ones too.
+      await until(() => {
+        for (const c of clients) if (c.answered && !c.sock.destroyed) c.sock.destroy();
+        return waiting.every((c) => c.answered);
+      }, 30_000, `the ${waiting.length} queued clients answered`);
       for (const c of waiting) expect(parseResponses(c.bytes).responses[0]!.status).toBe(200);
-      const fresh = await connectClient(server.port);
-      fresh.sock.write('GET /f2.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-      await until(() => fresh.closed, 10_000, 'a new client answered');
-      expect(parseResponses(fresh.bytes).responses.map((r) => r.status)).toEqual([200]);
     } finally {
       keeper.sock.destroy();
       for (const c of clients) c.sock.destroy();
     }
-    // Nothing left behind.
+    // Everybody left. Once the server has noticed (its fd count is steady again), a new client is
+    // served, and every fd the episode took has been given back.
+    await steadyFds(server.pid);
+    const fresh = await connectClient(server.port);
+    fresh.sock.write('GET /f2.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await until(() => fresh.closed, 10_000, 'a new client answered');
+    expect(parseResponses(fresh.bytes).responses.map((r) => r.status)).toEqual([200]);
     await until(() => fdCount(server.pid) <= atStart, 15_000, `fds back to ${atStart} (now ${fdCount(server.pid)})`);
     expect(server.proc.exitCode).toBeNull();
   }, 120_000);

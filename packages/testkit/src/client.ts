@@ -163,3 +163,63 @@ export function waitForClose(sock: Socket, timeoutMs = 10000): Promise<void> {
     sock.resume();
   });
 }
+
+/**
+ * An idle keep-alive client the server surely holds: it sends one whole request, reads the whole
+ * answer, and goes silent. A blocking server now sits in read() on it (an iterative one serves
+ * nobody else meanwhile). The caller owns the socket and destroys it.
+ */
+export async function openAnswered(port: number, host?: string): Promise<Socket> {
+  const sock = await openSocket(port, host);
+  sock.on('error', () => { /* a server stopped under it may reset it; the test decides what matters */ });
+  await new Promise<void>((resolve, reject) => {
+    let got = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (parseResponses(got).responses.length === 0) return;
+      clearTimeout(timer);
+      sock.off('data', onData);
+      resolve();
+    };
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error('no answer to the first request')); }, 20000);
+    sock.on('data', onData);
+    sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  });
+  return sock;
+}
+
+/**
+ * A client that stalls mid-request: `openAnswered`, then half of a second request (no blank
+ * line), then silence. The server has taken the connection and waits for the rest in vain.
+ */
+export async function openStalled(port: number, host?: string): Promise<Socket> {
+  const sock = await openAnswered(port, host);
+  sock.write('GET / HTTP/1.1\r\nHost: x\r\n');
+  return sock;
+}
+
+/**
+ * GET `path` and read the answer slowly: pause for a moment after every 256 KB, so the server's
+ * socket buffer fills and its writes come up short (EAGAIN, then a wait for writability).
+ * Resolves with every byte received once the server closes.
+ */
+export async function slowGet(port: number, path: string, opts: { host?: string; timeoutMs?: number } = {}): Promise<Buffer> {
+  const sock = await openSocket(port, opts.host);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let sincePause = 0;
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`slow GET ${path}: timed out`)); }, opts.timeoutMs ?? 60000);
+    sock.on('data', (d: Buffer) => {
+      chunks.push(d);
+      sincePause += d.length;
+      if (sincePause >= 256 * 1024) {
+        sincePause = 0;
+        sock.pause();
+        setTimeout(() => sock.resume(), 10);
+      }
+    });
+    sock.on('close', () => { clearTimeout(timer); resolve(Buffer.concat(chunks)); });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  });
+}

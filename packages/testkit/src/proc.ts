@@ -92,3 +92,36 @@ export function fdCount(pid: number): number {
     return 0;
   }
 }
+
+/** Scheduler state of a process's main thread: R running or runnable, S sleeping, Z zombie, ... (undefined once gone). */
+export function threadState(pid: number): string | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    return s.charAt(s.lastIndexOf(')') + 2);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process that still runs: it exists and is not a zombie. */
+export function isRunning(pid: number): boolean {
+  const state = readStat(pid)?.[0];
+  return state !== undefined && state !== 'Z';
+}
+
+/**
+ * Watch a server for one second in which nobody talks to it: the CPU seconds it used, and the
+ * share of 20 samples in which its main thread was running or runnable (state R) rather than
+ * asleep. The state is the robust signal on a loaded machine: a busy loop is always R, even while
+ * it waits for a core; the CPU figure also depends on how many cores it was given.
+ */
+export async function idleSecond(pid: number): Promise<{ cpu: number; running: number }> {
+  await new Promise((r) => setTimeout(r, 200)); // let earlier connections finish
+  const before = cpuSeconds(pid);
+  let running = 0;
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (threadState(pid) === 'R') running++;
+  }
+  return { cpu: cpuSeconds(pid) - before, running: running / 20 };
+}

@@ -4,8 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openSocket } from './client.js';
 
 /** The repository root (this file is packages/testkit/{src,dist}/server.*). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -106,4 +108,36 @@ export function startCommand(argv: string[], opts: StartOptions = {}): Promise<R
       rejectStart(new Error(`${argv.join(' ')} exited (code ${code}, signal ${signal}) before its banner\nstdout: ${out}\nstderr: ${err}`));
     });
   });
+}
+
+/**
+ * The servers and client sockets a test file's tests open, so that one
+ * `afterEach(() => fixture.cleanup())` ends them all whatever a test's outcome. Owned by one test
+ * file, whose tests run one at a time.
+ */
+export class ServerFixture {
+  private readonly servers: RunningServer[] = [];
+  private readonly sockets: Socket[] = [];
+
+  constructor(private readonly pkg: string) {}
+
+  /** `startServer(pkg, { args })`, stopped at the next cleanup. */
+  async start(args: string[] = []): Promise<RunningServer> {
+    const server = await startServer(this.pkg, { args });
+    this.servers.push(server);
+    return server;
+  }
+
+  /** Open `n` connections at once that send nothing; destroyed at the next cleanup. */
+  async openIdle(port: number, n: number): Promise<Socket[]> {
+    const opened = await Promise.all(Array.from({ length: n }, () => openSocket(port)));
+    this.sockets.push(...opened);
+    return opened;
+  }
+
+  /** Destroy the sockets, then stop the servers (SIGTERM, SIGKILL after a grace). */
+  async cleanup(): Promise<void> {
+    for (const s of this.sockets.splice(0)) s.destroy();
+    await Promise.all(this.servers.splice(0).map((s) => s.stop()));
+  }
 }

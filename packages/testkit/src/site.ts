@@ -33,3 +33,26 @@ export async function until(fn: () => boolean | Promise<boolean>, timeoutMs = 10
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * Call `sample` every few milliseconds while `work` runs; resolve with the distinct values seen
+ * and the work's result. For "this count never changed under load" (threads, processes).
+ */
+export async function sampleDuring<T, R>(sample: () => T, work: Promise<R>): Promise<{ seen: T[]; result: R }> {
+  const seen = new Set<T>();
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      seen.add(sample());
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  })();
+  let result: R;
+  try {
+    result = await work;
+  } finally {
+    done = true;
+    await sampler;
+  }
+  return { seen: [...seen], result };
+}

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
-import { exchange, makeTempSite, parseResponses, processTree, rssKb, startCommand, threadCount, treeUsage, fdCount } from '../src/index.js';
+import { createServer, type Server, type Socket } from 'node:net';
+import { spawn } from 'node:child_process';
+import {
+  exchange, fdCount, isRunning, makeTempSite, openStalled, parseResponses, processTree, rssKb, sampleDuring, slowGet, startCommand,
+  threadCount, threadState, treeUsage, until,
+} from '../src/index.js';
 
 describe('parseResponses', () => {
   it('splits pipelined responses, honouring HEAD and 304 (no body)', () => {
@@ -79,5 +83,72 @@ describe('makeTempSite', () => {
     expect(readFileSync(join(site.root, 'big.bin')).length).toBe(10);
     site.remove();
     expect(() => readFileSync(join(site.root, 'a/b.txt'))).toThrow();
+  });
+});
+
+/** A tiny HTTP responder on 127.0.0.1: answers every complete request with `body`; records what arrived. */
+async function miniHttp(body: Buffer): Promise<{ server: Server; port: number; received: () => string }> {
+  let received = '';
+  const server = createServer((s: Socket) => {
+    let pending = '';
+    s.on('data', (d: Buffer) => {
+      received += d.toString('latin1');
+      pending += d.toString('latin1');
+      for (let end = pending.indexOf('\r\n\r\n'); end !== -1; end = pending.indexOf('\r\n\r\n')) {
+        const close = /connection: close/i.test(pending.slice(0, end));
+        pending = pending.slice(end + 4);
+        s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+        s.write(body);
+        if (close) s.end();
+      }
+    });
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as { port: number }).port, received: () => received };
+}
+
+describe('client helpers', () => {
+  it('openStalled: one request answered, then half of another, then silence', async () => {
+    const http = await miniHttp(Buffer.from('ok'));
+    const sock = await openStalled(http.port);
+    const expected = 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n';
+    await until(() => http.received().length >= expected.length, 5000, 'the half request');
+    expect(http.received()).toBe(expected);
+    sock.destroy();
+    http.server.close();
+  });
+
+  it('slowGet: every byte of a large answer, read with pauses, until the server closes', async () => {
+    const body = Buffer.alloc(3 * 1024 * 1024, 'x');
+    const http = await miniHttp(body);
+    const raw = await slowGet(http.port, '/big');
+    http.server.close();
+    const [res] = parseResponses(raw).responses;
+    expect(res!.body.equals(body)).toBe(true);
+  });
+});
+
+describe('sampleDuring', () => {
+  it('collects each distinct value seen while the work runs, and the work\'s result', async () => {
+    let n = 0;
+    const work = new Promise<string>((r) => setTimeout(() => r('done'), 100));
+    const { seen, result } = await sampleDuring(() => (n++ < 3 ? 'a' : 'b'), work);
+    expect(result).toBe('done');
+    expect(seen).toEqual(['a', 'b']);
+  });
+});
+
+describe('process state helpers', () => {
+  it('tell a sleeping process from a gone one', async () => {
+    const child = spawn('sleep', ['30']);
+    const exited = new Promise((r) => child.on('exit', r));
+    await new Promise((r) => child.on('spawn', r));
+    await until(() => threadState(child.pid!) === 'S', 5000, 'sleep(1) to be asleep');
+    expect(isRunning(child.pid!)).toBe(true);
+    child.kill('SIGKILL');
+    await exited;
+    expect(isRunning(child.pid!)).toBe(false);
+    expect(threadState(child.pid!)).toBeUndefined();
   });
 });
