@@ -26,9 +26,22 @@ import { FAILED, READY, type ConnectionJob, type PoolJob } from './jobs.js';
 const PKG = '03-threads';
 const { C } = sys;
 
+/**
+ * A thread per connection has no natural limit, and a Node Worker holds 4 fds of its own (its
+ * event loop's epoll and wake-up fds), the connection's, and while it loads up to ~10 more: the
+ * ESM loader reads a module graph in parallel (sampled from /proc/self/fd around `new Worker`).
+ * Past RLIMIT_NOFILE a new Worker fails half-made (seen under `ulimit -n 64`). So concurrent
+ * threads are capped at what the fd limit allows; past the cap, connections wait in the kernel's
+ * accept queue: the server slows down instead of failing.
+ */
+const FDS_PER_THREAD = 16;
+const fdLimit = sys.getrlimitNofile();
+const defaultMaxThreads = Math.max(1, Math.min(1024, Math.floor(((fdLimit > 0 ? fdLimit : 1024) - 32) / FDS_PER_THREAD)));
+
 const opts = parseCommandLine(PKG, {
   mode: { kind: 'enum', default: 'per-connection', values: ['per-connection', 'pool'], help: 'a thread per connection, or a pool of N' },
   threads: { kind: 'int', default: availableParallelism(), min: 1, max: 1024, help: 'pool: number of threads' },
+  'max-threads': { kind: 'int', default: defaultMaxThreads, min: 1, max: 4096, help: 'per-connection: at most this many threads at once (default from ulimit -n)' },
 });
 const protocol = createProtocol(opts.protocol, { root: opts.root }); // each Worker makes its own
 // SIGTERM interrupts main's blocking calls with EINTR instead of killing us. The kernel hands a
@@ -38,11 +51,11 @@ catchShutdownSignals();
 const listener = listenOrExit(PKG, opts); // blocking listening socket
 
 if (opts.mode === 'pool') await threadPool(listener, protocol, opts.threads);
-else await threadPerConnection(listener, protocol);
+else await threadPerConnection(listener, protocol, opts['max-threads']);
 
 /** UNP §30.10: main accepts, a new thread serves each connection. Never returns. */
-async function threadPerConnection(listener: Listener, protocol: Protocol): Promise<never> {
-  announce(listener, protocol, PKG, { model: 'thread-per-connection' });
+async function threadPerConnection(listener: Listener, protocol: Protocol, maxThreads: number): Promise<never> {
+  announce(listener, protocol, PKG, { model: 'thread-per-connection', 'max-threads': maxThreads });
   const workerUrl = new URL('./connection-worker.js', import.meta.url);
   /** Workers started and not yet joined. Main thread only. */
   const unjoined = new Set<Worker>();
@@ -54,7 +67,9 @@ async function threadPerConnection(listener: Listener, protocol: Protocol): Prom
     // our event loop does not run while we sit in accept. So: with no Worker left to join, block
     // in accept for as long as it takes; otherwise wait in poll for at most 100 ms. Either way, let
     // the event loop turn once after every wake-up.
-    if (unjoined.size === 0 || sys.poll(wanted, 1, 100) > 0) {
+    // At the cap, accept nobody: new clients wait in the accept queue until a thread is joined.
+    if (unjoined.size >= maxThreads) sys.poll(wanted, 0, 100); // a nap; the event loop joins below
+    else if (unjoined.size === 0 || sys.poll(wanted, 1, 100) > 0) {
       const fd = sys.accept4(listener.fd, C.SOCK_CLOEXEC); // blocks; SIGTERM → -EINTR
       // fd < 0 — EINTR: the loop checks for shutdown; ECONNABORTED: the client left while queued
       if (fd >= 0) startConnectionWorker(fd);

@@ -11,12 +11,17 @@
 export type FdExhaustion =
   /**
    * Closes the connections it cannot serve at once: the client sees a clean close. 05 and 06
-   * accept them with a spare fd (muduo's trick); 03 per-connection closes the connection when
-   * its Worker cannot start.
+   * accept them with a spare fd (muduo's trick).
    */
   | 'sheds'
   /** Stops accepting; new clients wait in the kernel's accept queue until an fd frees up. */
   | 'queues'
+  /**
+   * Stops accepting at a cap on threads derived from the fd limit (03 per-connection), so most
+   * clients wait in the accept queue; a thread that still cannot load its modules for lack of
+   * fds closes its one connection cleanly.
+   */
+  | 'caps'
   /** Connections cannot exhaust the process's fds: it holds a fixed few at a time (01, prefork,
    * pool) or one per process (02 per-connection). */
   | 'not-applicable';
@@ -52,8 +57,8 @@ export const MODEL_CONFIGS: readonly ModelConfig[] = Object.freeze([
   config('02-fork', ['--mode', 'per-connection'], { ...BLOCKING, concurrent: true }),
   config('02-fork', ['--mode', 'prefork', '--workers', '2'], { ...BLOCKING, concurrent: true }),
   // Threads share the process's fd table: each connection costs its socket and its Worker's own
-  // fds. Out of fds, a new Worker fails to load and main closes its connection: it sheds.
-  config('03-threads', ['--mode', 'per-connection'], { ...BLOCKING, concurrent: true, fdExhaustion: 'sheds' }),
+  // fds. So 03 caps its threads by the fd limit (--max-threads): the rest wait in the accept queue.
+  config('03-threads', ['--mode', 'per-connection'], { ...BLOCKING, concurrent: true, fdExhaustion: 'caps' }),
   config('03-threads', ['--mode', 'pool', '--threads', '2'], { ...BLOCKING, concurrent: true }),
   config('04-nonblocking', ['--poller', 'busy'], { concurrent: true, timeouts: false, fdExhaustion: 'queues', busyPolls: true }),
   config('04-nonblocking', ['--poller', 'poll'], { concurrent: true, timeouts: false, fdExhaustion: 'queues', busyPolls: false }),

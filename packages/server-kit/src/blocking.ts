@@ -8,6 +8,7 @@
  * connections has its own (module state is per thread in worker_threads).
  */
 import * as sys from '@course/syscalls';
+import { closeFile } from './files.js';
 import type { PeerInfo, Protocol, Session, Sink } from '@course/protocol';
 import { shutdownRequested } from './process.js';
 
@@ -65,7 +66,7 @@ export class BlockingSink implements Sink {
         i = j;
       } else {
         if (!this.broken && sendfileAll(this.fd, item.fd, item.offset, item.length) < 0) this.broken = true;
-        sys.close(item.fd);
+        closeFile(item.fd);
         i++;
       }
     }
@@ -73,7 +74,7 @@ export class BlockingSink implements Sink {
 
   /** The connection is over: close files never sent. */
   dispose(): void {
-    for (const item of this.queue) if (!(item instanceof Uint8Array)) sys.close(item.fd);
+    for (const item of this.queue) if (!(item instanceof Uint8Array)) closeFile(item.fd);
     this.queue = [];
     this.queued = 0;
   }

@@ -15,6 +15,7 @@
  * handed to `sendFile` until that file is sent or `dispose` runs.
  */
 import * as sys from '@course/syscalls';
+import { closeFile } from './files.js';
 import type { Sink } from '@course/protocol';
 
 const { C } = sys;
@@ -72,7 +73,7 @@ export class NonBlockingSink implements Sink {
 
   sendFile(fd: number, offset: number, length: number): void {
     if (this.disposed || length === 0) {
-      sys.close(fd); // ours from this call on: nothing to send, so close it now
+      closeFile(fd); // ours from this call on: nothing to send, so close it now
       return;
     }
     this.queue.push({ fd, offset, length });
@@ -132,7 +133,7 @@ export class NonBlockingSink implements Sink {
         item.offset += n;
         item.length -= n;
         if (item.length > 0) break; // short: the send buffer is full
-        sys.close(item.fd);
+        closeFile(item.fd);
         this.head++;
       }
     }
@@ -151,7 +152,7 @@ export class NonBlockingSink implements Sink {
     this.disposed = true;
     for (let i = this.head; i < this.queue.length; i++) {
       const item = this.queue[i]!;
-      if (!(item instanceof Uint8Array)) sys.close(item.fd);
+      if (!(item instanceof Uint8Array)) closeFile(item.fd);
     }
     this.queue = [];
     this.head = 0;

@@ -72,7 +72,7 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Run `node dist/main.js --port 0 ...args` to completion: for start-ups that must fail. */
+/** Run `node dist/main.js --port 0 ...args` to completion, for start-ups that must fail (status null: killed after 20 s). */
 function runToExit(pkg: string, args: string[]) {
   return spawnSync(process.execPath, [packageMain(pkg), '--port', '0', ...args], { encoding: 'utf8', timeout: 20_000 });
 }
@@ -209,8 +209,13 @@ export function describeModelContract(pkg: string, modes: ContractMode[], option
         backs.forEach((b, i) => expect(b.equals(payloads[i]!), `connection ${i}`).toBe(true));
       });
     });
+  });
 
-    it('exits 0 on SIGTERM while one client stalls mid-request and another sits idle, leaving no process behind', SLOW, async () => {
+  // Concurrent across modes: each test runs its own server, and a model may give a stalled client
+  // a grace period before it leaves (05 waits up to 2 s for the request to complete).
+  describe.concurrent(`${pkg} contract, SIGTERM`, () => {
+    // (it.for hands each test its own `expect`, as concurrent tests need.)
+    it.for(modes)('mode $name: exits 0 while one client stalls mid-request and another sits idle, leaving no process behind', SLOW, async (mode, { expect }) => {
       const server = await startServer(pkg, { args: mode.args });
       const open: Socket[] = [];
       try {
