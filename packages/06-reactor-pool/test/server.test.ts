@@ -9,9 +9,9 @@ import { describeModelContract } from '@course/testkit/contract';
 import { KeepAlive, PKG, type Stats } from './helpers.js';
 
 // On SIGTERM a request still arriving counts as in flight: the drain waits for it up to
-// --drain-timeout-ms (10 s by default). 1 s keeps the contract's stalled-client SIGTERM test short.
+// --drain-timeout-ms (10 s by default). 200 ms keeps the contract's stalled-client SIGTERM test short.
 describeModelContract(PKG, [
-  { name: 'reactors=2 workers=2', args: ['--reactors', '2', '--workers', '2', '--drain-timeout-ms', '1000'], bannerMatch: / model=reactor-pool reactors=2 workers=2 balance=rr mode=lt / },
+  { name: 'reactors=2 workers=2', args: ['--reactors', '2', '--workers', '2', '--drain-timeout-ms', '200'], bannerMatch: / model=reactor-pool reactors=2 workers=2 balance=rr mode=lt / },
 ], {
   badFlags: [
     [['--balance', 'random'], '--balance'],

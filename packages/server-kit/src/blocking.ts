@@ -91,7 +91,9 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
   const sink = new BlockingSink(fd);
   const session = protocol.open(sink, peer);
   try {
-    while (!sink.ended && !sink.broken) {
+    // Look before every read, too: a SIGTERM that arrived while we were writing must not wait for
+    // the client's next request (the addon's nudge would interrupt the read anyway, 5 ms later).
+    while (!sink.ended && !sink.broken && !shutdownRequested()) {
       const n = sys.read(fd, readBuffer, 0, readBuffer.length);
       if (n === -C.EINTR) {
         if (shutdownRequested()) break;

@@ -838,6 +838,18 @@ static int install(int sig, void (*handler)(int)) {
   return 0;
 }
 
+/* A timer that sends NUDGE_SIGNAL to target_tid when armed. */
+static int create_nudge_timer(void) {
+  struct sigevent sev;
+  memset(&sev, 0, sizeof sev);
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = NUDGE_SIGNAL;
+  sev._sigev_un._tid = target_tid; /* glibc 2.36 has no sigev_notify_thread_id macro yet */
+  if (timer_create(CLOCK_MONOTONIC, &sev, &nudge_timer) < 0) return -errno;
+  nudge_armed = 1;
+  return 0;
+}
+
 static napi_value CatchSignals(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   bool is_array = false;
@@ -873,13 +885,7 @@ static napi_value CatchSignals(napi_env env, napi_callback_info info) {
   target_tid = gettid();
   int r = install(NUDGE_SIGNAL, on_nudge);
   if (r < 0) return num(env, r);
-  struct sigevent sev;
-  memset(&sev, 0, sizeof sev);
-  sev.sigev_notify = SIGEV_THREAD_ID;
-  sev.sigev_signo = NUDGE_SIGNAL;
-  sev._sigev_un._tid = target_tid; /* glibc 2.36 has no sigev_notify_thread_id macro yet */
-  if (timer_create(CLOCK_MONOTONIC, &sev, &nudge_timer) < 0) return num(env, -errno);
-  nudge_armed = 1;
+  if ((r = create_nudge_timer()) < 0) return num(env, r);
   for (uint32_t i = 0; i < count; i++) {
     if ((r = install(sigs[i], on_signal)) < 0) return num(env, r);
   }
@@ -888,14 +894,17 @@ static napi_value CatchSignals(napi_env env, napi_callback_info info) {
 
 /*
  * In a forked child: the parent's pending signals are not the child's, and the child (a single
- * thread) is its own target. POSIX timers are not inherited, so the child has no nudge: a parent
- * stopping its children follows SIGTERM with SIGKILL.
+ * thread) is its own target. POSIX timers are not inherited: if the parent caught signals, the
+ * child gets a nudge timer of its own, so a SIGTERM that lands between two of its blocking calls
+ * is not lost either.
  */
 static void signals_after_fork(void) {
   pending_signals = 0;
+  bool caught = nudge_armed;
   nudge_armed = 0;
   target_pid = getpid();
   target_tid = gettid();
+  if (caught) create_nudge_timer();
 }
 
 /*

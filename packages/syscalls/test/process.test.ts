@@ -104,6 +104,15 @@ describe('catchSignals / takeSignal', () => {
     expect(r.stdout.trim()).toBe(`worker saw ${usr1},${usr1}; main took ${usr1} ${C.SIGTERM} 0`);
   });
 
+  it('a forked child starts with no pending signal and is nudged out of its own blocking calls', async () => {
+    const r = await run('fork-signal.mjs', ['--single-threaded']);
+    expect(r.stderr).toBe('');
+    const m = /parent took (\d+); child status (\d+)/.exec(r.stdout);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBe(C.SIGUSR1); // the parent's own signal stayed the parent's
+    expect(sys.exitStatus(Number(m![2]))).toEqual({ exited: true, code: 0, signal: null });
+  });
+
   it('takeSignal is 0 when nothing arrived; catchSignals rejects a bad signal with -EINVAL', () => {
     expect(sys.takeSignal()).toBe(0);
     expect(sys.catchSignals([C.SIGKILL])).toBe(-C.EINVAL); // SIGKILL cannot be caught
