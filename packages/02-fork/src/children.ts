@@ -64,7 +64,7 @@ export class ChildSet {
    * fork(2). In the parent: returns the child's pid (or -errno when fork failed, e.g. EAGAIN when
    * the process limit is hit). In the child: runs `body` and never returns.
    *
-   * The precautions, each for a measured failure (see ../../../shared/feasibility.md):
+   * The precautions, each for a measured failure (docs/appendix-fork-in-node.md tells the story):
    * - The addon's fork() first marks every mapping MADV_DOFORK, in the same native call. Node
    *   marks V8's heap MADV_DONTFORK (so spawning is cheap); without this the child has no heap
    *   and segfaults on its first JavaScript instruction.

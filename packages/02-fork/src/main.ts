@@ -1,7 +1,7 @@
 /**
  * Step 02 — a process per connection, and the pool of processes that fixes it
  * (Stevens, UNP §30.5 "TCP concurrent server, one child per client" and §30.6 "TCP preforked
- * server, no locking around accept"; muduo's models 1 and 2).
+ * server, no locking around accept"; muduo's models 1 and 3).
  *
  *   --mode per-connection (default)
  *     parent: loop { accept (blocks) → fork → close its copy of the fd }, reaping exited children

@@ -1,7 +1,7 @@
 /**
  * Step 03 — a thread per connection, and the pool of threads that fixes it
  * (Stevens, UNP §30.10 "TCP concurrent server, one thread per client" and §30.11 "TCP
- * prethreaded server, each thread calls accept"; muduo's models 3 and 4).
+ * prethreaded server, each thread calls accept"; muduo's models 2 and 4).
  *
  *   --mode per-connection (default)
  *     main thread: loop { accept (blocks) → start a Worker, handing it the fd as an integer }
