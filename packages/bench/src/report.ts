@@ -1,7 +1,8 @@
 /**
  * Writing the results: the JSON file (--out), a Markdown report next to it (same name, .md) and
- * one SVG bar chart per scenario (<scenario>.svg in the same folder, linked from the Markdown so
- * that GitHub and the docs render it). Rendering is pure; `writeReport` does the I/O.
+ * one SVG bar chart per scenario (<name>-<scenario>.svg in the same folder, named after the report
+ * so that two reports in one folder keep their own charts; linked from the Markdown so that
+ * GitHub and the docs render it). Rendering is pure; `writeReport` does the I/O.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
@@ -33,9 +34,9 @@ export function chartFor(scenario: ScenarioName, rows: readonly Row[]): Chart {
   };
 }
 
-/** File name of a scenario's chart, relative to the report. */
-export function chartFileName(scenario: ScenarioName): string {
-  return `${scenario}.svg`;
+/** File name of a scenario's chart, relative to the report named `report` (e.g. `latest`). */
+export function chartFileName(report: string, scenario: ScenarioName): string {
+  return `${report}-${scenario}.svg`;
 }
 
 function markdownTable(scenario: ScenarioName, rows: readonly Row[]): string {
@@ -49,7 +50,7 @@ function markdownTable(scenario: ScenarioName, rows: readonly Row[]): string {
   return lines.join('\n');
 }
 
-export function renderMarkdown(report: Report): string {
+export function renderMarkdown(report: Report, name = 'latest'): string {
   const m = report.machine;
   const s = report.settings;
   const out = [
@@ -69,7 +70,7 @@ export function renderMarkdown(report: Report): string {
     out.push(`## ${scenario}`, '', SCENARIO_SPECS[scenario].title + '.', '', markdownTable(scenario, rows), '');
     const notes = footnotes(rows);
     if (notes.length) out.push(...notes.map((n) => `- ${n}`), '');
-    out.push(`${flagsLine(rows)}`, '', `![${scenario}: ${SCENARIO_SPECS[scenario].headline.label}](${chartFileName(scenario)})`, '');
+    out.push(`${flagsLine(rows)}`, '', `![${scenario}: ${SCENARIO_SPECS[scenario].headline.label}](${chartFileName(name, scenario)})`, '');
   }
   return out.join('\n');
 }
@@ -79,14 +80,15 @@ export function writeReport(report: Report, outPath: string): { json: string; ma
   const dir = dirname(outPath);
   mkdirSync(dir, { recursive: true });
   writeFileSync(outPath, JSON.stringify(report, null, 2) + '\n');
-  let markdown = join(dir, basename(outPath, extname(outPath)) + '.md');
+  const name = basename(outPath, extname(outPath));
+  let markdown = join(dir, name + '.md');
   if (markdown === join(dir, basename(outPath))) markdown = outPath + '.md'; // --out x.md must not overwrite itself
-  writeFileSync(markdown, renderMarkdown(report));
+  writeFileSync(markdown, renderMarkdown(report, name));
   const charts: string[] = [];
   for (const scenario of report.scenarios) {
     const rows = rowsOf(report, scenario);
     if (rows.length === 0) continue;
-    const file = join(dir, chartFileName(scenario));
+    const file = join(dir, chartFileName(name, scenario));
     writeFileSync(file, barChartSvg(chartFor(scenario, rows)));
     charts.push(file);
   }

@@ -83,8 +83,8 @@ describe('pnpm bench (harness)', () => {
     expect(md).toContain('## keepalive');
     expect(md).toMatch(/^\| model \| req\/s \|/m);
     expect(md).toMatch(new RegExp(`^\\| ${MODEL} \\| \\**[\\d,]+`, 'm'));
-    expect(md).toContain('](keepalive.svg)');
-    const svg = readFileSync(join(dir, 'keepalive.svg'), 'utf8');
+    expect(md).toContain('](r-keepalive.svg)');
+    const svg = readFileSync(join(dir, 'r-keepalive.svg'), 'utf8');
     expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
     expect(svg).toContain('>node-http<');
     expect(svg).toContain(`>${MODEL}<`);

@@ -30,9 +30,9 @@ describe('renderMarkdown', () => {
     expect(md).toContain('| 05-epoll-native | **80,000** |');
     expect(md).toContain('| 01-blocking | *collapsed* |');
     expect(md).toContain('- 01-blocking: collapsed — 0 responses in 5 s');
-    expect(md).toContain('](keepalive.svg)');
+    expect(md).toContain('](latest-keepalive.svg)');
     expect(md).toContain('## churn');
-    expect(md).toContain('](churn.svg)');
+    expect(md).toContain('](latest-churn.svg)');
   });
 });
 
@@ -55,10 +55,17 @@ describe('writeReport', () => {
     const out = join(dir, 'nested', 'r.json');
     const written = writeReport(report, out);
     expect(written.markdown).toBe(join(dir, 'nested', 'r.md'));
-    expect(written.charts).toEqual([join(dir, 'nested', 'keepalive.svg'), join(dir, 'nested', 'churn.svg')]);
+    expect(written.charts).toEqual([join(dir, 'nested', 'r-keepalive.svg'), join(dir, 'nested', 'r-churn.svg')]);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(report);
-    expect(readFileSync(written.markdown, 'utf8')).toBe(renderMarkdown(report));
+    expect(readFileSync(written.markdown, 'utf8')).toBe(renderMarkdown(report, 'r'));
+    expect(readFileSync(written.markdown, 'utf8')).toContain('](r-keepalive.svg)');
     expect(readFileSync(written.charts[0]!, 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+  });
+
+  it('names charts after the report, so two reports in one folder keep their own', () => {
+    const a = writeReport(report, join(dir, 'a.json'));
+    const b = writeReport(report, join(dir, 'b.json'));
+    expect(new Set([...a.charts, ...b.charts]).size).toBe(a.charts.length + b.charts.length);
   });
 
   it('never lets the Markdown overwrite an --out that ends in .md', () => {
