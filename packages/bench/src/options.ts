@@ -24,6 +24,26 @@ export interface BenchOptions {
 
 export class UsageError extends Error {}
 
+/**
+ * The flags of a command line as (name, value) pairs, in order: `--name value` or `--name=value`;
+ * `--help`/`-h` as ('help', ''). Any name outside `known`, a stray word, or a missing value is a
+ * UsageError naming it. Shared by the bench and its scripts so that they all read flags alike.
+ */
+export function* readFlags(argv: readonly string[], known: readonly string[]): Generator<[name: string, value: string]> {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') { yield ['help', '']; continue; }
+    if (arg === '--') continue; // pnpm passes a separator through
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}" (flags look like --duration 5)`);
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const raw = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (!known.includes(name)) throw new UsageError(`unknown flag --${name}`);
+    if (raw === undefined || raw === '') throw new UsageError(`--${name} needs a value`);
+    yield [name, raw];
+  }
+}
+
 export const USAGE = `usage: pnpm bench [flags]
 
   --duration S      seconds of load per run, after a short warm-up; default 5
@@ -37,17 +57,9 @@ export const USAGE = `usage: pnpm bench [flags]
 /** Parse argv (without node and the script). `defaults` supplies the paths that depend on where the bench lives. */
 export function parseOptions(argv: readonly string[], defaults: { out: string; root: string }): BenchOptions {
   const opts: BenchOptions = { durationS: 5, connections: null, models: [...MODELS], scenarios: [...SCENARIOS], out: defaults.out, root: defaults.root, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') { opts.help = true; continue; }
-    if (arg === '--') continue; // pnpm passes a separator through
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}" (flags look like --duration 5)`);
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    const raw = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (!['duration', 'connections', 'models', 'scenario', 'out', 'root'].includes(name)) throw new UsageError(`unknown flag --${name}`);
-    if (raw === undefined || raw === '') throw new UsageError(`--${name} needs a value`);
+  for (const [name, raw] of readFlags(argv, ['duration', 'connections', 'models', 'scenario', 'out', 'root'])) {
     switch (name) {
+      case 'help': opts.help = true; break;
       case 'duration': opts.durationS = parseDuration(raw); break;
       case 'connections': opts.connections = parseCount(raw); break;
       case 'models': opts.models = parseModels(raw); break;
@@ -59,7 +71,8 @@ export function parseOptions(argv: readonly string[], defaults: { out: string; r
   return opts;
 }
 
-function parseDuration(raw: string): number {
+/** Seconds of load: from 0.5 to 600. */
+export function parseDuration(raw: string): number {
   const s = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
   if (!(s >= 0.5 && s <= 600)) throw new UsageError(`--duration expects seconds from 0.5 to 600, got "${raw}"`);
   return s;

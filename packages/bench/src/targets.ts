@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import type { ChalkInstance } from 'chalk';
 import { REQUEST_TIMEOUT_S, type LoadResult } from './load.js';
 import { describePinning } from './machine.js';
-import { UsageError } from './options.js';
+import { parseDuration, readFlags } from './options.js';
 import { LatencyRecorder } from './stats.js';
 import { ratioText } from './table.js';
 import type { Usage } from './target.js';
@@ -72,20 +72,10 @@ export const TARGETS_USAGE = `usage: pnpm --filter bench exec node dist/targets-
 /** Parse argv (without node and the script); throws UsageError. Pure. */
 export function parseTargetsOptions(argv: readonly string[], defaults: { out: string }): TargetsOptions {
   const opts: TargetsOptions = { durationS: 5, out: defaults.out, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') { opts.help = true; continue; }
-    if (arg === '--') continue; // pnpm passes a separator through
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}" (flags look like --duration 5)`);
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    const raw = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (name !== 'duration' && name !== 'out') throw new UsageError(`unknown flag --${name}`);
-    if (raw === undefined || raw === '') throw new UsageError(`--${name} needs a value`);
-    if (name === 'out') { opts.out = raw; continue; }
-    const s = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
-    if (!(s >= 0.5 && s <= 600)) throw new UsageError(`--duration expects seconds from 0.5 to 600, got "${raw}"`);
-    opts.durationS = s;
+  for (const [name, raw] of readFlags(argv, ['duration', 'out'])) {
+    if (name === 'help') opts.help = true;
+    else if (name === 'out') opts.out = raw;
+    else opts.durationS = parseDuration(raw);
   }
   return opts;
 }
