@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import chalk from 'chalk';
 import { REPO_ROOT } from '@course/testkit';
 import { describePinning, prepareMachine, serverPrefix } from './machine.js';
-import { parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';
+import { parseOptions, parseOrExit, USAGE, type BenchOptions } from './options.js';
 import { BENCH_PATH, planRuns, type PlannedRun } from './plan.js';
 import { Progress } from './progress.js';
 import { rowsOf, writeReport } from './report.js';
@@ -40,25 +40,8 @@ function estimateS(run: PlannedRun, opts: BenchOptions, warmupS: number): number
   return warmupS + opts.durationS + (run.scenario === 'cpu-task' ? 2 : 1);
 }
 
-function parseOrExit(): BenchOptions {
-  try {
-    const opts = parseOptions(process.argv.slice(2), { out: DEFAULT_OUT, root: DEMO_SITE });
-    if (opts.help) {
-      process.stdout.write(USAGE);
-      process.exit(0);
-    }
-    return opts;
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`bench: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
-}
-
 async function main(): Promise<void> {
-  const opts = parseOrExit();
+  const opts = parseOrExit('bench', USAGE, (argv) => parseOptions(argv, { out: DEFAULT_OUT, root: DEMO_SITE }));
   // `pnpm bench` runs this in packages/bench; relative paths mean the directory the user typed in.
   const userCwd = process.env.INIT_CWD ?? process.cwd();
   const root = resolve(userCwd, opts.root);

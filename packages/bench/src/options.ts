@@ -25,6 +25,27 @@ export interface BenchOptions {
 export class UsageError extends Error {}
 
 /**
+ * Run a pure parser on the command line, or leave: --help prints `usage` (exit 0), a UsageError
+ * prints one line naming the flag (exit 2). Shared by the bench and its scripts.
+ */
+export function parseOrExit<T extends { help: boolean }>(program: string, usage: string, parse: (argv: readonly string[]) => T): T {
+  try {
+    const opts = parse(process.argv.slice(2));
+    if (opts.help) {
+      process.stdout.write(usage);
+      process.exit(0);
+    }
+    return opts;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${program}: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+/**
  * The flags of a command line as (name, value) pairs, in order: `--name value` or `--name=value`;
  * `--help`/`-h` as ('help', ''). Any name outside `known`, a stray word, or a missing value is a
  * UsageError naming it. Shared by the bench and its scripts so that they all read flags alike.

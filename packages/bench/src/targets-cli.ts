@@ -24,7 +24,7 @@ import chalk from 'chalk';
 import { processTree, REPO_ROOT, treeUsage, type RunningServer } from '@course/testkit';
 import { openIdleConnections, probe, runAutocannon, type LoadResult } from './load.js';
 import { describePinning, prepareMachine, serverPrefix } from './machine.js';
-import { UsageError } from './options.js';
+import { parseOrExit } from './options.js';
 import { BENCH_PATH } from './plan.js';
 import { Progress } from './progress.js';
 import { exitDescription, startTarget, terminateLiveTargets, treePssKb, UsageSampler } from './target.js';
@@ -32,7 +32,7 @@ import {
   BURST_CONNECTIONS, BURST_DEPTH, IDLE_BATCH, KEEPALIVE_CONNECTIONS, REACTOR_ARGS, TARGETS, TARGETS_USAGE,
   idleCapacityProblem, judge, measuredRun, parseOpenFilesLimit, parsePortRange, parseProcIo, parseTargetsOptions, perConnectionKb,
   renderMarkdown, renderTerminal, runBurst, unstartedRun,
-  type IdleRun, type LoadName, type LoadRun, type ServerName, type TargetsOptions, type TargetsReport,
+  type IdleRun, type LoadName, type LoadRun, type ServerName, type TargetsReport,
 } from './targets.js';
 
 const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,23 +42,6 @@ const DEMO_SITE = join(REPO_ROOT, 'site');
 const WARMUP_S = 0.5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function parseOrExit(): TargetsOptions {
-  try {
-    const opts = parseTargetsOptions(process.argv.slice(2), { out: DEFAULT_OUT });
-    if (opts.help) {
-      process.stdout.write(TARGETS_USAGE);
-      process.exit(0);
-    }
-    return opts;
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`targets: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
-}
 
 /** null when the file cannot be read (not Linux): the check is then left to the connections themselves. */
 function readOrNull(path: string): string | null {
@@ -180,7 +163,7 @@ async function measureIdle(env: Env): Promise<IdleRun> {
 }
 
 async function main(): Promise<void> {
-  const opts = parseOrExit();
+  const opts = parseOrExit('targets', TARGETS_USAGE, (argv) => parseTargetsOptions(argv, { out: DEFAULT_OUT }));
   const userCwd = process.env.INIT_CWD ?? process.cwd();
   const benchFile = join(DEMO_SITE, BENCH_PATH);
   if (!existsSync(benchFile)) {
