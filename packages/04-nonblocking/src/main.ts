@@ -73,11 +73,12 @@ while (!shutdownRequested()) {
   if (!usePoll || pollFds[2] !== 0) worked = acceptAll();
 
   let kept = 0;
+  const now = Date.now();
   for (let i = 0; i < conns.length; i++) {
     const c = conns[i]!;
     // busy: try everyone. poll: only those it reported, plus anyone accepted since.
     const due = !usePoll || i >= polled || pollFds[3 * (i + 1) + 2] !== 0;
-    const result = due ? serve(c) : IDLE;
+    const result = timedOut(c, now) ? DONE : due ? serve(c) : IDLE;
     if (result === DONE) closeConnection(c);
     else conns[kept++] = c;
     if (result !== IDLE) worked = true;
@@ -135,6 +136,15 @@ function serve(c: Connection): number {
   return result;
 }
 
+/**
+ * A session that keeps its own time (a WebSocket's heartbeat or close wait: `session.deadline`)
+ * is called when it is due; it may queue a ping. True when it wants the connection cut.
+ */
+function timedOut(c: Connection, now: number): boolean {
+  const deadline = c.session.deadline ?? 0;
+  return deadline > 0 && deadline <= now && c.session.timeout!(now);
+}
+
 function closeConnection(c: Connection): void {
   c.session.close();
   c.sink.dispose();
@@ -150,11 +160,14 @@ function waitUntilReady(): void {
   if (pollFds.length < 3 * (polled + 1)) pollFds = new Int32Array(6 * (polled + 1));
   pollFds[0] = listener.fd;
   pollFds[1] = C.POLLIN;
+  let wake = Infinity; // the earliest session deadline: poll must not sleep past it
   for (let i = 0; i < polled; i++) {
     const c = conns[i]!;
+    const deadline = c.session.deadline ?? 0;
+    if (deadline > 0 && deadline < wake) wake = deadline;
     const wantRead = !c.eof && !c.sink.ended && !c.session.paused && c.sink.pendingBytes <= HIGH_WATER;
     pollFds[3 * (i + 1)] = c.fd;
     pollFds[3 * (i + 1) + 1] = (wantRead ? C.POLLIN : 0) | (c.sink.pendingBytes > 0 ? C.POLLOUT : 0);
   }
-  sys.poll(pollFds, polled + 1, -1); // -EINTR (a signal) leaves every revents 0: the loop checks for shutdown
+  sys.poll(pollFds, polled + 1, wake === Infinity ? -1 : Math.max(0, Math.ceil(wake - Date.now()))); // -EINTR (a signal) leaves every revents 0: the loop checks for shutdown
 }
