@@ -20,7 +20,7 @@
  */
 import * as sys from '@course/syscalls';
 import { createProtocol, type Session } from '@course/protocol';
-import { announce, catchShutdownSignals, exitNow, listenOrExit, log, NonBlockingSink, parseCommandLine, peerOf, shutdownRequested } from '@course/server-kit';
+import { announce, catchShutdownSignals, exitNow, listenOrExit, log, NonBlockingSink, parseCommandLine, peerOf, protocolSettings, shutdownRequested } from '@course/server-kit';
 
 const { C } = sys;
 const PKG = '04-nonblocking';
@@ -33,7 +33,7 @@ if (usePoll && opts['sleep-ms'] > 0) {
   log(`${PKG}: --sleep-ms applies to --poller busy only (poll already sleeps until a socket is ready)`);
   exitNow(2);
 }
-const protocol = createProtocol(opts.protocol, { root: opts.root });
+const protocol = createProtocol(opts.protocol, protocolSettings(opts));
 
 /** One client. Lives in `conns` from accept until it is closed. Main thread only. */
 interface Connection {
