@@ -271,6 +271,7 @@ export class HttpSession implements Session {
   }
 
   private handle(req: HttpRequest): void {
+    // #region upgrade-request
     if (req === this.parser.upgradeRequest) {
       const handler = this.websocket !== null && wantsWebSocket(req) ? this.websocket.endpoints.get(req.path) : undefined;
       if (handler !== undefined) {
@@ -281,6 +282,7 @@ export class HttpSession implements Session {
       }
       this.parser.resume(); // no endpoint here: serve it as plain HTTP, and what follows too
     }
+    // #endregion upgrade-request
     const mode = connectionMode(req);
     if (mode === CLOSE) this.closing = true;
 
@@ -339,6 +341,7 @@ export class HttpSession implements Session {
     this.queue.push(slot);
   }
 
+  // #region switch-protocols
   /**
    * Every answer before the upgrade is out: check the handshake, answer 101 and hand the
    * connection to a WebSocketSession (with the bytes that came behind the request), or refuse.
@@ -356,6 +359,7 @@ export class HttpSession implements Session {
     this.ws.start(this.parser.takeUpgradeData());
     if (this.peerGone) this.ws.peerClosed(); // the FIN came while earlier answers were owed
   }
+  // #endregion switch-protocols
 
   /** Drop every owed answer. Files opened for answers that never reached the sink are still ours to close. */
   private discardQueue(): void {

@@ -141,6 +141,7 @@ export class FrameParser {
     this.target = EMPTY;
   }
 
+  // #region frame-loop
   /** Bytes from the socket. `data` may view a reused buffer: nothing is kept after return. */
   push(data: Uint8Array): void {
     const end = data.length;
@@ -176,7 +177,9 @@ export class FrameParser {
       if (this.left === 0) this.frameEnd();
     }
   }
+  // #endregion frame-loop
 
+  // #region header-rules
   /**
    * Judge what the first two bytes decide — FIN, RSV, opcode, MASK, the 7-bit length — and learn
    * how long the header is. False if the frame is refused.
@@ -205,7 +208,9 @@ export class FrameParser {
     this.headNeed = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + 4;
     return true;
   }
+  // #endregion header-rules
 
+  // #region length-and-limit
   /** The whole header is in: read the length and the mask, and find the payload a home. */
   private headerComplete(): boolean {
     const head = this.head;
@@ -254,6 +259,7 @@ export class FrameParser {
     else this.state = PAYLOAD;
     return true;
   }
+  // #endregion length-and-limit
 
   /** A frame's payload is all in. */
   private frameEnd(): void {

@@ -71,6 +71,7 @@ const BASE64_16 = /^[A-Za-z0-9+/]{22}==$/;
  * Check an upgrade request (one `wantsWebSocket` said yes to) and pick a subprotocol: the first
  * the client offers (its order is its preference, §4.1) that `accepted` lists, or none.
  */
+// #region check-handshake
 export function checkHandshake(req: HttpRequest, accepted: readonly string[] = []): HandshakeAccepted | HandshakeRefused {
   const refuse = (status: 400 | 426, reason: string, fields = ''): HandshakeRefused => ({ ok: false, status, fields, reason });
   if (req.versionMinor !== 1) return refuse(400, 'WebSocket needs HTTP/1.1');
@@ -87,6 +88,7 @@ export function checkHandshake(req: HttpRequest, accepted: readonly string[] = [
   }
   return { ok: true, accept: acceptKey(keys[0]!), protocol };
 }
+// #endregion check-handshake
 
 /** The 101 answer to an accepted handshake. */
 export function switchingProtocols(accepted: HandshakeAccepted): Buffer {

@@ -266,6 +266,7 @@ export class WebSocketSession implements Session, FrameEvents {
     this.report(CLOSE_ABNORMAL, '');
   }
 
+  // #region heartbeat
   /**
    * Session: `deadline` passed. True when the connection must be cut now (the peer took up
    * neither our close nor our ping), false when the session acted (queued a ping) and set a new
@@ -286,6 +287,7 @@ export class WebSocketSession implements Session, FrameEvents {
     this.due = now + this.options.pingIntervalMs;
     return false;
   }
+  // #endregion heartbeat
 
   // --- for Connection: what the application asked -------------------------------------------
 
@@ -329,6 +331,7 @@ export class WebSocketSession implements Session, FrameEvents {
     this.pinged = false; // any pong is a sign of life (§5.5.3 allows unsolicited ones)
   }
 
+  // #region close-handshake
   onClose(code: number, reason: string): void {
     // Theirs first: echo the code (§5.5.1), then end. Ours first: the handshake is complete.
     if (this.state === OPEN) this.sink.write(closeFrame(code));
@@ -339,6 +342,7 @@ export class WebSocketSession implements Session, FrameEvents {
     if (this.state === OPEN) this.sink.write(closeFrame(code, reason));
     this.finish(code, reason);
   }
+  // #endregion close-handshake
 
   // --- inside ----------------------------------------------------------------------------------
 
