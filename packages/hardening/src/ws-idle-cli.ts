@@ -55,7 +55,7 @@ function treeMemory(pid: number): { pss: number; rss: number; processes: number 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-console.log(`| model | clients | upgraded within ${WAIT_MS} ms | server processes | PSS MiB | RSS MiB | PSS KiB per upgraded client (above the empty server) |`);
+console.log(`| model | clients | upgraded within ${WAIT_MS} ms | server processes | PSS MiB | RSS MiB | PSS KiB per client (above the empty server; only if all were served) |`);
 console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const [pkg, flags] of MODELS) {
   const server = await startServer(pkg, { args: flags, timeoutMs: 30_000 });
@@ -82,7 +82,9 @@ for (const [pkg, flags] of MODELS) {
   while (upgraded < CLIENTS && Date.now() < deadline) await sleep(100);
   await sleep(1000); // let threads and children finish starting
   const held = treeMemory(server.pid);
-  const perClient = upgraded > 0 ? ((held.pss - empty.pss) / upgraded).toFixed(1) : '—';
+  // Per client only when every client was served: otherwise the memory is that of a model still
+  // creating processes or threads, not of the connections it holds.
+  const perClient = upgraded === CLIENTS ? ((held.pss - empty.pss) / upgraded).toFixed(1) : '—';
   console.log(`| ${[pkg, ...flags].join(' ')} | ${CLIENTS} | ${upgraded} | ${held.processes} | ${(held.pss / 1024).toFixed(1)} | ${(held.rss / 1024).toFixed(1)} | ${perClient} |`);
   for (const s of socks) s.destroy();
   await server.stop(20_000);
