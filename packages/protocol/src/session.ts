@@ -11,6 +11,7 @@
  */
 
 /** Where a session's output goes. Implemented by each model, one per connection. */
+// #region sink
 export interface Sink {
   /**
    * Queue bytes for the peer, after everything queued before. The sink keeps a reference (no
@@ -32,8 +33,10 @@ export interface Sink {
    */
   readonly pendingBytes: number;
 }
+// #endregion sink
 
 /** One connection's protocol state. Created by `Protocol.open`; owned by the serving thread. */
+// #region session
 export interface Session {
   /**
    * Bytes read from the peer. `data` is a view of the model's reusable read buffer and is valid
@@ -82,6 +85,7 @@ export interface Session {
    */
   timeout?(now: number): boolean;
 }
+// #endregion session
 
 /** Address of the peer, as the model learnt it from accept/getpeername. */
 export interface PeerInfo {
@@ -90,9 +94,11 @@ export interface PeerInfo {
 }
 
 /** A protocol: a factory of sessions. Immutable; one instance may be shared by every connection of a thread. */
+// #region protocol
 export interface Protocol {
   readonly name: 'http' | 'echo';
   /** URL scheme printed in the banner: `http` for HTTP, `tcp` for echo. */
   readonly scheme: 'http' | 'tcp';
   open(sink: Sink, peer?: PeerInfo): Session;
 }
+// #endregion protocol
