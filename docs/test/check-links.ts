@@ -79,14 +79,16 @@ export function withoutFences(text: string): string {
 }
 
 /**
- * An inline link or image: `[text](target "title")`; the text may hold one level of brackets.
- * Groups: 1 everything up to the target, 2 the target, 3 the title with its leading space, 4 or 5
- * the title (double- or single-quoted), 6 the closing parenthesis and the space before it.
+ * An inline link or image: `[text](target "title")`. The text may hold one level of brackets and
+ * run over several lines, but not over a blank one. Groups: 1 everything up to the target, 2 the
+ * target, 3 the title with its leading space, 4 or 5 the title (double- or single-quoted), 6 the
+ * closing parenthesis and the space before it. `d`: the groups' offsets are kept.
  */
-export const INLINE_LINK = /(!?\[(?:[^[\]]|\[[^\]]*\])*\]\(\s*)(<[^>]*>|[^)\s]+)(\s+(?:"([^"]*)"|'([^']*)'))?(\s*\))/g;
+export const INLINE_LINK =
+  /(!?\[(?:[^[\]\n]|\n(?![ \t]*\n)|\[[^\]]*\])*\]\(\s*)(<[^>]*>|[^)\s]+)(\s+(?:"([^"]*)"|'([^']*)'))?(\s*\))/dg;
 
-/** A link reference definition, `[ref]: target "title"`; groups as in INLINE_LINK, without 6. */
-export const REFERENCE_DEF = /^(\s{0,3}\[[^\]]+\]:\s*)(\S+)(\s+(?:"([^"]*)"|'([^']*)'))?/;
+/** A link reference definition, `[ref]: target "title"`, one a line; groups as in INLINE_LINK, without 6. */
+export const REFERENCE_DEF = /^(\s{0,3}\[[^\]]+\]:[ \t]*)(\S+)([ \t]+(?:"([^"]*)"|'([^']*)'))?/dgm;
 
 /** An inline code span; group 2 is its contents. */
 export const CODE_SPAN = /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/g;
@@ -98,27 +100,54 @@ export function codeSpans(line: string): string[] {
   return spans;
 }
 
-/** Every link target in `text` (fences already removed or not: this removes them too). */
-export function findLinks(text: string): FoundLink[] {
-  const links: FoundLink[] = [];
-  const lines = withoutFences(text).split('\n');
-  lines.forEach((raw, i) => {
-    const line = raw.replace(CODE_SPAN, ''); // code spans are not links
-    const add = (target: string, title?: string) => {
-      const link: FoundLink = { target: target.replace(/^<|>$/g, ''), line: i + 1 };
+/**
+ * The Markdown's prose: `text` with fenced blocks and code spans blanked out (each character
+ * becomes a space, line breaks stay), so that every offset and line number still holds and links
+ * can be found, and rewritten, where a reader sees them.
+ */
+export function proseOf(text: string): string {
+  const original = text.split('\n');
+  return withoutFences(text)
+    .split('\n')
+    .map((line, i) => (line === original[i] ? line.replace(CODE_SPAN, (span) => ' '.repeat(span.length)) : ' '.repeat(original[i]!.length)))
+    .join('\n');
+}
+
+/** A link in Markdown text, where its target stands: `[start, end)` offsets into the text. */
+export interface PlacedLink extends FoundLink {
+  start: number;
+  end: number;
+}
+
+/** Every inline link and reference definition of `text`, in order, with its target's place. */
+export function placedLinks(text: string): PlacedLink[] {
+  const prose = proseOf(text);
+  const lineAt = (offset: number) => prose.slice(0, offset).split('\n').length;
+  const links: PlacedLink[] = [];
+  for (const re of [INLINE_LINK, REFERENCE_DEF]) {
+    for (const m of prose.matchAll(re)) {
+      const [start, end] = m.indices![2]!;
+      const link: PlacedLink = { target: m[2]!, line: lineAt(start), start, end };
+      const title = m[4] ?? m[5];
       if (title !== undefined) link.title = title;
       links.push(link);
-    };
-    // [text](target "title") and ![alt](target); the text may hold one level of brackets.
-    for (const m of line.matchAll(INLINE_LINK)) add(m[2]!, m[4] ?? m[5]);
-    // [ref]: target "title"
-    const def = REFERENCE_DEF.exec(line);
-    if (def) add(def[2]!, def[4] ?? def[5]);
-    // <a href="..."> and <img src="...">
-    const html = /<(?:a|img)\b[^>]*?\b(?:href|src)\s*=\s*"([^"]*)"/gi;
-    for (let m = html.exec(line); m !== null; m = html.exec(line)) add(m[1]!);
+    }
+  }
+  return links.sort((x, y) => x.start - y.start);
+}
+
+/** Every link target in `text`, outside fenced blocks and code spans. */
+export function findLinks(text: string): FoundLink[] {
+  const links: FoundLink[] = placedLinks(text).map(({ target, line, title }) => {
+    const link: FoundLink = { target: target.replace(/^<|>$/g, ''), line };
+    if (title !== undefined) link.title = title;
+    return link;
   });
-  return links;
+  // <a href="..."> and <img src="...">
+  proseOf(text).split('\n').forEach((line, i) => {
+    for (const m of line.matchAll(/<(?:a|img)\b[^>]*?\b(?:href|src)\s*=\s*"([^"]*)"/gi)) links.push({ target: m[1]!, line: i + 1 });
+  });
+  return links.sort((x, y) => x.line - y.line);
 }
 
 /**

@@ -79,6 +79,8 @@ describe('the checker', () => {
   test('finds inline, reference, image and HTML links', () => {
     const md = '![img](a.svg) [t [n]](b.md "title") <img src="c.svg"> <a href="d.md">d</a>\n[ref]: e.md\n`[not](f.md)`';
     expect(findLinks(md).map((l) => l.target)).toEqual(['a.svg', 'b.md', 'c.svg', 'd.md', 'e.md']);
+    // A link's text may run over lines (not over a blank one); it is found on its target's line.
+    expect(findLinks('x\n[two\nlines](g.md "t") `[no](h.md)`\n[not\n\nthis](i.md)')).toEqual([{ target: 'g.md', line: 3, title: 't' }]);
   });
 
   test('slugs headings as GitHub does', () => {

@@ -11,11 +11,11 @@
  *     parent: fork N children up front, then wait for them (replacing any that dies)
  *     child:  loop { accept on the shared listening socket (blocks) → serve → close }
  *
- * A stalled client now stalls only its own process. The price: a fork per connection — about 5 ms
- * of CPU here, mostly the child copying every page it writes (copy-on-write), so ~120 connections
- * a second where step 01 manages thousands — and a process per open connection. Prefork pays the
- * forks once, but serves only N clients at a time: N stalled clients stall it again.
- * (packages/bench/src/connections.ts measures all of this.)
+ * A stalled client now stalls only its own process. The price: a fork per connection — the fork,
+ * the madvise calls before it (children.ts), the child's exit and its reaping, paid by every
+ * connection — and a process per open connection. Prefork pays the forks once, but serves only N
+ * clients at a time: N stalled clients stall it again. docs/02-fork.md ("Where it breaks") gives
+ * the measured cost per connection and the command that measures it.
  */
 import { availableParallelism } from 'node:os';
 import * as sys from '@course/syscalls';
@@ -85,9 +85,11 @@ function processPerConnection(listener: Listener, protocol: Protocol): never {
  * exclusive waiters (WQ_FLAG_EXCLUSIVE, since 2.4), and each connection wakes exactly one. The
  * herd is still there if the children wait in select/poll/epoll on the shared socket instead —
  * every waiter wakes, one accept wins, the rest get EAGAIN — which is what EPOLLEXCLUSIVE (4.5)
- * and SO_REUSEPORT (3.9, one queue per process; step 06) fix. Stevens' §30.7 puts a lock around
- * accept for kernels that woke everybody. packages/bench measures our wake-ups per connection
- * for N = 1, 2, 4 and 8 (connections.ts, "herd").
+ * and SO_REUSEPORT (3.9: a listening socket, and a queue, per process) address; no step of this
+ * course uses SO_REUSEPORT yet. (Stevens' lock around accept, §30.7, is another matter: on SVR4
+ * accept is a library function, and concurrent calls on one socket can fail there. Linux's accept
+ * is a system call and needs no lock.) packages/bench measures our wake-ups per connection for
+ * N = 1, 2, 4 and 8 (the herd).
  */
 function prefork(listener: Listener, protocol: Protocol, workers: number): never {
   const children = new ChildSet();
