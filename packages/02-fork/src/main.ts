@@ -43,6 +43,7 @@ if (!isSingleThreaded()) {
   else processPerConnection(listener, protocol);
 }
 
+// #region process-per-connection
 /** UNP §30.5: the parent accepts, a new child serves each connection. Never returns. */
 function processPerConnection(listener: Listener, protocol: Protocol): never {
   announce(listener, protocol, PKG, { model: 'process-per-connection' });
@@ -76,6 +77,7 @@ function processPerConnection(listener: Listener, protocol: Protocol): never {
   sys.close(listener.fd);
   exitNow(0);
 }
+// #endregion process-per-connection
 
 /**
  * UNP §30.6: N children each block in accept on the one listening socket they inherited.
@@ -91,6 +93,7 @@ function processPerConnection(listener: Listener, protocol: Protocol): never {
  * is a system call and needs no lock.) packages/bench measures our wake-ups per connection for
  * N = 1, 2, 4 and 8 (the herd).
  */
+// #region prefork
 function prefork(listener: Listener, protocol: Protocol, workers: number): never {
   const children = new ChildSet();
   const startChild = (): number =>
@@ -113,6 +116,7 @@ function prefork(listener: Listener, protocol: Protocol, workers: number): never
   }
   announce(listener, protocol, PKG, { model: 'prefork', workers });
 
+  // #region replace-dead-children
   // The parent serves nobody: it waits for children to exit. A child should only die if killed
   // (or by a bug): replace it, as Apache's prefork does — after a pause, so that children that
   // die at once cannot make us fork in a tight loop.
@@ -124,12 +128,15 @@ function prefork(listener: Listener, protocol: Protocol, workers: number): never
       if (startChild() < 0) { nap(1000); break; } // out of processes: try again later
     }
   }
+  // #endregion replace-dead-children
 
   children.stopAll();
   sys.close(listener.fd);
   exitNow(0);
 }
+// #endregion prefork
 
+// #region die-with-wrapper
 /**
  * Started by the wrapper (relaunch.ts)? Then die with it: should it be SIGKILLed it cannot pass on
  * a signal, and we would serve on, orphaned, holding the port.
@@ -140,3 +147,4 @@ function dieWithWrapper(): void {
   sys.setParentDeathSignal(C.SIGTERM);
   if (sys.getppid() !== wrapper) exitNow(0); // it died before prctl took effect
 }
+// #endregion die-with-wrapper

@@ -19,6 +19,7 @@ const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 type Pending = Uint8Array | { fd: number; offset: number; length: number };
 
+// #region blocking-sink
 /**
  * A Sink that collects what a session answers during one `receive` and then writes it all with
  * blocking writev/sendfile. Not thread-safe: one connection, one thread.
@@ -51,6 +52,7 @@ export class BlockingSink implements Sink {
     this.ended = true;
   }
 
+  // #region flush
   /** Write everything queued, blocking until the kernel took it. Coalesces byte chunks into one writev. */
   flush(): void {
     const queue = this.queue;
@@ -71,6 +73,7 @@ export class BlockingSink implements Sink {
       }
     }
   }
+  // #endregion flush
 
   /** The connection is over: close files never sent. */
   dispose(): void {
@@ -79,7 +82,9 @@ export class BlockingSink implements Sink {
     this.queued = 0;
   }
 }
+// #endregion blocking-sink
 
+// #region serve-connection
 /**
  * Serve `fd` until the peer closes, the protocol ends the connection, or shutdown is requested;
  * then close it. Blocks the calling thread throughout: that is the lesson of steps 01-03.
@@ -114,6 +119,7 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
     sys.close(fd);
   }
 }
+// #endregion serve-connection
 
 /**
  * Write what the session answered; if it held pipelined requests back (output piled up), let it
@@ -134,6 +140,7 @@ export function peerOf(fd: number): PeerInfo | undefined {
   return typeof addr === 'number' ? undefined : { address: addr.address, port: addr.port };
 }
 
+// #region writev-all
 /**
  * writev until every byte is written. A blocking socket may still take only part of a large
  * write (the send buffer fills; a signal interrupts): advance past what was taken and go again.
@@ -154,6 +161,7 @@ function writevAll(fd: number, chunks: Uint8Array[]): number {
   }
   return 0;
 }
+// #endregion writev-all
 
 /** sendfile until `length` bytes of the file are sent; 0, or -errno. */
 function sendfileAll(fd: number, fileFd: number, offset: number, length: number): number {
