@@ -5,7 +5,7 @@ export function row(model: string, scenario: ScenarioName, fields: Partial<Row> 
   return {
     model, mode: '', scenario, status: 'ok', args: [], connections: 50, pipelining: 1, durationS: 5, wallS: 6,
     totalRequests: 0, requestsPerSec: null, requestsPerServerCpuSec: null, latencyP50Ms: null, latencyP99Ms: null,
-    errors: 0, timeouts: 0, serverCpuSeconds: null, clientCpuSeconds: null, peakRssKb: null, notes: [],
+    errors: 0, timeouts: 0, serverCpuSeconds: null, clientCpuSeconds: null, engine: 'autocannon', clientBound: false, peakRssKb: null, notes: [],
     ...fields,
   };
 }
