@@ -7,8 +7,7 @@
  * memory. See plan.ts for which model runs in which mode under which scenario.
  */
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, resolve } from 'node:path';
 import chalk from 'chalk';
 import { REPO_ROOT } from '@course/testkit';
 import { describePinning, prepareMachine, serverPrefix } from './machine.js';
@@ -18,6 +17,7 @@ import { Progress } from './progress.js';
 import { rowsOf, writeReport } from './report.js';
 import { runLabel, runOne } from './scenarios.js';
 import { ENGINES } from './engines/index.js';
+import { refreshDocs } from './refresh.js';
 import { renderTable, renderVerdicts } from './table.js';
 import { targetVerdicts } from './verdicts.js';
 import { isBuilt, terminateLiveTargets } from './target.js';
@@ -119,8 +119,14 @@ async function main(): Promise<void> {
   const written = writeReport(report, resolve(userCwd, opts.out));
   const rel = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
   console.log(chalk.dim(`wrote ${rel(written.json)}, ${rel(written.markdown)} and ${written.charts.length} SVG charts`));
+  // The docs copy the default report only: a scratch run (--out elsewhere) never rewrites the course text.
+  if (written.json === DEFAULT_OUT) {
+    if (!refreshDocs(report, written.json, (line) => console.log(chalk.dim(line)))) process.exitCode = 1;
+  } else {
+    console.log(chalk.dim(`the docs copy ${relative(REPO_ROOT, DEFAULT_OUT)} only: not refreshed from this report`));
+  }
   // autocannon and closed sockets may leave timers behind; the work is done.
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { refreshText } from '../src/docs.js';
+import type { Report } from '../src/types.js';
+import { keepaliveRows, row } from './rows.js';
+
+const report: Report = {
+  date: '2026-01-01T00:00:00.000Z',
+  command: 'pnpm bench --engine wrk',
+  engine: { name: 'wrk', description: 'wrk -t1' },
+  machine: { cores: 2, cpuModel: 'Test CPU', node: 'v20.0.0', platform: 'linux x64', pinning: { server: 0, client: 1, tool: 'taskset' } },
+  settings: { durationS: 5, warmupS: 0.5, connections: null, benchFile: '/bench.html', benchFileBytes: 540, root: '/site' },
+  scenarios: ['keepalive'],
+  rows: [...keepaliveRows(), row('06-reactor-pool', 'keepalive', { requestsPerSec: 90000, requestsPerServerCpuSec: 120000 })],
+};
+
+describe('refreshText', () => {
+  it('rewrites a table block with the chosen models and a provenance line, and leaves the rest alone', () => {
+    const doc = 'before\n<!-- bench:table keepalive models=node-http,05-epoll-native -->\nold table\n<!-- /bench:table -->\nafter\n';
+    const r = refreshText(doc, report, 'bench/latest.md');
+    expect(r.problems).toEqual([]);
+    expect(r.blocks).toBe(1);
+    expect(r.text).toMatch(/^before\n<!-- bench:table keepalive models=node-http,05-epoll-native -->\n\| model \| req\/s /);
+    expect(r.text).toContain('| 05-epoll-native | **80,000** |');
+    expect(r.text).not.toContain('06-reactor-pool');
+    expect(r.text).not.toContain('old table');
+    expect(r.text).toContain('<sub>Generated from `pnpm bench --engine wrk` (engine wrk) on 2026-01-01');
+    expect(r.text).toMatch(/Full report: \[bench\/latest\.md\]\(bench\/latest\.md\)\.<\/sub>\n<!-- \/bench:table -->\nafter\n$/);
+    expect(refreshText(r.text, report, 'bench/latest.md').text).toBe(r.text); // idempotent
+  });
+
+  it('writes the verdicts and the whole report, its headings one level down and its links relative to the doc', () => {
+    const v = refreshText('<!-- bench:verdicts -->\n<!-- /bench:verdicts -->', report, 'bench/latest.md').text;
+    expect(v).toContain('| keep-alive: req per server-CPU-s vs node:http | ×2.00 (120,000 vs 60,000 req/CPU-s) | ≥ ×1.50 | PASS |');
+    const all = refreshText('<!-- bench:report -->\n<!-- /bench:report -->', report, 'bench/latest.md').text;
+    expect(all).toContain('\n### keepalive\n');
+    expect(all).not.toContain('# Benchmark results');
+    expect(all).toContain('](bench/latest-keepalive.svg)');
+  });
+
+  it('leaves markers shown in a fenced code block alone', () => {
+    const doc = '```md\n<!-- bench:table keepalive -->\n<!-- /bench:table -->\n```\n';
+    expect(refreshText(doc, report, 'l.md')).toEqual({ text: doc, blocks: 0, problems: [] });
+  });
+
+  it('names the line of a marker it cannot fill, and keeps that block as it was', () => {
+    const doc = 'x\n<!-- bench:table nosuch -->\nkept\n<!-- /bench:table -->\n<!-- bench:table churn models=07-io-uring -->\n<!-- /bench:table -->';
+    const r = refreshText(doc, report, 'l.md');
+    expect(r.text).toBe(doc);
+    expect(r.problems).toEqual([
+      'line 2: bench:table needs a scenario (keepalive, pipelined, burst, churn, slow-client, idle-1k, idle-10k, herd, cpu-task), got "nosuch"',
+      'line 5: bench:table churn: unknown model "07-io-uring"',
+    ]);
+  });
+});
