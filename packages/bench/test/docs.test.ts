@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { refreshText } from '../src/docs.js';
 import type { Report } from '../src/types.js';
-import { keepaliveRows, row } from './rows.js';
+import { keepaliveRows, reportOf, row } from './rows.js';
 
-const report: Report = {
-  date: '2026-01-01T00:00:00.000Z',
-  command: 'pnpm bench --engine wrk',
-  engine: { name: 'wrk', description: 'wrk -t1' },
-  machine: { cores: 2, cpuModel: 'Test CPU', node: 'v20.0.0', platform: 'linux x64', pinning: { server: 0, client: 1, tool: 'taskset' } },
-  settings: { durationS: 5, warmupS: 0.5, connections: null, benchFile: '/bench.html', benchFileBytes: 540, root: '/site' },
-  scenarios: ['keepalive'],
-  rows: [...keepaliveRows(), row('06-reactor-pool', 'keepalive', { requestsPerSec: 90000, requestsPerServerCpuSec: 120000 })],
-};
+const report: Report = reportOf(
+  [...keepaliveRows(), row('06-reactor-pool', 'keepalive', { requestsPerSec: 90000, requestsPerServerCpuSec: 120000 })],
+  { command: 'pnpm bench --engine wrk', engine: { name: 'wrk', description: 'wrk -t1' } },
+);
 
 describe('refreshText', () => {
   it('rewrites a table block with the chosen models and a provenance line, and leaves the rest alone', () => {

@@ -4,17 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chartFor, renderMarkdown, writeReport } from '../src/report.js';
 import type { Report } from '../src/types.js';
-import { keepaliveRows, row } from './rows.js';
+import { keepaliveRows, reportOf, row } from './rows.js';
 
-const report: Report = {
-  date: '2026-01-01T00:00:00.000Z',
-  command: 'pnpm bench --scenario keepalive,churn',
-  engine: { name: 'autocannon', description: 'autocannon in the bench process' },
-  machine: { cores: 2, cpuModel: 'Test CPU', node: 'v20.0.0', platform: 'linux x64', pinning: { server: 0, client: 1, tool: 'taskset' } },
-  settings: { durationS: 5, warmupS: 1, connections: null, benchFile: '/bench.html', benchFileBytes: 540, root: '/site' },
-  scenarios: ['keepalive', 'churn'],
-  rows: [...keepaliveRows(), row('node-http', 'churn', { requestsPerSec: 3000 })],
-};
+const report: Report = reportOf([...keepaliveRows(), row('node-http', 'churn', { requestsPerSec: 3000 })]);
 
 describe('renderMarkdown', () => {
   const md = renderMarkdown(report);
