@@ -2,30 +2,40 @@
  * The docs' copies of the results, refreshed from a report instead of by hand. A Markdown file
  * marks what the bench owns with comment pairs, and everything between them is rewritten:
  *
- *   <!-- bench:table SCENARIO [models=a,b] -->   a scenario's table (optionally some models only)
- *   <!-- /bench:table -->
- *   <!-- bench:verdicts -->                       step 06's targets
+ *   <!-- bench:table SCENARIO [models=a,b:mode] -->   a scenario's table, optionally some rows only:
+ *   <!-- /bench:table -->                             a model (every mode of it) or model:mode
+ *   <!-- bench:verdicts -->                           step 06's targets
  *   <!-- /bench:verdicts -->
- *   <!-- bench:report -->                         the whole report, headings one level down
+ *   <!-- bench:source -->                             the line naming command, date, machine and
+ *   <!-- /bench:source -->                            engine, linking the full report
+ *   <!-- bench:report -->                             the whole report, headings one level down
  *   <!-- /bench:report -->
  *
- * Each table or verdict block ends with a line naming the command, date and machine it came from,
- * linking the full report. Pure: `refreshText` maps text to text; refresh-docs.ts does the I/O.
+ * In a mode, spaces are written as dashes (`06-reactor-pool:fib-inline`). Markers inside fenced
+ * code are examples and stay as they are. Pure: `refreshText` maps text to text; refresh.ts does
+ * the I/O.
  */
 import { describePinning } from './machine.js';
 import { MODELS } from './plan.js';
 import { markdownTable, renderMarkdown, verdictCells } from './report.js';
-import { footnotes } from './table.js';
 import { SCENARIOS, type Report, type ScenarioName } from './types.js';
 import { herdLegend, targetVerdicts } from './verdicts.js';
 
-const BLOCK = /<!-- bench:(table|verdicts|report)((?: [^>]*?)?) -->\n[\s\S]*?<!-- \/bench:\1 -->/g;
+const BLOCK = /<!-- bench:(table|verdicts|source|report)((?: [^>]*?)?) -->\n[\s\S]*?<!-- \/bench:\1 -->/g;
 
 /** The provenance line under a copied block. `reportLink` is the Markdown report, relative to the doc. */
 export function provenance(report: Report, reportLink: string): string {
   const m = report.machine;
-  return `<sub>Generated from \`${report.command}\` (engine ${report.engine.name}) on ${report.date.slice(0, 10)}: ${m.cores} cores (${m.cpuModel}), ` +
-    `Node ${m.node}; ${describePinning(m)}. Full report: [${reportLink.replace(/^(\.\.\/)+/, '')}](${reportLink}).</sub>`;
+  const s = report.settings;
+  return `<sub>Measured with \`${report.command}\` (engine ${report.engine.name}) on ${report.date.slice(0, 10)}: ${m.cores} cores (${m.cpuModel}), ` +
+    `Node ${m.node}, ${m.platform}; ${describePinning(m)}; ${s.warmupS} s warm-up, then ${s.durationS} s of load per run on \`${s.benchFile}\` ` +
+    `(${s.benchFileBytes} bytes). Repeated runs on a shared machine differ: compare rows of one table. ` +
+    `Full report: [${reportLink.replace(/^(\.\.\/)+/, '')}](${reportLink}).</sub>`;
+}
+
+/** Whether a row is named by a `models=` list: `model` takes every mode, `model:mode` one. */
+function named(list: readonly string[], model: string, mode: string): boolean {
+  return list.some((w) => w === model || w === `${model}:${mode.replace(/ /g, '-')}`);
 }
 
 /** One block's new body, or an error message naming what is wrong with its marker. */
@@ -38,20 +48,21 @@ function render(kind: string, args: string, report: Report, reportLink: string):
       .replace(/^(#+) /gm, '$1# ')
       .replace(/\]\(((?!https?:|\/|#)[^)]+)\)/g, `](${dir}$1)`);
   }
+  if (kind === 'source') return provenance(report, reportLink);
   if (kind === 'verdicts') {
     const v = targetVerdicts(report.rows);
     if (v.length === 0) throw new Error('the report has no step 06 targets (run keepalive, burst or idle-10k with 06)');
     const t = verdictCells(v);
-    return [`| ${t.header.join(' | ')} |`, `| ${t.header.map(() => '---').join(' | ')} |`, ...t.rows.map((r) => `| ${r.join(' | ')} |`), '', provenance(report, reportLink)].join('\n');
+    return [`| ${t.header.join(' | ')} |`, `| ${t.header.map(() => '---').join(' | ')} |`, ...t.rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
   }
   const scenario = SCENARIOS.find((s) => s === words[0]) as ScenarioName | undefined;
   if (!scenario) throw new Error(`bench:table needs a scenario (${SCENARIOS.join(', ')}), got "${words[0] ?? ''}"`);
   const models = words.find((w) => w.startsWith('models='))?.slice('models='.length).split(',');
-  for (const m of models ?? []) if (!(MODELS as readonly string[]).includes(m)) throw new Error(`bench:table ${scenario}: unknown model "${m}"`);
-  const rows = report.rows.filter((r) => r.scenario === scenario && (!models || models.includes(r.model)));
+  for (const m of models ?? []) if (!(MODELS as readonly string[]).includes(m.split(':')[0]!)) throw new Error(`bench:table ${scenario}: unknown model "${m}"`);
+  const rows = report.rows.filter((r) => r.scenario === scenario && (!models || named(models, r.model, r.mode)));
   if (rows.length === 0) throw new Error(`the report has no ${scenario} rows${models ? ` for ${models.join(', ')}` : ''}`);
-  const notes = scenario === 'herd' ? herdLegend(rows) : footnotes(rows).filter((n) => /client-bound|collapsed|waited/.test(n));
-  return [markdownTable(scenario, rows), ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []), '', provenance(report, reportLink)].join('\n');
+  const notes = scenario === 'herd' ? herdLegend(rows) : [];
+  return [markdownTable(scenario, rows), ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : [])].join('\n');
 }
 
 /** Whether `offset` lies inside a fenced code block (``` or ~~~): markers shown as examples there stay as they are. */
