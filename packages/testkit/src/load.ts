@@ -23,13 +23,14 @@ export interface LoadResult {
   non2xx: number;
   durationS: number;
   latency: { p50: number | null; p99: number | null };
-  /** Distinct connections that got at least one response (autocannon only). */
+  /** Distinct connections that got at least one response (the autocannon engine only). */
   connectionsServed?: number;
 }
 
 /**
- * A request that does not complete within this many seconds counts as a timeout, and autocannon
- * replaces the connection. Short, so that a stuck server shows as timeouts within a 5-second run.
+ * A request that does not complete within this many seconds counts as a timeout, in the raw
+ * clients and in every engine of the bench (which then replaces the connection). Short, so that
+ * a stuck server shows as timeouts within a 5-second run.
  */
 export const REQUEST_TIMEOUT_S = 2;
 
@@ -406,7 +407,7 @@ export interface BurstLoad {
   host: string;
   path: string;
   connections: number;
-  /** Requests per burst: 16 for the pipelined target. */
+  /** Requests per burst: 16 in the bench's burst scenario. */
   depth: number;
   durationS: number;
 }
@@ -422,7 +423,7 @@ interface BurstConnection {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Pipelining as the target means it: `connections` clients each write `depth` requests in ONE
+ * Pipelining in bursts: `connections` clients each write `depth` requests in ONE
  * write, read until all `depth` responses have arrived, and only then write the next burst. The
  * server thus finds `depth` requests in one read, and can answer them all with one write.
  *
