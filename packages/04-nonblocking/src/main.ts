@@ -20,7 +20,24 @@
  */
 import * as sys from '@course/syscalls';
 import { createProtocol, type Session } from '@course/protocol';
-import { announce, catchShutdownSignals, exitNow, listenOrExit, log, NonBlockingSink, parseCommandLine, peerOf, shutdownRequested } from '@course/server-kit';
+import {
+  announce,
+  catchShutdownSignals,
+  exitNow,
+  guardedClose,
+  guardedDrained,
+  guardedOpen,
+  guardedPeerClosed,
+  guardedReceive,
+  LINGER_MS,
+  listenOrExit,
+  log,
+  NonBlockingSink,
+  parseCommandLine,
+  peerOf,
+  shutdownRequested,
+  type GuardedConnection,
+} from '@course/server-kit';
 
 const { C } = sys;
 const PKG = '04-nonblocking';
@@ -35,8 +52,12 @@ if (usePoll && opts['sleep-ms'] > 0) {
 }
 const protocol = createProtocol(opts.protocol, { root: opts.root });
 
-/** One client. Lives in `conns` from accept until it is closed. Main thread only. */
-interface Connection {
+/**
+ * One client. Lives in `conns` from accept until it is closed. Main thread only. Every call
+ * into its session goes through server-kit's guard: a session that throws ends this connection
+ * only (see session-guard.ts).
+ */
+interface Connection extends GuardedConnection {
   fd: number;
   /** Output not yet taken by the kernel (short writes are kept here). */
   sink: NonBlockingSink;
@@ -44,6 +65,11 @@ interface Connection {
   session: Session;
   /** The peer half-closed: nothing more to read. */
   eof: boolean;
+  /**
+   * Lingering close (see nonblocking-sink.ts): the answer is sent and the write side shut down;
+   * input is read and discarded until the client closes or this time (Date.now ms) passes. 0: not lingering.
+   */
+  lingerUntil: number;
 }
 
 /** What a pass over one connection found. */
@@ -103,22 +129,26 @@ function acceptAll(): boolean {
     if (fd < 0) return any;
     sys.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1); // small responses leave at once (no Nagle delay)
     const sink = new NonBlockingSink(fd);
-    conns.push({ fd, sink, session: protocol.open(sink, peerOf(fd)), eof: false });
+    const peer = peerOf(fd);
+    const session = guardedOpen({ fd, peer, sink }, protocol);
+    if (session === undefined) sys.close(fd); // the protocol could not open a session (logged)
+    else conns.push({ fd, peer, sink, session, eof: false, lingerUntil: 0 });
     any = true;
   }
 }
 
 /** One pass over one connection: one read, then as much writing as the kernel takes. */
 function serve(c: Connection): number {
+  if (c.lingerUntil !== 0) return linger(c);
   let result = IDLE;
   if (!c.eof && !c.sink.ended && !c.session.paused && c.sink.pendingBytes <= HIGH_WATER) {
     const n = sys.read(c.fd, readBuffer, 0, readBuffer.length);
     if (n > 0) {
-      c.session.receive(readBuffer.subarray(0, n)); // may be half a request: the session keeps it
+      guardedReceive(c, protocol, readBuffer.subarray(0, n)); // may be half a request: the session keeps it
       result = BUSY;
     } else if (n === 0) {
       c.eof = true;
-      c.session.peerClosed();
+      guardedPeerClosed(c, protocol);
       result = BUSY;
     } else if (n !== -C.EAGAIN && n !== -C.EINTR) {
       return DONE; // ECONNRESET and friends
@@ -129,14 +159,29 @@ function serve(c: Connection): number {
     if (n < 0) return DONE; // EPIPE: the peer is gone
     if (n > 0) result = BUSY;
   }
-  if (c.sink.pendingBytes === 0) c.session.drained(); // a session holding pipelined requests goes on
-  // All sent, and the session ended (Connection: close) or the peer has left: done.
-  if (c.sink.pendingBytes === 0 && (c.sink.ended || (c.eof && !c.session.midRequest && !c.session.awaiting))) return DONE;
+  if (c.sink.pendingBytes === 0) guardedDrained(c, protocol); // a session holding pipelined requests goes on
+  if (c.sink.pendingBytes === 0) {
+    // All sent and the peer has left (nothing in flight): done.
+    if (c.eof && (c.sink.ended || (!c.session.midRequest && !c.session.awaiting))) return DONE;
+    // All sent and the session ended (an error answer, Connection: close) while the client may
+    // still be sending: close lingering, or its unread input would turn our FIN into an RST.
+    if (c.sink.ended) {
+      if (!c.sink.lingerStart()) return DONE;
+      c.lingerUntil = Date.now() + LINGER_MS;
+      return BUSY;
+    }
+  }
   return result;
 }
 
+/** A lingering connection: discard what arrives; done once the client closed or time is up. */
+function linger(c: Connection): number {
+  if (!c.sink.lingerRead(readBuffer)) return DONE;
+  return Date.now() >= c.lingerUntil ? DONE : IDLE;
+}
+
 function closeConnection(c: Connection): void {
-  c.session.close();
+  guardedClose(c);
   c.sink.dispose();
   sys.close(c.fd);
 }
@@ -147,14 +192,22 @@ function closeConnection(c: Connection): void {
  */
 function waitUntilReady(): void {
   polled = conns.length;
+  let lingerUntil = Infinity; // the first lingering connection due: poll must wake for it
   if (pollFds.length < 3 * (polled + 1)) pollFds = new Int32Array(6 * (polled + 1));
   pollFds[0] = listener.fd;
   pollFds[1] = C.POLLIN;
   for (let i = 0; i < polled; i++) {
     const c = conns[i]!;
-    const wantRead = !c.eof && !c.sink.ended && !c.session.paused && c.sink.pendingBytes <= HIGH_WATER;
+    const lingering = c.lingerUntil !== 0;
+    if (lingering) lingerUntil = Math.min(lingerUntil, c.lingerUntil);
+    const wantRead = lingering || (!c.eof && !c.sink.ended && !c.session.paused && c.sink.pendingBytes <= HIGH_WATER);
     pollFds[3 * (i + 1)] = c.fd;
     pollFds[3 * (i + 1) + 1] = (wantRead ? C.POLLIN : 0) | (c.sink.pendingBytes > 0 ? C.POLLOUT : 0);
   }
-  sys.poll(pollFds, polled + 1, -1); // -EINTR (a signal) leaves every revents 0: the loop checks for shutdown
+  const timeout = lingerUntil === Infinity ? -1 : Math.max(0, lingerUntil - Date.now());
+  const n = sys.poll(pollFds, polled + 1, timeout); // -EINTR (a signal) leaves every revents 0: the loop checks for shutdown
+  // A linger deadline passed: mark its connection due, so that the pass closes it.
+  if (n === 0 && lingerUntil !== Infinity) {
+    for (let i = 0; i < polled; i++) if (conns[i]!.lingerUntil !== 0) pollFds[3 * (i + 1) + 2] = C.POLLIN;
+  }
 }
