@@ -57,6 +57,7 @@ const protocol = createProtocol(opts.protocol, { root: opts.root });
  * into its session goes through server-kit's guard: a session that throws ends this connection
  * only (see session-guard.ts).
  */
+// #region connection
 interface Connection extends GuardedConnection {
   fd: number;
   /** Output not yet taken by the kernel (short writes are kept here). */
@@ -71,6 +72,7 @@ interface Connection extends GuardedConnection {
    */
   lingerUntil: number;
 }
+// #endregion connection
 
 /** What a pass over one connection found. */
 const IDLE = 0;
@@ -78,13 +80,17 @@ const BUSY = 1;
 const DONE = 2;
 
 /** Stop reading from a connection with this much unsent output: its client is not keeping up. */
+// #region high-water
 const HIGH_WATER = 1024 * 1024;
+// #endregion high-water
 
 const conns: Connection[] = [];
 const readBuffer = Buffer.allocUnsafe(64 * 1024); // one buffer for all: sessions copy what they keep
 
 catchShutdownSignals(); // SIGTERM interrupts poll/sleep with EINTR instead of killing us
+// #region listen
 const listener = listenOrExit(PKG, opts, { nonBlocking: true }); // accept4 returns -EAGAIN when nobody waits
+// #endregion listen
 announce(listener, protocol, PKG, { model: 'nonblocking', poller: opts.poller, 'sleep-ms': opts['sleep-ms'] });
 
 // poll(2)'s argument: (fd, events, revents) triplets, the listener first, then every connection.
@@ -92,6 +98,7 @@ let pollFds = new Int32Array(3 * 64);
 let polled = 0; // connections in the last poll() call
 const noFds = new Int32Array(0);
 
+// #region loop
 while (!shutdownRequested()) {
   if (usePoll) waitUntilReady(); // sleeps; afterwards only ready sockets are touched
 
@@ -111,14 +118,18 @@ while (!shutdownRequested()) {
   conns.length = kept;
 
   // Nothing happened in a whole pass. Busy polling goes straight round again: that is the lesson.
+  // #region sleep
   if (!worked && opts['sleep-ms'] > 0) sys.poll(noFds, 0, opts['sleep-ms']); // poll with no fds: a sleep a signal can cut short
+  // #endregion sleep
 }
+// #endregion loop
 
 for (const c of conns) closeConnection(c);
 sys.close(listener.fd);
 exitNow(0);
 
 /** Accept everyone waiting. False if nobody was (EAGAIN at once). */
+// #region accept-all
 function acceptAll(): boolean {
   let any = false;
   for (;;) {
@@ -136,8 +147,10 @@ function acceptAll(): boolean {
     any = true;
   }
 }
+// #endregion accept-all
 
 /** One pass over one connection: one read, then as much writing as the kernel takes. */
+// #region pass
 function serve(c: Connection): number {
   if (c.lingerUntil !== 0) return linger(c);
   let result = IDLE;
@@ -173,12 +186,15 @@ function serve(c: Connection): number {
   }
   return result;
 }
+// #endregion pass
 
 /** A lingering connection: discard what arrives; done once the client closed or time is up. */
+// #region linger
 function linger(c: Connection): number {
   if (!c.sink.lingerRead(readBuffer)) return DONE;
   return Date.now() >= c.lingerUntil ? DONE : IDLE;
 }
+// #endregion linger
 
 function closeConnection(c: Connection): void {
   guardedClose(c);
@@ -190,6 +206,7 @@ function closeConnection(c: Connection): void {
  * Fill `pollFds` with every socket and what we wait for on it, and sleep in poll(2) until one is
  * ready (or a signal arrives). poll's cost grows with the number of sockets, ready or not.
  */
+// #region wait-until-ready
 function waitUntilReady(): void {
   polled = conns.length;
   let lingerUntil = Infinity; // the first lingering connection due: poll must wake for it
@@ -211,3 +228,4 @@ function waitUntilReady(): void {
     for (let i = 0; i < polled; i++) if (conns[i]!.lingerUntil !== 0) pollFds[3 * (i + 1) + 2] = C.POLLIN;
   }
 }
+// #endregion wait-until-ready

@@ -78,6 +78,7 @@ export interface ReactorStats {
 /**
  * One connection's state. Owned by its reactor; lives in `conns[fd]` from `adopt` to `closeConn`.
  */
+// #region conn
 class Conn implements GuardedConnection {
   session!: Session;
   /** Events currently registered with epoll, so that epoll_ctl is called only on a change. */
@@ -111,6 +112,7 @@ class Conn implements GuardedConnection {
     readonly peer: PeerInfo | undefined,
   ) {}
 }
+// #endregion conn
 
 /** A one-shot timer (`Reactor.after`). Rare (the acceptor's back-off), so a sorted array is enough. */
 interface Timer {
@@ -119,6 +121,7 @@ interface Timer {
 }
 
 /** One epoll loop. Owned by one thread; every method must be called on that thread. */
+// #region reactor
 export class Reactor implements FlushScheduler {
   readonly epfd: number;
   readonly stats: ReactorStats = { connections: 0, accepted: 0, bytesIn: 0, bytesOut: 0 };
@@ -184,6 +187,7 @@ export class Reactor implements FlushScheduler {
    * events → expire deadlines → flush pending output → close what ended. Returns the number of
    * events (0 on timeout or when a signal interrupted the wait).
    */
+  // #region run-once
   runOnce(maxWaitMs: number): number {
     if (CHECK_THREADS) this.checkThread('runOnce');
     const timeout = this.dirty.length > 0 ? 0 : this.waitTime(maxWaitMs);
@@ -197,12 +201,20 @@ export class Reactor implements FlushScheduler {
     this.closeFds();
     return n > 0 ? n : 0;
   }
+  // #endregion run-once
 
   /** One ready fd: a connection, or a watched fd. */
+  // #region dispatch
   private dispatch(events: number, fd: number): void {
     const c = this.conns[fd];
     if (c === undefined) {
       this.watchers[fd]?.(events); // undefined too for a connection closed earlier in this batch
+      return;
+    }
+    // Lingering (our FIN is sent): discard what arrives until the client's FIN, which, both
+    // sides now shut, comes as EPOLLHUP. Read to it even then, or unread bytes make close an RST.
+    if (c.lingering) {
+      if (!c.sink.lingerRead(this.readBuffer)) this.closeConn(c);
       return;
     }
     // A reset or an error: nothing more can be read or sent. (A FIN alone is EPOLLRDHUP: the
@@ -214,6 +226,7 @@ export class Reactor implements FlushScheduler {
     }
     if ((events & (EPOLLIN | EPOLLRDHUP)) !== 0) this.readConn(c, (events & EPOLLRDHUP) !== 0);
   }
+  // #endregion dispatch
 
   /**
    * Read what the peer sent and feed it to the session. The three modes differ only here:
@@ -224,11 +237,8 @@ export class Reactor implements FlushScheduler {
    *  et-nodrain  the classic bug: edge-triggered, but one read per event as in lt. A request
    *              bigger than one read leaves its tail in the socket, and nothing wakes us for it.
    */
+  // #region read-conn
   private readConn(c: Conn, peerSentFin: boolean): void {
-    if (c.lingering) {
-      if (!c.sink.lingerRead(this.readBuffer)) this.closeConn(c); // the client closed: no RST now
-      return;
-    }
     if (!this.wantsInput(c)) {
       c.rearm = this.edge !== 0; // paused or done reading: in ET this edge is lost, so re-arm on resuming
       return;
@@ -264,6 +274,7 @@ export class Reactor implements FlushScheduler {
     // do it now (in LT, a peer at EOF must stop being reported as readable, or we spin).
     if (!c.sink.flushScheduled && !c.closed) this.updateInterest(c);
   }
+  // #endregion read-conn
 
   /**
    * Send what `c` has queued (if `tryWrite`; false when EPOLLOUT is armed, i.e. the kernel said
@@ -297,6 +308,7 @@ export class Reactor implements FlushScheduler {
   }
 
   /** Register exactly what `c` waits for: input unless paused or done, output while any is queued. */
+  // #region update-interest
   private updateInterest(c: Conn): void {
     const reading = this.wantsInput(c);
     const want = (reading ? EPOLLIN | EPOLLRDHUP : 0) | (c.sink.pendingBytes > 0 ? EPOLLOUT : 0) | this.edge;
@@ -307,12 +319,14 @@ export class Reactor implements FlushScheduler {
     c.interest = want;
     if (reading) c.rearm = false;
   }
+  // #endregion update-interest
 
   /**
    * Lingering close: FIN after the answer (shutdown SHUT_WR), then read and discard until the
    * client closes its side or LINGER_MS passes (the deadline sweep closes it). The session is
    * done: it is closed now, and the connection waits for input only.
    */
+  // #region start-lingering
   private startLingering(c: Conn): void {
     if (!c.sink.lingerStart()) return this.closeConn(c); // already reset: nothing to wait for
     c.lingering = true;
@@ -325,6 +339,7 @@ export class Reactor implements FlushScheduler {
     c.interest = want;
     c.rearm = false;
   }
+  // #endregion start-lingering
 
   private wantsInput(c: Conn): boolean {
     // While shutting down, only a request already begun is read to its end.
@@ -340,6 +355,7 @@ export class Reactor implements FlushScheduler {
     if (c !== undefined && c.sink === sink) this.dirty.push(c);
   }
 
+  // #region flush-dirty
   private flushDirty(): void {
     const dirty = this.dirty;
     for (let i = 0; i < dirty.length; i++) {
@@ -349,6 +365,7 @@ export class Reactor implements FlushScheduler {
     }
     dirty.length = 0;
   }
+  // #endregion flush-dirty
 
   // --- deadlines -----------------------------------------------------------------------------
 
@@ -364,6 +381,7 @@ export class Reactor implements FlushScheduler {
    *  - an answer owed and still being computed (awaiting, step 06's tasks): no deadline — the
    *    client is waiting for us, not the other way round. The answer's flush sets one again.
    */
+  // #region touch
   private touch(c: Conn, progressed: boolean): void {
     if (c.lingering) return; // its deadline is the linger time, whatever arrives
     if (!c.session.midRequest) {
@@ -374,7 +392,9 @@ export class Reactor implements FlushScheduler {
       c.deadline = this.now + this.headerTimeoutMs;
     }
   }
+  // #endregion touch
 
+  // #region expire
   private expire(): void {
     const now = this.now;
     if (now >= this.nextSweep) {
@@ -387,6 +407,7 @@ export class Reactor implements FlushScheduler {
     }
     while (this.timers.length > 0 && this.timers[0]!.at <= now) this.timers.shift()!.fn();
   }
+  // #endregion expire
 
   /** How long epoll_wait may sleep: until the next sweep (if any connection is open) or timer. */
   private waitTime(maxWaitMs: number): number {
@@ -441,6 +462,7 @@ export class Reactor implements FlushScheduler {
    * and the fd itself is closed at the end of the turn — a later event in the same epoll_wait
    * batch may still name this fd, and must not find a new connection that reused the number.
    */
+  // #region close-conn
   private closeConn(c: Conn): void {
     if (c.closed) return;
     c.closed = true;
@@ -463,6 +485,7 @@ export class Reactor implements FlushScheduler {
     for (const fd of this.closing) sys.close(fd);
     this.closing.length = 0;
   }
+  // #endregion close-conn
 
   // --- other fds -----------------------------------------------------------------------------
 
@@ -521,6 +544,7 @@ export class Reactor implements FlushScheduler {
     }
   }
 }
+// #endregion reactor
 
 function positive(n: number, name: string): number {
   if (!Number.isFinite(n) || n <= 0) throw new RangeError(`${name} must be a positive number, got ${n}`);

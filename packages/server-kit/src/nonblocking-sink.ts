@@ -54,6 +54,7 @@ const MAX_IOV = 256;
  */
 export const LINGER_MS = 5000;
 
+// #region sink
 export class NonBlockingSink implements Sink {
   /** Items not yet fully sent: byte chunks and file segments, oldest at `head`. */
   private queue: Array<Uint8Array | FileSegment> = [];
@@ -108,6 +109,7 @@ export class NonBlockingSink implements Sink {
    * socket buffer is full: EAGAIN is normal, the rest stays queued) or -errno when the peer is
    * gone (EPIPE, ECONNRESET): the caller closes the connection.
    */
+  // #region flush
   flush(): number {
     const queue = this.queue;
     let sent = 0;
@@ -161,6 +163,7 @@ export class NonBlockingSink implements Sink {
     }
     return sent;
   }
+  // #endregion flush
 
   /** The connection is over: drop what was not sent and close its files. Idempotent. */
   dispose(): void {
@@ -174,6 +177,7 @@ export class NonBlockingSink implements Sink {
     this.queued = 0;
   }
 
+  // #region lingering-close
   /**
    * Lingering close, step 1 (call once the queue is empty after `end()`, the peer not at EOF):
    * send a FIN after the answer with shutdown(SHUT_WR), keep the read side open. Returns false if
@@ -196,6 +200,7 @@ export class NonBlockingSink implements Sink {
       if (n !== -C.EINTR) return false; // 0: the client closed; ECONNRESET: it is gone
     }
   }
+  // #endregion lingering-close
 
   /** Drop `n` written bytes from the byte chunks at the head of the queue. */
   private consume(n: number): void {
@@ -218,3 +223,4 @@ export class NonBlockingSink implements Sink {
     this.scheduler.scheduleFlush(this);
   }
 }
+// #endregion sink
