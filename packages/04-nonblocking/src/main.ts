@@ -21,22 +21,8 @@
 import * as sys from '@course/syscalls';
 import { createProtocol, type Session } from '@course/protocol';
 import {
-  announce,
-  catchShutdownSignals,
-  exitNow,
-  guardedClose,
-  guardedDrained,
-  guardedOpen,
-  guardedPeerClosed,
-  guardedReceive,
-  LINGER_MS,
-  listenOrExit,
-  log,
-  NonBlockingSink,
-  parseCommandLine,
-  peerOf,
-  shutdownRequested,
-  type GuardedConnection,
+  announce, catchShutdownSignals, exitNow, guardedClose, guardedDrained, guardedOpen, guardedPeerClosed, guardedReceive,
+  LINGER_MS, listenOrExit, log, NonBlockingSink, parseCommandLine, peerOf, shutdownRequested, type GuardedConnection,
 } from '@course/server-kit';
 
 const { C } = sys;

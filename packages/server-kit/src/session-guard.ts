@@ -62,31 +62,28 @@ export const RETIRED: Session = {
 
 /** `session.receive(data)`, guarded. */
 export function guardedReceive(conn: GuardedConnection, protocol: Protocol, data: Uint8Array): void {
-  const before = conn.sink.totalQueued;
-  try {
-    conn.session.receive(data);
-  } catch (err) {
-    retire(conn, protocol, before, 'receive', err);
-  }
+  guarded(conn, protocol, 'receive', data);
 }
 
 /** `session.peerClosed()`, guarded. */
 export function guardedPeerClosed(conn: GuardedConnection, protocol: Protocol): void {
-  const before = conn.sink.totalQueued;
-  try {
-    conn.session.peerClosed();
-  } catch (err) {
-    retire(conn, protocol, before, 'peerClosed', err);
-  }
+  guarded(conn, protocol, 'peerClosed', undefined);
 }
 
 /** `session.drained()`, guarded. */
 export function guardedDrained(conn: GuardedConnection, protocol: Protocol): void {
+  guarded(conn, protocol, 'drained', undefined);
+}
+
+/** One session call; a throw retires the session. No closure: this runs on every read. */
+function guarded(conn: GuardedConnection, protocol: Protocol, call: 'receive' | 'peerClosed' | 'drained', data: Uint8Array | undefined): void {
   const before = conn.sink.totalQueued;
   try {
-    conn.session.drained();
+    if (call === 'receive') conn.session.receive(data!);
+    else if (call === 'peerClosed') conn.session.peerClosed();
+    else conn.session.drained();
   } catch (err) {
-    retire(conn, protocol, before, 'drained', err);
+    retire(conn, protocol, before, call, err);
   }
 }
 
