@@ -9,8 +9,9 @@
  */
 import * as sys from '@course/syscalls';
 import { closeFile } from './files.js';
-import type { PeerInfo, Protocol, Session, Sink } from '@course/protocol';
+import type { PeerInfo, Protocol, Sink } from '@course/protocol';
 import { shutdownRequested } from './process.js';
+import { guardedClose, guardedOpen, guardedPeerClosed, guardedReceive, guardedDrained, type GuardedConnection } from './session-guard.js';
 
 const { C } = sys;
 
@@ -27,6 +28,8 @@ type Pending = Uint8Array | { fd: number; offset: number; length: number };
 export class BlockingSink implements Sink {
   private queue: Pending[] = [];
   private queued = 0;
+  /** Bytes ever queued; the session guard compares it around a call that threw. */
+  totalQueued = 0;
   ended = false;
   /** Set when a write failed (EPIPE, ECONNRESET): the peer is gone, stop serving. */
   broken = false;
@@ -41,11 +44,13 @@ export class BlockingSink implements Sink {
     if (bytes.length === 0) return;
     this.queue.push(bytes);
     this.queued += bytes.length;
+    this.totalQueued += bytes.length;
   }
 
   sendFile(fd: number, offset: number, length: number): void {
     this.queue.push({ fd, offset, length });
     this.queued += length;
+    this.totalQueued += length;
   }
 
   end(): void {
@@ -94,7 +99,14 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
   // of the first part (Nagle's algorithm, with delayed ACKs up to 40 ms). Every model sets it.
   sys.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
   const sink = new BlockingSink(fd);
-  const session = protocol.open(sink, peer);
+  // Every session call goes through the guard: a session that throws ends this connection
+  // (with a 500 if no answer had begun), not the thread that accepts the next one.
+  const session = guardedOpen({ fd, peer, sink }, protocol);
+  if (session === undefined) {
+    sys.close(fd);
+    return;
+  }
+  const conn: GuardedConnection & { sink: BlockingSink } = { fd, peer, sink, session };
   try {
     // Look before every read, too: a SIGTERM that arrived while we were writing must not wait for
     // the client's next request (the addon's nudge would interrupt the read anyway, 5 ms later).
@@ -106,15 +118,15 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
       }
       if (n < 0) break; // ECONNRESET and friends: the peer is gone
       if (n === 0) {
-        session.peerClosed();
-        flushAll(sink, session);
+        guardedPeerClosed(conn, protocol);
+        flushAll(conn, protocol);
         break;
       }
-      session.receive(readBuffer.subarray(0, n));
-      flushAll(sink, session);
+      guardedReceive(conn, protocol, readBuffer.subarray(0, n));
+      flushAll(conn, protocol);
     }
   } finally {
-    session.close();
+    guardedClose(conn);
     sink.dispose();
     sys.close(fd);
   }
@@ -125,11 +137,12 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
  * Write what the session answered; if it held pipelined requests back (output piled up), let it
  * go on and write again, until it has answered everything it has.
  */
-function flushAll(sink: BlockingSink, session: Session): void {
+function flushAll(conn: GuardedConnection & { sink: BlockingSink }, protocol: Protocol): void {
+  const sink = conn.sink;
   for (;;) {
     sink.flush();
     if (sink.broken) return;
-    session.drained();
+    guardedDrained(conn, protocol);
     if (sink.pendingBytes === 0) return;
   }
 }
