@@ -10,8 +10,8 @@
  * 04-06). Neither is ever called from another thread.
  */
 
-/** Where a session's output goes. Implemented by each model, one per connection. */
 // #region sink
+/** Where a session's output goes. Implemented by each model, one per connection. */
 export interface Sink {
   /**
    * Queue bytes for the peer, after everything queued before. The sink keeps a reference (no
@@ -35,8 +35,8 @@ export interface Sink {
 }
 // #endregion sink
 
-/** One connection's protocol state. Created by `Protocol.open`; owned by the serving thread. */
 // #region session
+/** One connection's protocol state. Created by `Protocol.open`; owned by the serving thread. */
 export interface Session {
   /**
    * Bytes read from the peer. `data` is a view of the model's reusable read buffer and is valid
@@ -93,12 +93,19 @@ export interface PeerInfo {
   readonly port: number;
 }
 
-/** A protocol: a factory of sessions. Immutable; one instance may be shared by every connection of a thread. */
 // #region protocol
+/** A protocol: a factory of sessions. Immutable; one instance may be shared by every connection of a thread. */
 export interface Protocol {
   readonly name: 'http' | 'echo';
   /** URL scheme printed in the banner: `http` for HTTP, `tcp` for echo. */
   readonly scheme: 'http' | 'tcp';
   open(sink: Sink, peer?: PeerInfo): Session;
+  /**
+   * The bytes a model sends before closing a connection whose session threw before any answer
+   * to the current request began (HTTP: a 500 with `Connection: close`). Absent when the
+   * protocol has no such answer (echo: the connection is just closed). See server-kit's
+   * session-guard.ts.
+   */
+  faultResponse?(): Uint8Array;
 }
 // #endregion protocol

@@ -9,8 +9,9 @@
  */
 import * as sys from '@course/syscalls';
 import { closeFile } from './files.js';
-import type { PeerInfo, Protocol, Session, Sink } from '@course/protocol';
+import type { PeerInfo, Protocol, Sink } from '@course/protocol';
 import { shutdownRequested } from './process.js';
+import { guardedClose, guardedOpen, guardedPeerClosed, guardedReceive, guardedDrained, guardedTimeout, type GuardedConnection } from './session-guard.js';
 
 const { C } = sys;
 
@@ -21,6 +22,7 @@ const pollOne = new Int32Array(3);
 
 type Pending = Uint8Array | { fd: number; offset: number; length: number };
 
+// #region blocking-sink
 /**
  * A Sink that collects what a session answers during one `receive` and then writes it all with
  * blocking writev/sendfile. Not thread-safe: one connection, one thread.
@@ -28,6 +30,8 @@ type Pending = Uint8Array | { fd: number; offset: number; length: number };
 export class BlockingSink implements Sink {
   private queue: Pending[] = [];
   private queued = 0;
+  /** Bytes ever queued; the session guard compares it around a call that threw. */
+  totalQueued = 0;
   ended = false;
   /** Set when a write failed (EPIPE, ECONNRESET): the peer is gone, stop serving. */
   broken = false;
@@ -42,17 +46,20 @@ export class BlockingSink implements Sink {
     if (bytes.length === 0) return;
     this.queue.push(bytes);
     this.queued += bytes.length;
+    this.totalQueued += bytes.length;
   }
 
   sendFile(fd: number, offset: number, length: number): void {
     this.queue.push({ fd, offset, length });
     this.queued += length;
+    this.totalQueued += length;
   }
 
   end(): void {
     this.ended = true;
   }
 
+  // #region flush
   /** Write everything queued, blocking until the kernel took it. Coalesces byte chunks into one writev. */
   flush(): void {
     const queue = this.queue;
@@ -73,6 +80,7 @@ export class BlockingSink implements Sink {
       }
     }
   }
+  // #endregion flush
 
   /** The connection is over: close files never sent. */
   dispose(): void {
@@ -81,7 +89,9 @@ export class BlockingSink implements Sink {
     this.queued = 0;
   }
 }
+// #endregion blocking-sink
 
+// #region serve-connection
 /**
  * Serve `fd` until the peer closes, the protocol ends the connection, or shutdown is requested;
  * then close it. Blocks the calling thread throughout: that is the lesson of steps 01-03.
@@ -91,14 +101,21 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
   // of the first part (Nagle's algorithm, with delayed ACKs up to 40 ms). Every model sets it.
   sys.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
   const sink = new BlockingSink(fd);
-  const session = protocol.open(sink, peer);
+  // Every session call goes through the guard: a session that throws ends this connection
+  // (with a 500 if no answer had begun), not the thread that accepts the next one.
+  const session = guardedOpen({ fd, peer, sink }, protocol);
+  if (session === undefined) {
+    sys.close(fd);
+    return;
+  }
+  const conn: GuardedConnection & { sink: BlockingSink } = { fd, peer, sink, session };
   try {
     // Look before every read, too: a SIGTERM that arrived while we were writing must not wait for
     // the client's next request (the addon's nudge would interrupt the read anyway, 5 ms later).
     while (!sink.ended && !sink.broken && !shutdownRequested()) {
       // A session with a deadline of its own (a WebSocket's heartbeat): wait in poll(2) until
       // then instead of in read(2), and let it act. This thread is still this client's alone.
-      const deadline = session.deadline ?? 0;
+      const deadline = conn.session.deadline ?? 0;
       if (deadline > 0 && deadline !== Infinity) {
         pollOne[0] = fd;
         pollOne[1] = C.POLLIN;
@@ -106,8 +123,8 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
         const ready = sys.poll(pollOne, 1, Math.max(0, Math.ceil(deadline - Date.now())));
         if (ready === -C.EINTR) continue; // a signal: the loop looks for shutdown
         if (ready === 0) {
-          if (session.timeout!(Date.now())) break; // the peer is gone or never answered: cut
-          flushAll(sink, session);
+          if (guardedTimeout(conn, protocol, Date.now())) break; // the peer is gone or never answered: cut
+          flushAll(conn, protocol);
           continue;
         }
       }
@@ -118,29 +135,31 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
       }
       if (n < 0) break; // ECONNRESET and friends: the peer is gone
       if (n === 0) {
-        session.peerClosed();
-        flushAll(sink, session);
+        guardedPeerClosed(conn, protocol);
+        flushAll(conn, protocol);
         break;
       }
-      session.receive(readBuffer.subarray(0, n));
-      flushAll(sink, session);
+      guardedReceive(conn, protocol, readBuffer.subarray(0, n));
+      flushAll(conn, protocol);
     }
   } finally {
-    session.close();
+    guardedClose(conn);
     sink.dispose();
     sys.close(fd);
   }
 }
+// #endregion serve-connection
 
 /**
  * Write what the session answered; if it held pipelined requests back (output piled up), let it
  * go on and write again, until it has answered everything it has.
  */
-function flushAll(sink: BlockingSink, session: Session): void {
+function flushAll(conn: GuardedConnection & { sink: BlockingSink }, protocol: Protocol): void {
+  const sink = conn.sink;
   for (;;) {
     sink.flush();
     if (sink.broken) return;
-    session.drained();
+    guardedDrained(conn, protocol);
     if (sink.pendingBytes === 0) return;
   }
 }
@@ -151,6 +170,7 @@ export function peerOf(fd: number): PeerInfo | undefined {
   return typeof addr === 'number' ? undefined : { address: addr.address, port: addr.port };
 }
 
+// #region writev-all
 /**
  * writev until every byte is written. A blocking socket may still take only part of a large
  * write (the send buffer fills; a signal interrupts): advance past what was taken and go again.
@@ -171,6 +191,7 @@ function writevAll(fd: number, chunks: Uint8Array[]): number {
   }
   return 0;
 }
+// #endregion writev-all
 
 /** sendfile until `length` bytes of the file are sent; 0, or -errno. */
 function sendfileAll(fd: number, fileFd: number, offset: number, length: number): number {
