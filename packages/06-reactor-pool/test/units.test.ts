@@ -87,15 +87,30 @@ describe('balancers', () => {
 
 describe('StatsBoard and Lifecycle', () => {
   it('gives every thread the same counters through one shared buffer', () => {
-    const writer = StatsBoard.create(2);
+    const writer = StatsBoard.create(2, 2);
     const reader = new StatsBoard(writer.buffer);
+    expect([reader.reactorCount, reader.workerCount]).toEqual([2, 2]);
     writer.assigned(1);
     writer.request(1);
     writer.publishReactor(1, 1, 1, 100, 2000);
-    writer.setPool({ threads: 2, queued: 1, running: 2, done: 5, failed: 1, restarts: 1, recycled: 0 });
-    const s = reader.snapshot();
-    expect(s.reactors[1]).toEqual({ index: 1, connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, tasks: 0 });
-    expect(s.workers).toEqual({ threads: 2, queued: 1, running: 2, done: 5, failed: 1, restarts: 1, recycled: 0 });
+    writer.setPool(2, 1, 0);
+    // Three tasks posted by reactor 1: two to slot 0, one to slot 1; slot 0 runs one, slot 1 its one.
+    writer.task(1, 0);
+    writer.task(1, 0);
+    writer.task(1, 1);
+    writer.started(0, 0);
+    writer.started(1, 3);
+    expect([reader.slotLoad(0), reader.slotLoad(1)]).toEqual([2, 1]);
+    let s = reader.snapshot();
+    expect(s.reactors[1]).toEqual({ index: 1, connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, tasks: 3 });
+    expect(s.workers).toEqual({ threads: 2, queued: 1, running: 2, done: 0, failed: 0, restarts: 1, recycled: 0 });
+    // Slot 0 finishes one; slot 1 (generation 3) dies mid-task and its task is lost.
+    writer.finished(0, 0, true);
+    writer.settled(0, false);
+    writer.clearRunning(1, 3);
+    writer.settled(1, true);
+    s = reader.snapshot();
+    expect(s.workers).toEqual({ threads: 2, queued: 1, running: 0, done: 1, failed: 1, restarts: 1, recycled: 0 });
     expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000 });
   });
 
@@ -105,10 +120,13 @@ describe('StatsBoard and Lifecycle', () => {
     expect(sub.draining).toBe(false);
     main.startDraining();
     expect(sub.draining).toBe(true);
+    expect(sub.leaving).toBe(false);
     sub.markDrained(1);
     expect(main.allDrained()).toBe(false);
     sub.markDrained(0);
     expect(main.allDrained()).toBe(true);
+    main.leave();
+    expect([sub.draining, sub.leaving]).toEqual([true, true]);
   });
 });
 
