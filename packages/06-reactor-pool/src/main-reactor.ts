@@ -120,7 +120,7 @@ export class MainReactor {
    */
   serve(): Promise<boolean> {
     this.affinity.check();
-    if (this.serving !== null || this.closing !== null) throw new Error('serve(): the server is already serving or closed');
+    if (this.serving !== null || this.closing !== null) return Promise.reject(new Error('serve(): the server is already serving or closed'));
     this.serving = (async () => {
       this.acceptor = new Acceptor(this.reactor, this.listenFd, (fd) => this.handOff(fd), { edgeTriggered: true });
       while (!this.stopRequested && !shutdownRequested()) await this.turn(MAIN_WAIT_MS);
@@ -233,6 +233,7 @@ export class MainReactor {
       this.listenerOpen = false;
       sys.close(this.listenFd); // new clients are refused from now on
     }
+    this.pool.drain();
     this.lifecycle.startDraining();
     for (const s of this.subs) sys.eventfdSignal(s.wakeFd);
     const giveUpAt = Date.now() + this.settings.drainTimeoutMs;

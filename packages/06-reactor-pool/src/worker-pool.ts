@@ -83,6 +83,8 @@ export class WorkerPool {
   private readonly live = new Set<PoolWorker>();
   private restarts = 0;
   private recycled = 0;
+  /** The server drains: a thread whose links all closed (every SubReactor done) ends by itself. */
+  private draining = false;
   private closing = false;
   private readonly affinity = new ThreadAffinity('the WorkerPool');
 
@@ -94,6 +96,15 @@ export class WorkerPool {
     const started: Promise<void>[] = [];
     for (let i = 0; i < this.opts.settings.workers; i++) started.push(this.spawn(i, 0));
     await Promise.all(started);
+  }
+
+  /**
+   * The server began to drain: from now on a thread that ends with code 0 has simply run out of
+   * links (each SubReactor closes its links when it is done), and no thread is replaced.
+   */
+  drain(): void {
+    this.affinity.check();
+    this.draining = true;
   }
 
   /** End every thread (they are event-loop threads: terminate() reaches them); resolves once all exited. */
@@ -129,7 +140,7 @@ export class WorkerPool {
         if (m === 'ready') {
           w.ready = true;
           resolve();
-        } else if (m === 'retire' && !this.closing) {
+        } else if (m === 'retire' && !this.closing && !this.draining) {
           this.retire(w);
         }
       });
@@ -137,7 +148,7 @@ export class WorkerPool {
       thread.on('exit', (code) => {
         this.live.delete(w);
         w.exit();
-        if (this.closing) return;
+        if (this.closing || (this.draining && code === 0)) return;
         if (!w.ready) {
           const why = `worker ${index} exited (code ${code}) before it was ready: the app failed to load or onStart threw`;
           reject(new Error(why));
@@ -162,9 +173,9 @@ export class WorkerPool {
     if (!w.retiring) {
       this.restarts++;
       this.opts.board.clearRunning(w.index, w.gen);
-      log(`worker ${w.index} died (exit code ${code}); starting a replacement`);
+      log(`worker ${w.index} died (exit code ${code})${this.draining ? '' : '; starting a replacement'}`);
       // The successor first: from its 'joined' on, new tasks of this slot go to it.
-      void this.spawn(w.index, w.gen + 1).catch(() => { /* reported through fatal() */ });
+      if (!this.draining) void this.spawn(w.index, w.gen + 1).catch(() => { /* reported through fatal() */ });
     }
     const error = died ? `worker thread died (exit code ${code})` : null;
     for (let r = 0; r < this.opts.settings.reactors; r++) this.opts.tell(r, { kind: 'gone', index: w.index, gen: w.gen, error });
