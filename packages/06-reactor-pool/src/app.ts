@@ -1,3 +1,4 @@
+// #region hooks
 /**
  * The application side of the library: the hooks an app module exports, and the objects they get.
  *
@@ -24,6 +25,7 @@
  * not functions or class instances). A `tag` never leaves its SubReactor: it is how an app finds
  * its way back to, say, the pending HTTP response a result answers.
  */
+// #endregion hooks
 import { pathToFileURL } from 'node:url';
 import type { HttpRequest, HttpResponder } from '@course/protocol';
 import { ThreadAffinity } from './affinity.js';

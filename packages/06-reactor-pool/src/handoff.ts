@@ -37,6 +37,7 @@ const SLOTS = 2;
  * One SPSC ring. Both threads build a FdRing over the same buffer; `push` may only be called by
  * the producer thread (main) and `pop` only by the consumer thread (the SubReactor).
  */
+// #region fd-ring
 export class FdRing {
   private readonly words: Int32Array;
 
@@ -68,6 +69,7 @@ export class FdRing {
     return fd;
   }
 }
+// #endregion fd-ring
 
 /** SubReactor → WorkerPool thread, on their PoolLink: run `payload` with onTask. */
 export interface TaskRequest {

@@ -112,12 +112,12 @@ export class MainReactor {
     });
   }
 
-  // #region main-serve
   /**
    * Accept until close() (or SIGTERM/SIGINT, if the caller caught them), then drain: stop
    * accepting, let every SubReactor finish its in-flight responses and close idle connections;
    * then end every thread. Resolves true if the drain finished within `drainTimeoutMs`.
    */
+  // #region main-serve
   serve(): Promise<boolean> {
     this.affinity.check();
     if (this.serving !== null || this.closing !== null) return Promise.reject(new Error('serve(): the server is already serving or closed'));
@@ -130,6 +130,7 @@ export class MainReactor {
     })();
     return this.serving;
   }
+  // #endregion main-serve
 
   /** Stop: the same drain and shutdown as on SIGTERM. Resolves once every thread and fd is gone. */
   async close(): Promise<void> {
@@ -143,15 +144,16 @@ export class MainReactor {
     await this.closing;
   }
 
+  // #region main-turn
   private async turn(waitMs: number): Promise<void> {
     this.reactor.runOnce(waitMs); // a signal interrupts it (EINTR): the caller checks
     this.wakeSubReactors();
     await new Promise<void>((resolve) => setImmediate(resolve)); // Worker events, pool restarts
   }
-  // #endregion main-serve
+  // #endregion main-turn
 
-  // #region hand-off
   /** A new connection: pick a SubReactor and push the fd onto its ring. */
+  // #region hand-off
   private handOff(fd: number): void {
     this.affinity.check();
     const address = this.balancer.needsAddress ? peerAddress(fd) : '';
@@ -169,8 +171,10 @@ export class MainReactor {
     this.board.assigned(r);
     this.subs[r]!.needsWake = true;
   }
+  // #endregion hand-off
 
   /** One eventfd write per SubReactor per turn, however many fds it was given. */
+  // #region wake-sub-reactors
   private wakeSubReactors(): void {
     for (const s of this.subs) {
       if (!s.needsWake) continue;
@@ -178,7 +182,7 @@ export class MainReactor {
       sys.eventfdSignal(s.wakeFd);
     }
   }
-  // #endregion hand-off
+  // #endregion wake-sub-reactors
 
   /** A note from the pool's supervisor to SubReactor `reactor`; rare, so it is woken at once. */
   private tell(reactor: number, note: PoolNote): void {
@@ -206,6 +210,7 @@ export class MainReactor {
   }
 
   /** Resolves when SubReactor `s` is ready; from then on, its exit is fatal unless it drained. */
+  // #region sub-reactor-exit
   private started(s: SubReactorHandle): Promise<void> {
     return new Promise<void>((resolve) => {
       let ready = false;
@@ -224,6 +229,7 @@ export class MainReactor {
       });
     });
   }
+  // #endregion sub-reactor-exit
 
   // #region drain
   private async drain(): Promise<boolean> {
@@ -243,8 +249,10 @@ export class MainReactor {
     }
     return true;
   }
+  // #endregion drain
 
   /** After the drain: whoever is still serving leaves now; then end every thread and close our fds. */
+  // #region shut-down
   private async shutDown(): Promise<void> {
     // The pool first: a pool thread whose links all closed would end by itself, and must not be
     // taken for a dead one and replaced. Nothing is owed any more: the drain waited for tasks.
@@ -260,7 +268,7 @@ export class MainReactor {
     this.reactor.close();
     process.off('exit', this.onProcessExit);
   }
-  // #endregion drain
+  // #endregion shut-down
 }
 
 /** The peer's address, for the source-hash balancer ('' if the client already left). */

@@ -168,6 +168,7 @@ export class WorkerPool {
   }
 
   /** Thread `w` exited: replace it if it died, then let every SubReactor settle what it owed. */
+  // #region pool-thread-ended
   private ended(w: PoolWorker, code: number): void {
     const died = !w.retiring || code !== 0;
     if (!w.retiring) {
@@ -181,6 +182,7 @@ export class WorkerPool {
     for (let r = 0; r < this.opts.settings.reactors; r++) this.opts.tell(r, { kind: 'gone', index: w.index, gen: w.gen, error });
     this.publish();
   }
+  // #endregion pool-thread-ended
 
   private publish(): void {
     this.opts.board.setPool(this.slots.length, this.restarts, this.recycled);

@@ -47,6 +47,7 @@ data.links.forEach((port: MessagePort, reactor: number) => {
 });
 parentPort!.postMessage('ready');
 
+// #region pool-thread-run
 async function runQueued(): Promise<void> {
   running = true;
   for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
@@ -73,6 +74,7 @@ async function runQueued(): Promise<void> {
   running = false;
   leaveIfDone();
 }
+// #endregion pool-thread-run
 
 /** Retired, every link ended and nothing left to run: end the thread (the supervisor expects it). */
 function leaveIfDone(): void {
