@@ -11,11 +11,16 @@ import { threadId } from 'node:worker_threads';
 
 const CHECK = process.env.COURSE_CHECK_THREADS === '1';
 
+/**
+ * Remembers the thread that built its owner. Each owner builds its own ThreadAffinity, on its own
+ * thread; `check` may be called from anywhere (that is its point).
+ */
 export class ThreadAffinity {
-  /** The thread that built the owner object. */
-  private readonly owner = threadId;
-
-  constructor(private readonly what: string) {}
+  constructor(
+    private readonly what: string,
+    /** The owning thread: the one building it, unless a test says otherwise. */
+    private readonly owner: number = threadId,
+  ) {}
 
   /** Throws if the calling thread is not the owner's (only when the check is switched on). */
   check(): void {

@@ -126,7 +126,7 @@ export class Connection implements Conn {
   }
 }
 
-/** The Session the Reactor sees for one connection. */
+/** The Session the Reactor sees for one connection. Owned by (and called only on) its SubReactor thread. */
 class AppSession implements Session {
   constructor(
     private readonly conn: Connection,
@@ -211,7 +211,8 @@ export interface ProtocolChoice {
 
 /**
  * The Protocol of one SubReactor: opens an AppSession per connection. Also holds the per-thread
- * route hook that counts HTTP requests and offers them to the app.
+ * route hook that counts HTTP requests and offers them to the app. One per SubReactor thread,
+ * built and used by that thread only.
  */
 export class AppProtocol implements Protocol {
   readonly name: 'http' | 'echo';

@@ -66,6 +66,7 @@ interface SubReactorHandle {
   exited: Promise<void>;
 }
 
+/** The main thread's loop and the owner of every thread of the server. Main thread only. */
 export class MainReactor {
   private readonly reactor: Reactor;
   private readonly lifecycle: Lifecycle;

@@ -54,13 +54,14 @@ interface PoolLink {
   port: MessagePort;
 }
 
-/** A task posted to the pool and not answered yet. */
+/** A task posted to the pool and not answered yet. Owned by the SubReactor thread that posted it. */
 interface PendingTask {
   conn: Connection;
   tag: unknown;
   link: PoolLink;
 }
 
+/** One SubReactor. Built by its thread's entry module (sub-reactor-thread.ts); used by that thread only. */
 export class SubReactor {
   readonly index: number;
   private readonly settings: Settings;

@@ -42,6 +42,7 @@ export interface PoolThreadData {
   statsBuffer: SharedArrayBuffer;
 }
 
+/** What the MainReactor gives its WorkerPool (main thread; `tell` and `fatal` run there too). */
 export interface WorkerPoolOptions {
   settings: Settings;
   board: StatsBoard;
@@ -76,6 +77,7 @@ class PoolWorker {
   }
 }
 
+/** The pool's supervisor. Main thread only. */
 export class WorkerPool {
   /** The current thread of each slot. */
   private readonly slots: PoolWorker[] = [];

@@ -1,10 +1,11 @@
 /** The small pieces, in-process: the hand-off ring, the balancers, the shared counters, app loading. */
 import { describe, expect, it } from 'vitest';
-import { Worker } from 'node:worker_threads';
+import { Worker, threadId } from 'node:worker_threads';
 import { FdRing, Lifecycle, RING_CAPACITY } from '../src/handoff.js';
 import { createBalancer, sourceHash } from '../src/balancer.js';
 import { StatsBoard } from '../src/stats.js';
 import { loadApp } from '../src/app.js';
+import { ThreadAffinity } from '../src/affinity.js';
 
 const dataUrl = (source: string): string => `data:text/javascript,${encodeURIComponent(source)}`;
 
@@ -141,5 +142,14 @@ describe('loadApp', () => {
   it('refuses an unknown hook name and a hook that is not a function', async () => {
     await expect(loadApp(dataUrl('export function onRecieve() {}'))).rejects.toThrow(/unknown hook onRecieve/);
     await expect(loadApp(dataUrl('export const onTask = 5;'))).rejects.toThrow(/onTask must be a function/);
+  });
+});
+
+describe('ThreadAffinity', () => {
+  it('is switched on in the tests, passes on the owning thread and throws on any other', () => {
+    expect(process.env.COURSE_CHECK_THREADS).toBe('1'); // vitest.config.ts
+    expect(() => new ThreadAffinity('the MainReactor').check()).not.toThrow();
+    // An owner on another thread, as a SubReactor's objects are to the main thread.
+    expect(() => new ThreadAffinity('SubReactor 0', threadId + 1).check()).toThrow(`SubReactor 0 belongs to thread ${threadId + 1}; thread ${threadId} called it`);
   });
 });
