@@ -9,8 +9,10 @@
  *
  * No thread per connection (step 03), no single loop that a slow handler stalls (step 05): every
  * core runs an epoll loop, and slow work runs beside them. The files name the roles:
- * main-reactor.ts, sub-reactor.ts, worker-pool.ts, balancer.ts, handoff.ts, stats.ts; the app
- * API is in app.ts and server.ts; the demo app in demo-app.ts.
+ * main-reactor.ts, sub-reactor.ts, worker-pool.ts (the pool's supervisor) and worker-thread.ts
+ * (a pool thread), balancer.ts, handoff.ts (what crosses threads), stats.ts; the library's API
+ * is in server.ts, options.ts and app.ts; the demo app in demo-app.ts. This file is the command
+ * line: flags in, one createServer, and the process's signals.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
