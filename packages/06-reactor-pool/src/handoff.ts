@@ -24,6 +24,7 @@
  * the same port and then writes that SubReactor's eventfd.
  */
 import type { MessagePort } from 'node:worker_threads';
+import * as sys from '@course/syscalls';
 
 /** Slots per ring. A SubReactor this far behind is overloaded; the MainReactor then tries another. */
 export const RING_CAPACITY = 4096; // a power of two, so `index & MASK` wraps
@@ -70,6 +71,41 @@ export class FdRing {
   }
 }
 // #endregion fd-ring
+
+// #region wake-flags
+/**
+ * One "wake-up pending" flag per SubReactor, shared by every thread that wakes it (the main
+ * thread, every pool thread). A sender writes the eventfd only if it is the one that raised the
+ * flag; the SubReactor lowers the flag before it resets its eventfd and empties its queues. So
+ * however many connections and results reach a SubReactor between two of its wake-ups, its
+ * eventfd is written once (libuv's uv_async_send coalesces the same way).
+ *
+ * Why nothing is missed: a sender queues first and raises the flag second. If the flag was
+ * already up, the SubReactor has not lowered it yet, so it will look at its queues after this
+ * message was queued; if the sender raised it, its own eventfd write wakes the SubReactor.
+ */
+export class WakeFlags {
+  private readonly words: Int32Array;
+
+  static create(reactors: number): WakeFlags {
+    return new WakeFlags(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * reactors));
+  }
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.words = new Int32Array(buffer);
+  }
+
+  /** Any thread, after queueing something for SubReactor `reactor` (whose eventfd is `fd`). */
+  wake(reactor: number, fd: number): void {
+    if (Atomics.compareExchange(this.words, reactor, 0, 1) === 0) sys.eventfdSignal(fd);
+  }
+
+  /** SubReactor `reactor` only: before it resets its eventfd and looks at its queues. */
+  clear(reactor: number): void {
+    Atomics.store(this.words, reactor, 0);
+  }
+}
+// #endregion wake-flags
 
 /** SubReactor → WorkerPool thread, on their PoolLink: run `payload` with onTask. */
 export interface TaskRequest {

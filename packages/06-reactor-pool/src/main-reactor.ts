@@ -38,7 +38,7 @@ import { exitNow, log, shutdownRequested } from '@course/server-kit';
 import { Acceptor, Reactor } from '05-epoll-native';
 import { ThreadAffinity } from './affinity.js';
 import { createBalancer, type Balancer } from './balancer.js';
-import { FdRing, Lifecycle, type PoolNote } from './handoff.js';
+import { FdRing, Lifecycle, WakeFlags, type PoolNote } from './handoff.js';
 import type { Settings } from './options.js';
 import type { StatsBoard } from './stats.js';
 import type { SubReactorData } from './sub-reactor.js';
@@ -70,6 +70,7 @@ interface SubReactorHandle {
 export class MainReactor {
   private readonly reactor: Reactor;
   private readonly lifecycle: Lifecycle;
+  private readonly wakeFlags: WakeFlags;
   private readonly balancer: Balancer;
   private readonly pool: WorkerPool;
   private readonly subs: SubReactorHandle[] = [];
@@ -101,6 +102,7 @@ export class MainReactor {
     // The main reactor never adopts a connection; the Reactor just wants a protocol to hold.
     this.reactor = new Reactor({ protocol: echoProtocol() });
     this.lifecycle = Lifecycle.create(settings.reactors);
+    this.wakeFlags = WakeFlags.create(settings.reactors);
     this.balancer = createBalancer(settings.balance, settings.reactors, board);
     process.on('exit', this.onProcessExit);
     for (let i = 0; i < settings.reactors; i++) this.subs.push(this.startSubReactor(i));
@@ -108,6 +110,7 @@ export class MainReactor {
       settings,
       board,
       wakeFds: this.subs.map((s) => s.wakeFd),
+      wakeFlags: this.wakeFlags,
       tell: (reactor, note) => this.tell(reactor, note),
       fatal: (message) => die(message),
     });
@@ -174,13 +177,13 @@ export class MainReactor {
   }
   // #endregion hand-off
 
-  /** One eventfd write per SubReactor per turn, however many fds it was given. */
+  /** At most one eventfd write per SubReactor per turn, however many fds it was given. */
   // #region wake-sub-reactors
   private wakeSubReactors(): void {
     for (const s of this.subs) {
       if (!s.needsWake) continue;
       s.needsWake = false;
-      sys.eventfdSignal(s.wakeFd);
+      this.wakeFlags.wake(s.index, s.wakeFd); // no write if a pool thread's wake-up is still pending
     }
   }
   // #endregion wake-sub-reactors
@@ -189,7 +192,7 @@ export class MainReactor {
   private tell(reactor: number, note: PoolNote): void {
     const s = this.subs[reactor]!;
     s.control.postMessage(note, note.kind === 'joined' ? [note.port] : []);
-    sys.eventfdSignal(s.wakeFd);
+    this.wakeFlags.wake(reactor, s.wakeFd);
   }
 
   private startSubReactor(index: number): SubReactorHandle {
@@ -201,6 +204,7 @@ export class MainReactor {
       index,
       wakeFd,
       ringBuffer: ring.buffer,
+      wakeFlagsBuffer: this.wakeFlags.buffer,
       lifecycleBuffer: this.lifecycle.buffer,
       statsBuffer: this.board.buffer,
       control: port2,

@@ -29,7 +29,7 @@ import { Reactor } from '05-epoll-native';
 import { ThreadAffinity } from './affinity.js';
 import { LocalServer, type App, type Conn } from './app.js';
 import { AppProtocol, type Connection } from './connection.js';
-import { FdRing, LINK_END, Lifecycle, type PoolNote, type TaskReply, type TaskRequest } from './handoff.js';
+import { FdRing, LINK_END, Lifecycle, WakeFlags, type PoolNote, type TaskReply, type TaskRequest } from './handoff.js';
 import type { Settings } from './options.js';
 import { StatsBoard } from './stats.js';
 
@@ -40,6 +40,8 @@ export interface SubReactorData {
   /** This SubReactor's eventfd (created by the main thread; fds are process-wide). */
   wakeFd: number;
   ringBuffer: SharedArrayBuffer;
+  /** Every SubReactor's wake-up pending flag (see WakeFlags). */
+  wakeFlagsBuffer: SharedArrayBuffer;
   lifecycleBuffer: SharedArrayBuffer;
   statsBuffer: SharedArrayBuffer;
   /** From the main thread: PoolNotes (transferred). */
@@ -68,6 +70,7 @@ export class SubReactor {
   private readonly reactor: Reactor;
   private readonly protocol: AppProtocol;
   private readonly ring: FdRing;
+  private readonly wakeFlags: WakeFlags;
   private readonly lifecycle: Lifecycle;
   private readonly board: StatsBoard;
   private readonly server: LocalServer;
@@ -89,6 +92,7 @@ export class SubReactor {
     this.settings = data.settings;
     this.affinity = new ThreadAffinity(`SubReactor ${data.index}`);
     this.ring = new FdRing(data.ringBuffer);
+    this.wakeFlags = new WakeFlags(data.wakeFlagsBuffer);
     this.lifecycle = new Lifecycle(data.lifecycleBuffer);
     this.board = new StatsBoard(data.statsBuffer);
     this.server = new LocalServer('reactor', data.index, this.board, (payload, conn, tag) => this.submit(payload, conn, tag));
@@ -136,6 +140,7 @@ export class SubReactor {
   /** The eventfd fired: reset it, then take every pool note, new connection and task reply. */
   private onWake(): void {
     this.affinity.check();
+    this.wakeFlags.clear(this.index); // first: a sender from now on writes the eventfd again
     sys.eventfdDrain(this.data.wakeFd);
     for (let m = receiveMessageOnPort(this.data.control); m !== undefined; m = receiveMessageOnPort(this.data.control)) {
       this.onNote(m.message as PoolNote);

@@ -25,7 +25,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { log } from '@course/server-kit';
 import { ThreadAffinity } from './affinity.js';
-import type { PoolNote } from './handoff.js';
+import type { PoolNote, WakeFlags } from './handoff.js';
 import type { Settings } from './options.js';
 import type { StatsBoard } from './stats.js';
 
@@ -37,8 +37,9 @@ export interface PoolThreadData {
   gen: number;
   /** Its end of the link to each SubReactor, by reactor index (transferred). */
   links: MessagePort[];
-  /** Each SubReactor's eventfd, by reactor index: written after a reply is posted to it. */
+  /** Each SubReactor's eventfd, by reactor index, and their wake-up flags: a reply posted, a wake-up. */
   wakeFds: readonly number[];
+  wakeFlagsBuffer: SharedArrayBuffer;
   statsBuffer: SharedArrayBuffer;
 }
 
@@ -46,8 +47,9 @@ export interface PoolThreadData {
 export interface WorkerPoolOptions {
   settings: Settings;
   board: StatsBoard;
-  /** Each SubReactor's eventfd, by reactor index. */
+  /** Each SubReactor's eventfd, by reactor index, and their wake-up flags. */
   wakeFds: readonly number[];
+  wakeFlags: WakeFlags;
   /** Give SubReactor `reactor` a note (and wake it). */
   tell(reactor: number, note: PoolNote): void;
   /** Something the pool cannot recover from (the app module fails to load in a new thread). */
@@ -120,7 +122,7 @@ export class WorkerPool {
 
   /** Start thread `gen` of slot `index`, wire a link to every SubReactor; resolves when it is ready. */
   private spawn(index: number, gen: number): Promise<void> {
-    const { settings, board, wakeFds } = this.opts;
+    const { settings, board, wakeFds, wakeFlags } = this.opts;
     const ours: MessagePort[] = [];
     const theirs: MessagePort[] = [];
     for (let r = 0; r < settings.reactors; r++) {
@@ -128,7 +130,7 @@ export class WorkerPool {
       ours.push(port1);
       theirs.push(port2);
     }
-    const data: PoolThreadData = { settings, index, gen, links: theirs, wakeFds, statsBuffer: board.buffer };
+    const data: PoolThreadData = { settings, index, gen, links: theirs, wakeFds, wakeFlagsBuffer: wakeFlags.buffer, statsBuffer: board.buffer };
     const thread = new Worker(new URL('./worker-thread.js', import.meta.url), { workerData: data, transferList: theirs });
     const w = new PoolWorker(index, gen, thread);
     this.slots[index] = w;

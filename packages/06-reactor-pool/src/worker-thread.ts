@@ -3,8 +3,8 @@
  *
  * An ordinary Node event-loop thread with one MessagePort per SubReactor (its `links`). Tasks
  * arrive on them; the thread runs them one at a time, in arrival order, with the app's `onTask`,
- * posts each outcome back on the link it came from, and then writes THAT SubReactor's eventfd,
- * so that its epoll_wait returns and it reads the reply. The main thread is not involved.
+ * posts each outcome back on the link it came from, and then wakes THAT SubReactor (its eventfd,
+ * unless a wake-up is already pending), so that its epoll_wait returns and it reads the reply. The main thread is not involved.
  *
  * If `onTask` throws (or rejects), the task fails and the thread lives on. If the thread itself
  * dies — process.exit() here, an error thrown outside a task — the supervisor on the main thread
@@ -15,15 +15,15 @@
  * Ownership: everything in this module belongs to this thread.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import * as sys from '@course/syscalls';
 import { LocalServer, errorText, loadApp } from './app.js';
-import { LINK_END, type TaskReply, type TaskRequest, type ToPoolThread } from './handoff.js';
+import { LINK_END, WakeFlags, type TaskReply, type TaskRequest, type ToPoolThread } from './handoff.js';
 import { StatsBoard } from './stats.js';
 import type { PoolThreadData } from './worker-pool.js';
 
 const data = workerData as PoolThreadData;
 const app = await loadApp(data.settings.app);
 const board = new StatsBoard(data.statsBuffer);
+const wakeFlags = new WakeFlags(data.wakeFlagsBuffer);
 const server = new LocalServer('worker', data.index, board);
 await app.onStart?.(server);
 
@@ -68,7 +68,7 @@ async function runQueued(): Promise<void> {
       // The result cannot be cloned (a function, a class with private state...): fail the task instead.
       link.postMessage({ id: task.id, ok: false, error: `task result cannot be sent between threads: ${errorText(err)}` } satisfies TaskReply);
     }
-    sys.eventfdSignal(data.wakeFds[reactor]!); // after postMessage: the SubReactor reads the port once woken
+    wakeFlags.wake(reactor, data.wakeFds[reactor]!); // after postMessage: the SubReactor reads the port once woken
     if (++tasksDone === data.settings.maxRequests) parentPort!.postMessage('retire');
   }
   running = false;
