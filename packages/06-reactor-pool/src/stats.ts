@@ -40,6 +40,8 @@ const W_RUNNING = 1; //  the slot's thread: 1 while it runs a task. Two cells, b
 //                        because a retiring thread may finish its last tasks beside its successor
 const W_DONE = 3; //     the slot's thread: tasks that returned
 const W_FAILED = 4; //   the slot's thread: tasks that threw; a SubReactor: tasks lost with a dead thread
+const W_POSTED = 5; //   every SubReactor: tasks posted to the slot's thread, against maxRequests; two
+//                        cells by generation parity, reset by the main thread when a generation starts
 const W_ROW = 8;
 
 /** One SubReactor's counters, as `stats()` reports them. */
@@ -131,6 +133,11 @@ export class StatsBoard {
     this.cells[P_RECYCLED] = recycled;
   }
 
+  /** Generation `gen` of pool slot `slot` starts: nothing posted to it yet. */
+  startGeneration(slot: number, gen: number): void {
+    Atomics.store(this.pool, slot * W_ROW + W_POSTED + (gen & 1), 0);
+  }
+
   /** Generation `gen` of pool slot `slot` died: it will never clear its running flag itself. */
   clearRunning(slot: number, gen: number): void {
     Atomics.store(this.pool, slot * W_ROW + W_RUNNING + (gen & 1), 0);
@@ -163,6 +170,17 @@ export class StatsBoard {
   settled(slot: number, lost: boolean): void {
     Atomics.sub(this.pool, slot * W_ROW + W_LOAD, 1);
     if (lost) Atomics.add(this.pool, slot * W_ROW + W_FAILED, 1);
+  }
+
+  /**
+   * Take one of the `max` tasks generation `gen` of `slot` may be given (maxRequests). False if
+   * they are all taken: its successor will join soon.
+   */
+  claim(slot: number, gen: number, max: number): boolean {
+    const cell = slot * W_ROW + W_POSTED + (gen & 1);
+    if (Atomics.add(this.pool, cell, 1) < max) return true;
+    Atomics.sub(this.pool, cell, 1);
+    return false;
   }
 
   /** Tasks posted to `slot` and not settled yet: queued there or running. For picking a slot. */

@@ -56,11 +56,12 @@ interface PoolLink {
   port: MessagePort;
 }
 
-/** A task posted to the pool and not answered yet. Owned by the SubReactor thread that posted it. */
+/** A task submitted and not answered yet. Owned by the SubReactor thread that submitted it. */
 interface PendingTask {
   conn: Connection;
   tag: unknown;
-  link: PoolLink;
+  /** Where it was posted; null while it waits for a pool thread (see `waiting`). */
+  link: PoolLink | null;
 }
 
 /** One SubReactor. Built by its thread's entry module (sub-reactor-thread.ts); used by that thread only. */
@@ -83,6 +84,11 @@ export class SubReactor {
   private links: PoolLink[] = [];
   /** Where the next scan for the least loaded pool slot starts: ties spread round-robin. */
   private nextSlot = 0;
+  /**
+   * Tasks no pool thread may take yet: every one has been given its `maxRequests` and their
+   * successors have not joined. Rare and short; posted on the next wake-up that brings one.
+   */
+  private waiting: TaskRequest[] = [];
 
   constructor(
     private readonly data: SubReactorData,
@@ -142,16 +148,21 @@ export class SubReactor {
     this.affinity.check();
     this.wakeFlags.clear(this.index); // first: a sender from now on writes the eventfd again
     sys.eventfdDrain(this.data.wakeFd);
-    for (let m = receiveMessageOnPort(this.data.control); m !== undefined; m = receiveMessageOnPort(this.data.control)) {
-      this.onNote(m.message as PoolNote);
-    }
+    this.takeNotes();
     for (let fd = this.ring.pop(); fd !== -1; fd = this.ring.pop()) {
       const addr = sys.getpeername(fd);
       this.reactor.adopt(fd, typeof addr === 'number' ? undefined : { address: addr.address, port: addr.port });
     }
     for (const link of this.links) this.takeReplies(link);
+    if (this.waiting.length > 0) this.postWaiting();
   }
   // #endregion sub-reactor-wake
+
+  private takeNotes(): void {
+    for (let m = receiveMessageOnPort(this.data.control); m !== undefined; m = receiveMessageOnPort(this.data.control)) {
+      this.onNote(m.message as PoolNote);
+    }
+  }
 
   private takeReplies(link: PoolLink): void {
     for (let m = receiveMessageOnPort(link.port); m !== undefined; m = receiveMessageOnPort(link.port)) {
@@ -186,33 +197,72 @@ export class SubReactor {
     this.affinity.check();
     const c = conn as Connection;
     if (c.server !== this.server) throw new Error('server.task(): the connection belongs to another reactor thread');
-    const link = this.pickLink();
     const id = ++this.taskSeq;
-    const request: TaskRequest = { id, payload };
-    link.port.postMessage(request); // throws (DataCloneError) before anything is recorded
+    const link = this.pickLink();
+    if (link !== null) {
+      this.post(link, { id, payload }); // throws (DataCloneError) before anything is recorded
+    } else {
+      this.waiting.push({ id, payload: structuredClone(payload) }); // the same DataCloneError, now
+    }
     this.tasks.set(id, { conn: c, tag, link });
     c.tasksInFlight++;
-    this.board.task(this.index, link.index);
     return id;
   }
 
-  /** Join-shortest-queue over the pool slots, by the tasks every SubReactor has in each. */
-  private pickLink(): PoolLink {
-    const slots = this.current.length;
-    let best: PoolLink | undefined;
-    let bestLoad = Infinity;
-    for (let k = 0; k < slots; k++) {
-      const link = this.current[(this.nextSlot + k) % slots];
-      if (link === undefined) continue;
-      const load = this.board.slotLoad(link.index);
-      if (load < bestLoad) {
-        best = link;
-        bestLoad = load;
-      }
+  private post(link: PoolLink, request: TaskRequest): void {
+    link.port.postMessage(request);
+    this.board.task(this.index, link.index);
+  }
+
+  /** A successor joined: post what waited for it, oldest first. */
+  private postWaiting(): void {
+    let i = 0;
+    for (; i < this.waiting.length; i++) {
+      const link = this.pickLink();
+      if (link === null) break;
+      const request = this.waiting[i]!;
+      const pending = this.tasks.get(request.id);
+      if (pending === undefined) continue; // cannot happen: a waiting task is never answered
+      this.post(link, request);
+      pending.link = link;
     }
-    if (best === undefined) throw new Error('server.task(): no WorkerPool thread is running');
-    this.nextSlot = (best.index + 1) % slots;
-    return best;
+    this.waiting = this.waiting.slice(i);
+  }
+
+  /**
+   * Join-shortest-queue over the pool slots, by the tasks every SubReactor has in each, among
+   * the threads that may take one more (`maxRequests`). Null if none may: the caller holds the task.
+   */
+  private pickLink(): PoolLink | null {
+    const max = this.settings.maxRequests;
+    const full = new Set<PoolLink>();
+    let lookedForNotes = false;
+    for (;;) {
+      const slots = this.current.length;
+      let best: PoolLink | undefined;
+      let bestLoad = Infinity;
+      for (let k = 0; k < slots; k++) {
+        const link = this.current[(this.nextSlot + k) % slots];
+        if (link === undefined || full.has(link)) continue;
+        const load = this.board.slotLoad(link.index);
+        if (load < bestLoad) {
+          best = link;
+          bestLoad = load;
+        }
+      }
+      if (best === undefined) {
+        if (lookedForNotes) return null;
+        lookedForNotes = true;
+        this.takeNotes(); // a successor may have joined since the last wake-up
+        continue;
+      }
+      if (max > 0 && !this.board.claim(best.index, best.gen, max)) {
+        full.add(best);
+        continue;
+      }
+      this.nextSlot = (best.index + 1) % slots;
+      return best;
+    }
   }
   // #endregion sub-reactor-submit
 
@@ -221,7 +271,7 @@ export class SubReactor {
     const pending = this.tasks.get(reply.id);
     if (pending === undefined) return;
     this.tasks.delete(reply.id);
-    this.board.settled(pending.link.index, lost);
+    if (pending.link !== null) this.board.settled(pending.link.index, lost);
     const { conn, tag } = pending;
     conn.tasksInFlight--;
     try {

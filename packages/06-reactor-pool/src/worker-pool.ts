@@ -12,8 +12,10 @@
  * on the main thread: it starts them, wires the links, and when one ends it tells every
  * SubReactor (a `PoolNote`), so that each fails exactly the tasks that thread never answered
  * (its client gets a 500, not a hang), and starts a replacement. With `maxRequests` (swoole's
- * max_request) a thread that ran that many tasks is retired: its successor starts first, and it
- * leaves once every SubReactor has ended its link to it, so nothing is lost.
+ * max_request) a thread is given that many tasks and no more (the SubReactors count them on the
+ * stats board; a task that finds every thread used up waits in its SubReactor), then retired: its
+ * successor starts first, and it leaves once every SubReactor has ended its link to it, so
+ * nothing is lost.
  *
  * Pool threads are ordinary event-loop threads (they never block in a syscall), so tasks reach
  * them by postMessage. Replies go the other way over the same port, read by the SubReactor with
@@ -134,6 +136,7 @@ export class WorkerPool {
     const thread = new Worker(new URL('./worker-thread.js', import.meta.url), { workerData: data, transferList: theirs });
     const w = new PoolWorker(index, gen, thread);
     this.slots[index] = w;
+    board.startGeneration(index, gen);
     this.live.add(w);
     // Tasks may be posted before the thread is ready: the port queues them.
     ours.forEach((port, r) => this.opts.tell(r, { kind: 'joined', index, gen, port }));

@@ -1,7 +1,8 @@
 /** The small pieces, in-process: the hand-off ring, the balancers, the shared counters, app loading. */
 import { describe, expect, it } from 'vitest';
 import { Worker, threadId } from 'node:worker_threads';
-import { FdRing, Lifecycle, RING_CAPACITY } from '../src/handoff.js';
+import * as sys from '@course/syscalls';
+import { FdRing, Lifecycle, RING_CAPACITY, WakeFlags } from '../src/handoff.js';
 import { createBalancer, sourceHash } from '../src/balancer.js';
 import { StatsBoard } from '../src/stats.js';
 import { loadApp } from '../src/app.js';
@@ -151,5 +152,26 @@ describe('ThreadAffinity', () => {
     expect(() => new ThreadAffinity('the MainReactor').check()).not.toThrow();
     // An owner on another thread, as a SubReactor's objects are to the main thread.
     expect(() => new ThreadAffinity('SubReactor 0', threadId + 1).check()).toThrow(`SubReactor 0 belongs to thread ${threadId + 1}; thread ${threadId} called it`);
+  });
+});
+
+describe('WakeFlags', () => {
+  it('writes a SubReactor\'s eventfd once per wake-up, however many senders wake it', () => {
+    const fd = sys.check(sys.eventfd(0, sys.C.EFD_NONBLOCK | sys.C.EFD_CLOEXEC), 'eventfd');
+    try {
+      const sender = WakeFlags.create(2);
+      const reactor = new WakeFlags(sender.buffer);
+      for (let i = 0; i < 5; i++) sender.wake(1, fd); // five results before the reactor looks
+      expect(sys.eventfdDrain(fd)).toBe(1);
+      reactor.clear(1); // the reactor looks: the next sender writes again
+      sender.wake(1, fd);
+      sender.wake(1, fd);
+      expect(sys.eventfdDrain(fd)).toBe(1);
+      sender.wake(0, fd); // another reactor's flag is its own
+      expect(sys.eventfdDrain(fd)).toBe(1);
+      expect(sys.eventfdDrain(fd)).toBe(0);
+    } finally {
+      sys.close(fd);
+    }
   });
 });
