@@ -116,6 +116,16 @@ describe('StatsBoard and Lifecycle', () => {
     expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000 });
   });
 
+  it('gives a pool thread at most maxRequests tasks, counted afresh for each generation', () => {
+    const board = StatsBoard.create(1, 2);
+    const claims = Array.from({ length: 4 }, () => board.claim(1, 0, 3));
+    expect(claims).toEqual([true, true, true, false]);
+    expect(board.claim(0, 0, 3)).toBe(true); // another slot has its own count
+    board.startGeneration(1, 1); // the successor of slot 1
+    expect(board.claim(1, 1, 3)).toBe(true);
+    expect(board.claim(1, 0, 3)).toBe(false); // the retiring one stays used up
+  });
+
   it('reports drained only once every reactor said so', () => {
     const main = Lifecycle.create(2);
     const sub = new Lifecycle(main.buffer);
