@@ -1,3 +1,4 @@
+// #region design
 /*
  * Signals: how SIGTERM reaches a JS thread that sits inside accept, read, poll or epoll_wait.
  *
@@ -36,6 +37,7 @@
  * Everything a handler touches is async-signal-safe: plain and atomic stores, getpid, gettid,
  * tgkill and timer_settime, with errno saved and restored.
  */
+// #endregion design
 #include "syscalls.h"
 
 #include <errno.h>
