@@ -103,3 +103,11 @@ napi_value result(napi_env env, int64_t r) {
   return num(env, r < 0 ? -(int64_t)errno : r);
 }
 // #endregion result
+
+/* What pipe2 or socketpair made: `r` their return, `fds` the pair → out[0], out[1]; 0 or -errno. */
+napi_value fd_pair(napi_env env, int r, const int fds[2], int32_t *out) {
+  if (r < 0) return num(env, -errno);
+  out[0] = fds[0];
+  out[1] = fds[1];
+  return num(env, 0);
+}

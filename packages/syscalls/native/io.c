@@ -13,8 +13,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-// #region read
-static napi_value Read(napi_env env, napi_callback_info info) {
+// #region read-write
+/* read(fd, buf, off?, len?) and write(...): the same span, opposite directions. */
+static napi_value read_or_write(napi_env env, napi_callback_info info, bool writing) {
   napi_value argv[4];
   int32_t fd;
   uint8_t *p;
@@ -22,22 +23,12 @@ static napi_value Read(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 4, argv, NULL)) return NULL;
   if (!arg_int(env, argv[0], "fd must be a number", &fd) || !arg_span(env, argv + 1, true, &p, &n))
     return NULL;
-  return result(env, read(fd, p, n));
+  return result(env, writing ? write(fd, p, n) : read(fd, p, n));
 }
-// #endregion read
 
-// #region write
-static napi_value Write(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  int32_t fd;
-  uint8_t *p;
-  size_t n;
-  if (!get_args(env, info, 4, argv, NULL)) return NULL;
-  if (!arg_int(env, argv[0], "fd must be a number", &fd) || !arg_span(env, argv + 1, true, &p, &n))
-    return NULL;
-  return result(env, write(fd, p, n));
-}
-// #endregion write
+static napi_value Read(napi_env env, napi_callback_info info) { return read_or_write(env, info, false); }
+static napi_value Write(napi_env env, napi_callback_info info) { return read_or_write(env, info, true); }
+// #endregion read-write
 
 /* Up to this many iovecs live on the stack; larger arrays (up to IOV_MAX) are malloc'd. */
 #define IOV_STACK 64
@@ -131,10 +122,7 @@ static napi_value Pipe2(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 2, argv, NULL)) return NULL;
   if (!arg_i32s(env, argv[0], "out must be an Int32Array(2)", 2, &out, &n)) return NULL;
   if (!is_undefined(env, argv[1]) && !arg_int(env, argv[1], "flags must be a number", &flags)) return NULL;
-  if (pipe2(p, flags) < 0) return num(env, -errno);
-  out[0] = p[0];
-  out[1] = p[1];
-  return num(env, 0);
+  return fd_pair(env, pipe2(p, flags), p, out);
 }
 // #endregion pipe2
 

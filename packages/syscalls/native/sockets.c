@@ -131,8 +131,9 @@ static napi_value Getsockopt(napi_env env, napi_callback_info info) {
 }
 // #endregion getsockopt
 
-// #region bind
-static napi_value Bind(napi_env env, napi_callback_info info) {
+// #region bind-connect
+/* bind and connect take the same (fd, host, port); they differ only in the call. */
+static napi_value bind_or_connect(napi_env env, napi_callback_info info, bool connecting) {
   napi_value argv[3];
   int32_t fd, port;
   char host[INET6_ADDRSTRLEN + 1];
@@ -140,22 +141,13 @@ static napi_value Bind(napi_env env, napi_callback_info info) {
   socklen_t len;
   if (!get_args(env, info, 3, argv, NULL) || !arg_addr(env, argv, &fd, host, sizeof host, &port)) return NULL;
   if (!make_addr(host, port, &ss, &len)) return num(env, -EINVAL);
-  return result(env, bind(fd, (struct sockaddr *)&ss, len));
+  struct sockaddr *sa = (struct sockaddr *)&ss;
+  return result(env, connecting ? connect(fd, sa, len) : bind(fd, sa, len));
 }
-// #endregion bind
 
-// #region connect
-static napi_value Connect(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  int32_t fd, port;
-  char host[INET6_ADDRSTRLEN + 1];
-  struct sockaddr_storage ss;
-  socklen_t len;
-  if (!get_args(env, info, 3, argv, NULL) || !arg_addr(env, argv, &fd, host, sizeof host, &port)) return NULL;
-  if (!make_addr(host, port, &ss, &len)) return num(env, -EINVAL);
-  return result(env, connect(fd, (struct sockaddr *)&ss, len));
-}
-// #endregion connect
+static napi_value Bind(napi_env env, napi_callback_info info) { return bind_or_connect(env, info, false); }
+static napi_value Connect(napi_env env, napi_callback_info info) { return bind_or_connect(env, info, true); }
+// #endregion bind-connect
 
 // #region listen
 static napi_value Listen(napi_env env, napi_callback_info info) {
@@ -220,10 +212,7 @@ static napi_value Socketpair(napi_env env, napi_callback_info info) {
       !arg_int(env, argv[2], "protocol must be a number", &protocol) ||
       !arg_i32s(env, argv[3], "out must be an Int32Array(2)", 2, &out, &n))
     return NULL;
-  if (socketpair(domain, type, protocol, sv) < 0) return num(env, -errno);
-  out[0] = sv[0];
-  out[1] = sv[1];
-  return num(env, 0);
+  return fd_pair(env, socketpair(domain, type, protocol, sv), sv, out);
 }
 // #endregion socketpair
 

@@ -52,6 +52,8 @@ bool arg_span(napi_env env, napi_value *argv, bool optional, uint8_t **ptr, size
 napi_value num(napi_env env, int64_t v);
 /* A syscall's return value `r` if it succeeded, else -errno. Call it before errno can change. */
 napi_value result(napi_env env, int64_t r);
+/* What pipe2 or socketpair made: `r` their return, `fds` the pair → out[0], out[1]; 0 or -errno. */
+napi_value fd_pair(napi_env env, int r, const int fds[2], int32_t *out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Registration: each concern file defines its functions on `exports` in one call. */
