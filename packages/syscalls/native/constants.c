@@ -59,7 +59,6 @@ static napi_value constants(napi_env env) {
   set_int(env, c, "EPOLLET", (int32_t)EPOLLET); /* 1u << 31: as int32 it is negative, as JS bits expect */
   set_int(env, c, "EPOLLEXCLUSIVE", (int32_t)EPOLLEXCLUSIVE);
   K(EFD_NONBLOCK); K(EFD_CLOEXEC); K(EFD_SEMAPHORE);
-  K(MSG_NOSIGNAL); K(MSG_DONTWAIT); K(MSG_PEEK); K(MSG_WAITALL);
   K(WNOHANG); K(IOV_MAX);
   K(SIGHUP); K(SIGINT); K(SIGQUIT); K(SIGKILL); K(SIGUSR1); K(SIGUSR2); K(SIGPIPE); K(SIGALRM);
   K(SIGTERM); K(SIGCHLD); K(SIGCONT); K(SIGSTOP); K(SIGURG);
