@@ -44,7 +44,8 @@
  * Threading: a parser belongs to its connection's session, on the thread serving it.
  */
 import { Buffer } from 'node:buffer';
-import { randomBytes } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import { Utf8Validator, isValidUtf8 } from './utf8.js';
 
 export const OP_CONTINUATION = 0x0;
@@ -374,7 +375,8 @@ export function encodeClientFrame(
   header[0] = ((opts.fin ?? true) ? 0x80 : 0) | ((opts.rsv ?? 0) << 4) | opcode;
   if (!masked) return Buffer.concat([header, data]);
   header[1]! |= 0x80;
-  const key = opts.maskKey ?? randomBytes(4);
+  // node:crypto only when a client frame is made (tests, clients), not whenever a server loads this.
+  const key = opts.maskKey ?? (createRequire(import.meta.url)('node:crypto') as typeof Crypto).randomBytes(4);
   const body = Buffer.allocUnsafe(data.length);
   for (let i = 0; i < data.length; i++) body[i] = data[i]! ^ key[i & 3]!;
   return Buffer.concat([header, key.subarray(0, 4), body]);

@@ -23,14 +23,22 @@
  *
  * Pure functions; any thread.
  */
-import { createHash } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { HttpRequest } from '../http/parser.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
+/**
+ * node:crypto, loaded on the first handshake rather than with the package: every thread of 03
+ * (a Worker per connection) loads this package, and most of them never see a WebSocket.
+ */
+let crypto: typeof Crypto | null = null;
+
 /** The Sec-WebSocket-Accept value for a client's key (§4.2.2 item 5.4). */
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof Crypto;
+  return crypto.createHash('sha1').update(key + GUID).digest('base64');
 }
 
 /** A comma-separated header value as lower-case tokens (Connection, Upgrade). */
