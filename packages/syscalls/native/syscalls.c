@@ -1033,5 +1033,6 @@ NAPI_MODULE_INIT() {
   };
   if (napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) != napi_ok) return NULL;
   napi_set_named_property(env, exports, "C", constants(env));
+  { void register_uring(napi_env, napi_value); register_uring(env, exports); } /* native/uring.c */
   return exports;
 }

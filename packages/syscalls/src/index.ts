@@ -25,3 +25,4 @@ export {
   type ExitStatus,
 } from './helpers.js';
 export { PollSet, EpollEvents } from './events.js';
+export * from './uring.js';
