@@ -49,7 +49,7 @@ function config(pkg: string, args: string[], traits: Omit<ModelConfig, 'name' | 
 const BLOCKING = { timeouts: false, fdExhaustion: 'not-applicable', busyPolls: false } as const;
 
 /**
- * 01-06, every variant. Pools are pinned to 2 processes/threads/reactors (the default is one per
+ * 01-07, every variant. Pools are pinned to 2 processes/threads/reactors (the default is one per
  * core) so that the suites behave the same on any machine.
  */
 export const MODEL_CONFIGS: readonly ModelConfig[] = Object.freeze([
@@ -65,9 +65,10 @@ export const MODEL_CONFIGS: readonly ModelConfig[] = Object.freeze([
   config('05-epoll-native', ['--mode', 'lt'], { concurrent: true, timeouts: true, fdExhaustion: 'sheds', busyPolls: false }),
   config('05-epoll-native', ['--mode', 'et'], { concurrent: true, timeouts: true, fdExhaustion: 'sheds', busyPolls: false }),
   config('06-reactor-pool', ['--reactors', '2', '--workers', '2'], { concurrent: true, timeouts: true, fdExhaustion: 'sheds', busyPolls: false }),
+  config('07-io-uring', [], { concurrent: true, timeouts: true, fdExhaustion: 'sheds', busyPolls: false }),
 ]);
 
-/** The rows that have header and idle timeouts (05, 06). */
+/** The rows that have header and idle timeouts (05, 06, 07). */
 export const WITH_TIMEOUTS: readonly ModelConfig[] = MODEL_CONFIGS.filter((c) => c.timeouts);
 
 /** The rows whose process can run out of fds because of connections. */
