@@ -54,7 +54,9 @@ const listener = listenOrExit(PKG, opts, { nonBlocking: true });
 proactor.listen(listener.fd);
 announce(listener, protocol, PKG, { model: 'io-uring-proactor', entries: proactor.ringEntries, buffers: `${proactor.bufferCount}x${proactor.bufferSize}` });
 
+// #region the-loop
 while (!shutdownRequested()) proactor.runOnce(-1); // sleeps in io_uring_enter until something completes
+// #endregion the-loop
 
 // Shutting down: stop accepting, let answers in flight finish (for at most 2 s), then close all.
 const giveUpAt = Date.now() + 2000;

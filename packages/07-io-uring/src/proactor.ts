@@ -192,6 +192,7 @@ export class Proactor {
    * and dispatch completions → expire deadlines → prepare pending output → re-arm starved reads.
    * Returns the number of completions (0 on timeout or when a signal interrupted the wait).
    */
+  // #region run-once
   runOnce(maxWaitMs: number): number {
     const timeout = this.dirty.length > 0 || this.starved.length > 0 ? 0 : this.waitTime(maxWaitMs);
     const r = sys.uringSubmitAndWait(this.ring, timeout === 0 ? 0 : 1, timeout);
@@ -210,8 +211,10 @@ export class Proactor {
     this.rearmStarved();
     return total;
   }
+  // #endregion run-once
 
   /** One completion: what it was is in the token's low bits, whose it was in the rest. */
+  // #region dispatch
   private dispatch(token: number, res: number, flags: number): void {
     const op = token & 7;
     if (op === OP_ACCEPT) return this.accepted(res, flags);
@@ -232,6 +235,7 @@ export class Proactor {
     }
     if (c.closed && c.inflight === 0) this.release(c);
   }
+  // #endregion dispatch
 
   // --- accepting -----------------------------------------------------------------------------
 
@@ -252,6 +256,7 @@ export class Proactor {
    * A connection (res is its fd) or an accept error. The multishot accept stays armed while the
    * kernel says IORING_CQE_F_MORE; an error ends it.
    */
+  // #region accepted
   private accepted(res: number, flags: number): void {
     if ((flags & IORING_CQE_F_MORE) === 0) this.accepting = false;
     if (res >= 0) {
@@ -268,6 +273,7 @@ export class Proactor {
     // (EMFILE, ENOBUFS) would be hit again, and the loop would spin.
     if (!this.accepting) this.after(100, () => this.armAccept());
   }
+  // #endregion accepted
 
   /** Close one queued connection with the spare fd's help; see `accepted`. */
   private shedOne(): void {
@@ -306,6 +312,7 @@ export class Proactor {
   }
 
   /** A recv completed: bytes in a provided buffer, 0 at end of stream, or -errno. */
+  // #region received
   private received(c: Conn, res: number, flags: number): void {
     c.receiving = false;
     if ((flags & IORING_CQE_F_BUFFER) !== 0) {
@@ -334,8 +341,10 @@ export class Proactor {
     // re-arms the recv); otherwise settle it now: re-arm, or close a peer that is done.
     if (!c.sink.flushScheduled) this.settle(c);
   }
+  // #endregion received
 
   /** Prepare the next output request of `c`, if it has output and none is in flight. */
+  // #region start-output
   private startOutput(c: Conn): void {
     const sink = c.sink;
     if (sink.inFlight) return;
@@ -358,6 +367,7 @@ export class Proactor {
     sink.inFlight = true;
     c.inflight++;
   }
+  // #endregion start-output
 
   /** A send/writev completed: `res` bytes taken (maybe fewer than asked: the rest goes next), or -errno. */
   private sent(c: Conn, res: number): void {
@@ -385,6 +395,7 @@ export class Proactor {
    * After any progress on `c`: send what is next, close if the conversation is over, pause or
    * resume reading (with hysteresis: pause above the high-water mark, resume at half of it).
    */
+  // #region settle
   private settle(c: Conn): void {
     const sink = c.sink;
     this.startOutput(c);
@@ -399,6 +410,7 @@ export class Proactor {
     else if (sink.pendingBytes <= this.lowWaterMark) c.paused = false;
     this.armRecv(c);
   }
+  // #endregion settle
 
   private wantsInput(c: Conn): boolean {
     // While shutting down, only a request already begun is read to its end.
@@ -477,6 +489,7 @@ export class Proactor {
    * result, to close it. The slot stays taken until those completions (and the cancelled ones)
    * have come back.
    */
+  // #region close-conn
   private closeConn(c: Conn): void {
     if (c.closed) return;
     c.closed = true;
@@ -493,6 +506,7 @@ export class Proactor {
     this.prep(() => sys.uringPrepClose(this.ring, c.fd, c.slot * 8 + OP_CLOSE));
     c.inflight += 2;
   }
+  // #endregion close-conn
 
   /** The last completion naming `c` came: its slot may be reused. */
   private release(c: Conn): void {

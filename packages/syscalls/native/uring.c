@@ -314,6 +314,7 @@ static napi_value RingFd(napi_env env, napi_callback_info info) {
 /* Submission: prep* fill one SQE each and return 0, or -EBUSY when the SQ (or the arena) is full:
  * the caller submits (submitAndWait) and prepares again. Nothing is published until then. */
 
+// #region next-sqe
 static struct io_uring_sqe *next_sqe(ring_t *r) {
   /* barrier: acquire, pairs with the kernel's release of sq_head once it has consumed SQEs. */
   unsigned head = __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE);
@@ -326,6 +327,7 @@ static struct io_uring_sqe *next_sqe(ring_t *r) {
   r->last = sqe;
   return sqe;
 }
+// #endregion next-sqe
 
 #define PREP(nargs)                                  \
   napi_value argv[nargs];                            \
@@ -548,6 +550,7 @@ static napi_value SetSqeFlags(napi_env env, napi_callback_info info) {
  * timeout passed and nothing was submitted), -EINTR (a signal), -EBUSY (CQ overflow backlog: harvest
  * first).
  */
+// #region submit-and-wait
 static napi_value SubmitAndWait(napi_env env, napi_callback_info info) {
   PREP(3);
   int32_t wait_nr, timeout_ms;
@@ -577,11 +580,13 @@ static napi_value SubmitAndWait(napi_env env, napi_callback_info info) {
   }
   return u_num(env, ret < 0 ? -e : ret);
 }
+// #endregion submit-and-wait
 
 /*
  * uringHarvest(ring, out, max): copy up to `max` CQEs into the caller's Int32Array as
  * (userData, res, flags) triplets and mark them seen. No syscall. Returns the count.
  */
+// #region harvest
 static napi_value Harvest(napi_env env, napi_callback_info info) {
   PREP(3);
   napi_typedarray_type type;
@@ -612,6 +617,7 @@ static napi_value Harvest(napi_env env, napi_callback_info info) {
   if (n > 0) __atomic_store_n(r->cq_head, head, __ATOMIC_RELEASE);
   return u_num(env, n);
 }
+// #endregion harvest
 
 /* ------------------------------------------------------------------------------------------ */
 /* Provided buffers */
@@ -634,6 +640,7 @@ static void finalize_data(napi_env env, void *data, void *hint) {
 }
 
 /* Add buffer `bid` to the group's ring at the local tail (published by publish_group). */
+// #region buf-ring-add
 static void add_buf(buf_group *g, unsigned bid) {
   struct io_uring_buf *b = &g->br->bufs[g->tail & (g->count - 1)];
   b->addr = (uint64_t)(uintptr_t)(g->data + (size_t)bid * g->size);
@@ -646,6 +653,7 @@ static void publish_group(buf_group *g) {
   /* barrier: release — the entries written by add_buf are visible before the kernel sees the tail. */
   __atomic_store_n(&g->br->tail, g->tail, __ATOMIC_RELEASE);
 }
+// #endregion buf-ring-add
 
 /*
  * uringBufRing(ring, bgid, count, size) → an ArrayBuffer of count * size bytes, or -errno:
