@@ -156,7 +156,7 @@ export function uringUnavailableReason(errno: number): string {
   const e = Math.abs(errno);
   if (e === C.ENOSYS) return 'io_uring is not available: this kernel has no io_uring (ENOSYS; it needs Linux 5.1 or newer, built with CONFIG_IO_URING)';
   if (e === C.EPERM) return 'io_uring is not permitted: kernel.io_uring_disabled is set, or a seccomp profile (a container runtime\'s default) forbids it (EPERM)';
-  if (e === C.EINVAL) return 'io_uring is too old here: a feature this server needs is missing (EINVAL; it needs Linux 6.0 or newer)';
+  if (e === C.EINVAL) return 'io_uring is too old here: a feature this server needs is missing (EINVAL; it needs Linux 5.19 or newer)';
   if (e === C.ENOMEM) return 'io_uring could not map its rings: out of locked memory (ENOMEM; raise RLIMIT_MEMLOCK or use fewer entries)';
   return `io_uring setup failed (${errnoNameOf(e)})`;
 }
