@@ -33,7 +33,7 @@
 import { openSync } from 'node:fs';
 import * as sys from '@course/syscalls';
 import type { PeerInfo, Protocol, Session } from '@course/protocol';
-import { closeFile, peerOf } from '@course/server-kit';
+import { closeFile, Deadlines, peerOf, type Deadlined } from '@course/server-kit';
 import { CompletionSink, FILE_CHUNK } from './completion-sink.js';
 
 const { C, URING } = sys;
@@ -85,11 +85,9 @@ export class UringUnavailable extends Error {
 }
 
 /** One connection's state. Owned by its proactor; lives in `conns[slot]` from `adopt` until its last completion. */
-class Conn {
+class Conn implements Deadlined {
   session!: Session;
-  /** When the connection is closed unless something happens first (ms, Date.now clock). */
   deadline = 0;
-  /** True while `deadline` is a header (request) deadline rather than an idle one. */
   headerClock = false;
   /** A recv is in flight. */
   receiving = false;
@@ -112,11 +110,6 @@ class Conn {
   ) {}
 }
 
-interface Timer {
-  at: number;
-  fn: () => void;
-}
-
 export class Proactor {
   readonly stats: ProactorStats = { connections: 0, accepted: 0, bytesIn: 0, bytesOut: 0, noBuffers: 0 };
   readonly ringEntries: number;
@@ -125,8 +118,6 @@ export class Proactor {
 
   private readonly ring: number;
   private readonly protocol: Protocol;
-  private readonly headerTimeoutMs: number;
-  private readonly idleTimeoutMs: number;
   private readonly highWaterMark: number;
   private readonly lowWaterMark: number;
 
@@ -139,7 +130,6 @@ export class Proactor {
   private readonly dirty: Conn[] = [];
   /** Connections whose recv found no free buffer: re-armed at the end of the turn. */
   private readonly starved: Conn[] = [];
-  private readonly timers: Timer[] = [];
 
   /** The provided buffers, as one view of the memory the kernel writes into. */
   private readonly buffers: Uint8Array;
@@ -153,21 +143,18 @@ export class Proactor {
   private spareFd = -1;
 
   private now = Date.now();
-  private readonly sweepMs: number;
-  private nextSweep = 0;
+  private readonly deadlines: Deadlines;
   private draining = false;
 
   /** Throws UringUnavailable (with the errno) if io_uring, or a feature used here, is missing. */
   constructor(opts: ProactorOptions) {
     this.protocol = opts.protocol;
-    this.headerTimeoutMs = positive(opts.headerTimeoutMs ?? 10_000, 'headerTimeoutMs');
-    this.idleTimeoutMs = positive(opts.idleTimeoutMs ?? 60_000, 'idleTimeoutMs');
     this.highWaterMark = positive(opts.highWaterMark ?? 1024 * 1024, 'highWaterMark');
     this.lowWaterMark = this.highWaterMark >>> 1;
     this.ringEntries = positive(opts.ringEntries ?? 1024, 'ringEntries');
     this.bufferCount = positive(opts.bufferCount ?? 256, 'bufferCount');
     this.bufferSize = positive(opts.bufferSize ?? 16 * 1024, 'bufferSize');
-    this.sweepMs = Math.min(1000, Math.max(10, Math.floor(Math.min(this.headerTimeoutMs, this.idleTimeoutMs) / 10)));
+    this.deadlines = new Deadlines(positive(opts.headerTimeoutMs ?? 10_000, 'headerTimeoutMs'), positive(opts.idleTimeoutMs ?? 60_000, 'idleTimeoutMs'));
     this.cqes = new Int32Array(3 * this.maxCqes);
 
     // One thread submits and reaps (SINGLE_ISSUER), and completions are run only when it enters the
@@ -194,7 +181,7 @@ export class Proactor {
    */
   // #region run-once
   runOnce(maxWaitMs: number): number {
-    const timeout = this.dirty.length > 0 || this.starved.length > 0 ? 0 : this.waitTime(maxWaitMs);
+    const timeout = this.dirty.length > 0 || this.starved.length > 0 ? 0 : this.deadlines.waitTime(maxWaitMs, this.live.length > 0);
     const r = sys.uringSubmitAndWait(this.ring, timeout === 0 ? 0 : 1, timeout);
     if (r < 0 && r !== -URING.ETIME && r !== -C.EINTR && r !== -URING.EBUSY) sys.check(r, 'io_uring_enter');
     this.now = Date.now();
@@ -271,7 +258,7 @@ export class Proactor {
     if (res === -C.EMFILE || res === -C.ENFILE) this.shedOne();
     // An error ends a multishot accept. Re-arm after a pause, not at once: the same wall
     // (EMFILE, ENOBUFS) would be hit again, and the loop would spin.
-    if (!this.accepting) this.after(100, () => this.armAccept());
+    if (!this.accepting) this.deadlines.after(100, () => this.armAccept());
   }
   // #endregion accepted
 
@@ -298,7 +285,7 @@ export class Proactor {
     this.live.push(c);
     this.stats.accepted++;
     this.stats.connections = this.live.length;
-    c.deadline = this.now + this.idleTimeoutMs;
+    c.deadline = this.now + this.deadlines.idleTimeoutMs;
     c.session = this.protocol.open(c.sink, peer);
     this.armRecv(c);
   }
@@ -322,7 +309,7 @@ export class Proactor {
         this.stats.bytesIn += res;
         const before = c.sink.totalQueued;
         c.session.receive(this.buffers.subarray(start, start + res)); // valid during this call only
-        this.touch(c, c.sink.totalQueued !== before);
+        this.deadlines.touch(c, this.now, c.sink.totalQueued !== before);
       }
       sys.uringBufReturn(this.ring, BUFFER_GROUP, bid); // the session copied what it keeps
     }
@@ -378,7 +365,7 @@ export class Proactor {
     if (res < 0) return this.closeConn(c); // EPIPE, ECONNRESET: the peer is gone
     sink.sent(res);
     this.stats.bytesOut += res;
-    this.touch(c, true);
+    this.deadlines.touch(c, this.now, true);
     this.settle(c);
   }
 
@@ -440,45 +427,18 @@ export class Proactor {
     starved.length = 0;
   }
 
-  // --- deadlines (as step 05: one number per connection, checked by a sweep) ----------------
-
-  private touch(c: Conn, progressed: boolean): void {
-    if (!c.session.midRequest) {
-      c.headerClock = false;
-      c.deadline = c.session.awaiting ? Infinity : this.now + this.idleTimeoutMs;
-    } else if (progressed || !c.headerClock) {
-      c.headerClock = true;
-      c.deadline = this.now + this.headerTimeoutMs;
-    }
-  }
+  // --- deadlines (server-kit's Deadlines: one number per connection, checked by a sweep) ----
 
   private expire(): void {
     const now = this.now;
-    if (now >= this.nextSweep) {
-      this.nextSweep = now + this.sweepMs;
+    if (this.deadlines.sweepDue(now)) {
+      // Backwards: closeConn moves the last connection into the freed slot, already visited.
       for (let i = this.live.length - 1; i >= 0; i--) {
         const c = this.live[i]!;
         if (c.deadline <= now) this.closeConn(c);
       }
     }
-    while (this.timers.length > 0 && this.timers[0]!.at <= now) this.timers.shift()!.fn();
-  }
-
-  private waitTime(maxWaitMs: number): number {
-    let due = Infinity;
-    if (this.live.length > 0) due = this.nextSweep;
-    if (this.timers.length > 0) due = Math.min(due, this.timers[0]!.at);
-    if (due === Infinity) return maxWaitMs;
-    const ms = Math.max(0, Math.ceil(due - Date.now()));
-    return maxWaitMs < 0 ? ms : Math.min(ms, maxWaitMs);
-  }
-
-  /** Run `fn` on this thread once `delayMs` have passed (checked once per turn). */
-  after(delayMs: number, fn: () => void): void {
-    const at = Date.now() + delayMs;
-    let i = this.timers.length;
-    while (i > 0 && this.timers[i - 1]!.at > at) i--;
-    this.timers.splice(i, 0, { at, fn });
+    this.deadlines.runTimers(now);
   }
 
   // --- closing -------------------------------------------------------------------------------
