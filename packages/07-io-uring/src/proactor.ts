@@ -157,11 +157,7 @@ export class Proactor {
     this.deadlines = new Deadlines(positive(opts.headerTimeoutMs ?? 10_000, 'headerTimeoutMs'), positive(opts.idleTimeoutMs ?? 60_000, 'idleTimeoutMs'));
     this.cqes = new Int32Array(3 * this.maxCqes);
 
-    // One thread submits and reaps (SINGLE_ISSUER), and completions are run only when it enters the
-    // kernel (DEFER_TASKRUN, 6.1): the kernel does not interrupt the loop to post them.
-    const flags = URING.IORING_SETUP_SUBMIT_ALL | URING.IORING_SETUP_COOP_TASKRUN | URING.IORING_SETUP_SINGLE_ISSUER | URING.IORING_SETUP_DEFER_TASKRUN;
-    let ring = sys.uringSetup(this.ringEntries, 4 * this.ringEntries, flags);
-    if (ring === -C.EINVAL) ring = sys.uringSetup(this.ringEntries, 4 * this.ringEntries, 0); // an older 5.x kernel
+    const ring = openRing(this.ringEntries);
     if (ring < 0) throw new UringUnavailable(ring);
     this.ring = ring;
     const mem = sys.uringBufRing(ring, BUFFER_GROUP, this.bufferCount, this.bufferSize); // 5.19+
@@ -519,6 +515,29 @@ export class Proactor {
     this.spareFd = -1;
     sys.uringExit(this.ring); // cancels anything left
   }
+}
+
+/**
+ * io_uring_setup with the flags this loop wants: one thread submits and reaps (SINGLE_ISSUER), and
+ * completions are run only when it enters the kernel (DEFER_TASKRUN, 6.1), so the kernel does not
+ * interrupt the loop to post them. A kernel that refuses those flags gets none. A ring, or -errno.
+ */
+function openRing(entries: number): number {
+  const flags = URING.IORING_SETUP_SUBMIT_ALL | URING.IORING_SETUP_COOP_TASKRUN | URING.IORING_SETUP_SINGLE_ISSUER | URING.IORING_SETUP_DEFER_TASKRUN;
+  const ring = sys.uringSetup(entries, 4 * entries, flags);
+  return ring === -C.EINVAL ? sys.uringSetup(entries, 4 * entries, 0) : ring;
+}
+
+/**
+ * Whether this process can run a Proactor: 0, or the -errno its constructor would fail with
+ * (a ring, and a provided-buffer ring on it). For tests and tools that must know beforehand.
+ */
+export function uringSupport(): number {
+  const ring = openRing(8);
+  if (ring < 0) return ring;
+  const mem = sys.uringBufRing(ring, BUFFER_GROUP, 1, 64);
+  sys.uringExit(ring);
+  return typeof mem === 'number' ? mem : 0;
 }
 
 function positive(n: number, name: string): number {
