@@ -517,7 +517,7 @@ static napi_value PrepCancel(napi_env env, napi_callback_info info) {
   return u_num(env, 0);
 }
 
-/* uringPrepCancelFd(ring, fd, userData): cancel every request on fd (5.19). res: how many, or -ENOENT. */
+/* uringPrepCancelFd(ring, fd, userData): cancel every request on fd (5.19). res: how many (0 if none). */
 static napi_value PrepCancelFd(napi_env env, napi_callback_info info) {
   PREP(3);
   int32_t fd;

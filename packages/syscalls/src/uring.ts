@@ -129,7 +129,7 @@ export const uringPrepTimeout = nativeFn<(ring: number, ms: number, userData: nu
 /** Cancel the request submitted with `targetUserData`. res: 0, -ENOENT (none), -EALREADY (running). */
 export const uringPrepCancel = nativeFn<(ring: number, targetUserData: number, userData: number) => number>('uringPrepCancel');
 
-/** Cancel every request on `fd`. res: how many were cancelled, or -ENOENT if none. */
+/** Cancel every request on `fd`. res: how many were cancelled (0 if none). */
 export const uringPrepCancelFd = nativeFn<(ring: number, fd: number, userData: number) => number>('uringPrepCancelFd');
 
 /** OR `IOSQE_*` flags (`IOSQE_IO_LINK`, `IOSQE_IO_HARDLINK`) into the SQE prepared last. 0, or -EINVAL if none. */

@@ -230,6 +230,9 @@ if (SUPPORT === 0) {
       expect(sys.fcntl(a, C.F_GETFD)).toBe(-C.EBADF);
       // The peer sees the close.
       expect(sys.read(b, Buffer.alloc(1))).toBe(0);
+      // Nothing pending: the cancel finds none (0), and a hard link still runs what follows.
+      sys.uringPrepCancelFd(ring, b, 4);
+      expect(complete(1)[0]).toEqual({ userData: 4, res: 0, flags: 0 });
     });
   });
 
