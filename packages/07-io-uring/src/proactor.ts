@@ -177,7 +177,8 @@ export class Proactor {
    */
   // #region run-once
   runOnce(maxWaitMs: number): number {
-    const timeout = this.dirty.length > 0 || this.starved.length > 0 ? 0 : this.deadlines.waitTime(maxWaitMs, this.live.length > 0);
+    // Output and re-armed reads were prepared at the end of the last turn: this call submits them.
+    const timeout = this.deadlines.waitTime(maxWaitMs, this.live.length > 0);
     const r = sys.uringSubmitAndWait(this.ring, timeout === 0 ? 0 : 1, timeout);
     if (r < 0 && r !== -URING.ETIME && r !== -C.EINTR && r !== -URING.EBUSY) sys.check(r, 'io_uring_enter');
     this.now = Date.now();
@@ -187,7 +188,7 @@ export class Proactor {
       const n = sys.uringHarvest(this.ring, cqes, this.maxCqes);
       for (let i = 0; i < n; i++) this.dispatch(cqes[3 * i]! >>> 0, cqes[3 * i + 1]!, cqes[3 * i + 2]!);
       total += n;
-      if (n < this.maxCqes) break; // the ring is empty (more may be there: harvesting is free)
+      if (n < this.maxCqes) break; // fewer than asked: the CQ ring is empty
     }
     this.expire();
     this.flushDirty();
