@@ -28,7 +28,7 @@
  * kernel has consumed the SQEs naming them (IORING_FEAT_SUBMIT_STABLE: after submission the kernel
  * has its own copy).
  */
-#include <node_api.h>
+#include "syscalls.h"
 
 #include <errno.h>
 #include <linux/io_uring.h>
@@ -43,9 +43,6 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-/* Declared here: uring.c is its own translation unit, registered from the module's init. */
-void register_uring(napi_env env, napi_value exports);
 
 #define MAX_RINGS 64
 #define MAX_BUF_GROUPS 8
@@ -90,46 +87,19 @@ static ring_t *rings[MAX_RINGS];
 static pthread_mutex_t rings_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ------------------------------------------------------------------------------------------ */
-/* Argument helpers (the addon's conventions; each returns false after throwing). */
-
-static bool u_throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, NULL, msg);
-  return false;
-}
-
-static napi_value u_num(napi_env env, int64_t v) {
-  napi_value r;
-  if (v >= INT32_MIN && v <= INT32_MAX) napi_create_int32(env, (int32_t)v, &r);
-  else napi_create_int64(env, v, &r);
-  return r;
-}
-
-static bool u_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t n = want;
-  return napi_get_cb_info(env, info, &n, argv, NULL, NULL) == napi_ok;
-}
-
-static bool u_i32(napi_env env, napi_value v, const char *what, int32_t *out) {
-  if (napi_get_value_int32(env, v, out) != napi_ok) return u_throw_type(env, what);
-  return true;
-}
-
-static bool u_i64(napi_env env, napi_value v, const char *what, int64_t *out) {
-  if (napi_get_value_int64(env, v, out) != napi_ok) return u_throw_type(env, what);
-  return true;
-}
+/* Argument helpers beyond syscalls.h's (each returns false after throwing). */
 
 /* user_data is a 32-bit token here (harvest returns it in an Int32Array slot). */
 static bool u_token(napi_env env, napi_value v, uint64_t *out) {
   uint32_t t;
-  if (napi_get_value_uint32(env, v, &t) != napi_ok) return u_throw_type(env, "userData must be a number (0..2^32-1)");
+  if (napi_get_value_uint32(env, v, &t) != napi_ok) return throw_type(env, "userData must be a number (0..2^32-1)");
   *out = t;
   return true;
 }
 
 static bool u_ring(napi_env env, napi_value v, ring_t **out) {
   int32_t h;
-  if (!u_i32(env, v, "ring must be a handle from uringSetup", &h)) return false;
+  if (!arg_int(env, v, "ring must be a handle from uringSetup", &h)) return false;
   ring_t *r = (h >= 0 && h < MAX_RINGS) ? rings[h] : NULL;
   if (!r) {
     napi_throw_range_error(env, NULL, "ring: not an open io_uring handle");
@@ -139,24 +109,6 @@ static bool u_ring(napi_env env, napi_value v, ring_t **out) {
   return true;
 }
 
-/* buf[off, off + len) of a Uint8Array → pointer. */
-static bool u_span(napi_env env, napi_value *argv, uint8_t **ptr, size_t *count) {
-  napi_typedarray_type type;
-  size_t len;
-  void *p;
-  int64_t off, n;
-  if (napi_get_typedarray_info(env, argv[0], &type, &len, &p, NULL, NULL) != napi_ok || type != napi_uint8_array)
-    return u_throw_type(env, "buffer must be a Uint8Array");
-  if (!u_i64(env, argv[1], "offset must be a number", &off) || !u_i64(env, argv[2], "length must be a number", &n))
-    return false;
-  if (off < 0 || n < 0 || (uint64_t)off + (uint64_t)n > len) {
-    napi_throw_range_error(env, NULL, "offset + length is outside the buffer");
-    return false;
-  }
-  *ptr = (uint8_t *)p + off;
-  *count = (size_t)n;
-  return true;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* The rings */
@@ -200,8 +152,8 @@ static void free_ring(ring_t *r) {
 static napi_value Setup(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   int32_t entries, cq_entries, flags;
-  if (!u_args(env, info, 3, argv) || !u_i32(env, argv[0], "entries must be a number", &entries) ||
-      !u_i32(env, argv[1], "cqEntries must be a number", &cq_entries) || !u_i32(env, argv[2], "flags must be a number", &flags))
+  if (!get_args(env, info, 3, argv, NULL) || !arg_int(env, argv[0], "entries must be a number", &entries) ||
+      !arg_int(env, argv[1], "cqEntries must be a number", &cq_entries) || !arg_int(env, argv[2], "flags must be a number", &flags))
     return NULL;
   if (entries <= 0 || cq_entries < 0) {
     napi_throw_range_error(env, NULL, "entries must be > 0 and cqEntries >= 0");
@@ -215,12 +167,12 @@ static napi_value Setup(napi_env env, napi_callback_info info) {
     p.cq_entries = (unsigned)cq_entries;
   }
   int fd = sys_setup((unsigned)entries, &p);
-  if (fd < 0) return u_num(env, -errno);
+  if (fd < 0) return num(env, -errno);
 
   ring_t *r = calloc(1, sizeof *r);
   if (!r) {
     close(fd);
-    return u_num(env, -ENOMEM);
+    return num(env, -ENOMEM);
   }
   r->fd = fd;
   r->features = p.features;
@@ -269,15 +221,15 @@ static napi_value Setup(napi_env env, napi_callback_info info) {
   pthread_mutex_unlock(&rings_lock);
   if (h < 0) {
     free_ring(r);
-    return u_num(env, -EMFILE);
+    return num(env, -EMFILE);
   }
-  return u_num(env, h);
+  return num(env, h);
 
 fail: {
   int e = errno;
   if (r->sq_map == MAP_FAILED) r->sq_map = NULL;
   free_ring(r);
-  return u_num(env, -e);
+  return num(env, -e);
 }
 }
 
@@ -285,29 +237,29 @@ fail: {
 static napi_value Exit(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   ring_t *r;
-  if (!u_args(env, info, 1, argv) || !u_ring(env, argv[0], &r)) return NULL;
+  if (!get_args(env, info, 1, argv, NULL) || !u_ring(env, argv[0], &r)) return NULL;
   pthread_mutex_lock(&rings_lock);
   for (int i = 0; i < MAX_RINGS; i++)
     if (rings[i] == r) rings[i] = NULL;
   pthread_mutex_unlock(&rings_lock);
   free_ring(r);
-  return u_num(env, 0);
+  return num(env, 0);
 }
 
 /* uringFeatures(ring): the IORING_FEAT_* bits the kernel reported at setup. */
 static napi_value Features(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   ring_t *r;
-  if (!u_args(env, info, 1, argv) || !u_ring(env, argv[0], &r)) return NULL;
-  return u_num(env, r->features);
+  if (!get_args(env, info, 1, argv, NULL) || !u_ring(env, argv[0], &r)) return NULL;
+  return num(env, r->features);
 }
 
 /* uringFd(ring): the ring's own fd (for strace readers and fdinfo; not for closing). */
 static napi_value RingFd(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   ring_t *r;
-  if (!u_args(env, info, 1, argv) || !u_ring(env, argv[0], &r)) return NULL;
-  return u_num(env, r->fd);
+  if (!get_args(env, info, 1, argv, NULL) || !u_ring(env, argv[0], &r)) return NULL;
+  return num(env, r->fd);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -329,10 +281,10 @@ static struct io_uring_sqe *next_sqe(ring_t *r) {
 }
 // #endregion next-sqe
 
-#define PREP(nargs)                                  \
-  napi_value argv[nargs];                            \
-  ring_t *r;                                         \
-  if (!u_args(env, info, nargs, argv)) return NULL;  \
+#define PREP(nargs)                                          \
+  napi_value argv[nargs];                                    \
+  ring_t *r;                                                 \
+  if (!get_args(env, info, nargs, argv, NULL)) return NULL;  \
   if (!u_ring(env, argv[0], &r)) return NULL
 
 /* uringPrepAccept(ring, fd, flags, multishot, userData): accept4(2); multishot (5.19) keeps it
@@ -341,18 +293,18 @@ static napi_value PrepAccept(napi_env env, napi_callback_info info) {
   PREP(5);
   int32_t fd, flags;
   bool multishot;
-  uint64_t token;
-  if (!u_i32(env, argv[1], "fd must be a number", &fd) || !u_i32(env, argv[2], "flags must be a number", &flags)) return NULL;
-  if (napi_get_value_bool(env, argv[3], &multishot) != napi_ok) return u_throw_type(env, "multishot must be a boolean"), NULL;
+  uint64_t token = 0;
+  if (!arg_int(env, argv[1], "fd must be a number", &fd) || !arg_int(env, argv[2], "flags must be a number", &flags)) return NULL;
+  if (napi_get_value_bool(env, argv[3], &multishot) != napi_ok) return throw_type(env, "multishot must be a boolean"), NULL;
   if (!u_token(env, argv[4], &token)) return NULL;
   struct io_uring_sqe *sqe = next_sqe(r);
-  if (!sqe) return u_num(env, -EBUSY);
+  if (!sqe) return num(env, -EBUSY);
   sqe->opcode = IORING_OP_ACCEPT;
   sqe->fd = fd;
   sqe->accept_flags = (unsigned)flags;
   if (multishot) sqe->ioprio |= IORING_ACCEPT_MULTISHOT;
   sqe->user_data = token;
-  return u_num(env, 0);
+  return num(env, 0);
 }
 
 /* uringPrepRecv(ring, fd, bgid, flags, multishot, userData): recv(2) into a buffer the kernel
@@ -363,14 +315,14 @@ static napi_value PrepRecv(napi_env env, napi_callback_info info) {
   PREP(6);
   int32_t fd, bgid, flags;
   bool multishot;
-  uint64_t token;
-  if (!u_i32(env, argv[1], "fd must be a number", &fd) || !u_i32(env, argv[2], "bgid must be a number", &bgid) ||
-      !u_i32(env, argv[3], "flags must be a number", &flags))
+  uint64_t token = 0;
+  if (!arg_int(env, argv[1], "fd must be a number", &fd) || !arg_int(env, argv[2], "bgid must be a number", &bgid) ||
+      !arg_int(env, argv[3], "flags must be a number", &flags))
     return NULL;
-  if (napi_get_value_bool(env, argv[4], &multishot) != napi_ok) return u_throw_type(env, "multishot must be a boolean"), NULL;
+  if (napi_get_value_bool(env, argv[4], &multishot) != napi_ok) return throw_type(env, "multishot must be a boolean"), NULL;
   if (!u_token(env, argv[5], &token)) return NULL;
   struct io_uring_sqe *sqe = next_sqe(r);
-  if (!sqe) return u_num(env, -EBUSY);
+  if (!sqe) return num(env, -EBUSY);
   sqe->opcode = IORING_OP_RECV;
   sqe->fd = fd;
   sqe->msg_flags = (unsigned)flags;
@@ -378,7 +330,7 @@ static napi_value PrepRecv(napi_env env, napi_callback_info info) {
   sqe->buf_group = (uint16_t)bgid;
   if (multishot) sqe->ioprio |= IORING_RECV_MULTISHOT;
   sqe->user_data = token;
-  return u_num(env, 0);
+  return num(env, 0);
 }
 
 /* uringPrepSend(ring, fd, buf, offset, length, flags, userData): send(2) of buf[offset, +length). */
@@ -387,31 +339,31 @@ static napi_value PrepSend(napi_env env, napi_callback_info info) {
   int32_t fd, flags;
   uint8_t *p;
   size_t n;
-  uint64_t token;
-  if (!u_i32(env, argv[1], "fd must be a number", &fd) || !u_span(env, argv + 2, &p, &n) ||
-      !u_i32(env, argv[5], "flags must be a number", &flags) || !u_token(env, argv[6], &token))
+  uint64_t token = 0;
+  if (!arg_int(env, argv[1], "fd must be a number", &fd) || !arg_span(env, argv + 2, false, &p, &n) ||
+      !arg_int(env, argv[5], "flags must be a number", &flags) || !u_token(env, argv[6], &token))
     return NULL;
   struct io_uring_sqe *sqe = next_sqe(r);
-  if (!sqe) return u_num(env, -EBUSY);
+  if (!sqe) return num(env, -EBUSY);
   sqe->opcode = IORING_OP_SEND;
   sqe->fd = fd;
   sqe->addr = (uint64_t)(uintptr_t)p;
   sqe->len = (unsigned)n;
   sqe->msg_flags = (unsigned)flags;
   sqe->user_data = token;
-  return u_num(env, 0);
+  return num(env, 0);
 }
 
 /* uringPrepWritev(ring, fd, bufs, start, count, userData): writev(2) of bufs[start, start+count). */
 static napi_value PrepWritev(napi_env env, napi_callback_info info) {
   PREP(6);
   int32_t fd, start, count;
-  uint64_t token;
+  uint64_t token = 0;
   bool is_array = false;
   uint32_t len;
-  if (!u_i32(env, argv[1], "fd must be a number", &fd)) return NULL;
-  if (napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array) return u_throw_type(env, "bufs must be an array of Uint8Array"), NULL;
-  if (!u_i32(env, argv[3], "start must be a number", &start) || !u_i32(env, argv[4], "count must be a number", &count) ||
+  if (!arg_int(env, argv[1], "fd must be a number", &fd)) return NULL;
+  if (napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array) return throw_type(env, "bufs must be an array of Uint8Array"), NULL;
+  if (!arg_int(env, argv[3], "start must be a number", &start) || !arg_int(env, argv[4], "count must be a number", &count) ||
       !u_token(env, argv[5], &token))
     return NULL;
   napi_get_array_length(env, argv[2], &len);
@@ -419,7 +371,7 @@ static napi_value PrepWritev(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "writev: start/count outside bufs (or more than 1024)");
     return NULL;
   }
-  if (r->iov_used + (unsigned)count > ARENA_IOVS) return u_num(env, -EBUSY);
+  if (r->iov_used + (unsigned)count > ARENA_IOVS) return num(env, -EBUSY);
   struct iovec *iov = &r->iovs[r->iov_used];
   for (int32_t i = 0; i < count; i++) {
     napi_value el;
@@ -428,19 +380,19 @@ static napi_value PrepWritev(napi_env env, napi_callback_info info) {
     void *data;
     napi_get_element(env, argv[2], (uint32_t)(start + i), &el);
     if (napi_get_typedarray_info(env, el, &type, &blen, &data, NULL, NULL) != napi_ok || type != napi_uint8_array)
-      return u_throw_type(env, "bufs must be an array of Uint8Array"), NULL;
+      return throw_type(env, "bufs must be an array of Uint8Array"), NULL;
     iov[i].iov_base = data;
     iov[i].iov_len = blen;
   }
   struct io_uring_sqe *sqe = next_sqe(r);
-  if (!sqe) return u_num(env, -EBUSY);
+  if (!sqe) return num(env, -EBUSY);
   r->iov_used += (unsigned)count; /* kept until the kernel has consumed this SQE */
   sqe->opcode = IORING_OP_WRITEV;
   sqe->fd = fd;
   sqe->addr = (uint64_t)(uintptr_t)iov;
   sqe->len = (unsigned)count;
   sqe->user_data = token;
-  return u_num(env, 0);
+  return num(env, 0);
 }
 
 /* uringPrepRead(ring, fd, buf, offset, length, fileOffset, userData): pread(2) into buf. */
@@ -450,48 +402,48 @@ static napi_value PrepRead(napi_env env, napi_callback_info info) {
   uint8_t *p;
   size_t n;
   int64_t at;
-  uint64_t token;
-  if (!u_i32(env, argv[1], "fd must be a number", &fd) || !u_span(env, argv + 2, &p, &n) ||
-      !u_i64(env, argv[5], "fileOffset must be a number", &at) || !u_token(env, argv[6], &token))
+  uint64_t token = 0;
+  if (!arg_int(env, argv[1], "fd must be a number", &fd) || !arg_span(env, argv + 2, false, &p, &n) ||
+      !arg_int64(env, argv[5], "fileOffset must be a number", &at) || !u_token(env, argv[6], &token))
     return NULL;
   struct io_uring_sqe *sqe = next_sqe(r);
-  if (!sqe) return u_num(env, -EBUSY);
+  if (!sqe) return num(env, -EBUSY);
   sqe->opcode = IORING_OP_READ;
   sqe->fd = fd;
   sqe->addr = (uint64_t)(uintptr_t)p;
   sqe->len = (unsigned)n;
   sqe->off = (uint64_t)at;
   sqe->user_data = token;
-  return u_num(env, 0);
+  return num(env, 0);
 }
 
 /* uringPrepClose(ring, fd, userData): close(2). */
 static napi_value PrepClose(napi_env env, napi_callback_info info) {
   PREP(3);
   int32_t fd;
-  uint64_t token;
-  if (!u_i32(env, argv[1], "fd must be a number", &fd) || !u_token(env, argv[2], &token)) return NULL;
+  uint64_t token = 0;
+  if (!arg_int(env, argv[1], "fd must be a number", &fd) || !u_token(env, argv[2], &token)) return NULL;
   struct io_uring_sqe *sqe = next_sqe(r);
-  if (!sqe) return u_num(env, -EBUSY);
+  if (!sqe) return num(env, -EBUSY);
   sqe->opcode = IORING_OP_CLOSE;
   sqe->fd = fd;
   sqe->user_data = token;
-  return u_num(env, 0);
+  return num(env, 0);
 }
 
 /* uringPrepTimeout(ring, ms, userData): a CQE with -ETIME after `ms` milliseconds. */
 static napi_value PrepTimeout(napi_env env, napi_callback_info info) {
   PREP(3);
   int64_t ms;
-  uint64_t token;
-  if (!u_i64(env, argv[1], "ms must be a number", &ms) || !u_token(env, argv[2], &token)) return NULL;
+  uint64_t token = 0;
+  if (!arg_int64(env, argv[1], "ms must be a number", &ms) || !u_token(env, argv[2], &token)) return NULL;
   if (ms < 0) {
     napi_throw_range_error(env, NULL, "ms must be >= 0");
     return NULL;
   }
-  if (r->ts_used >= ARENA_TS) return u_num(env, -EBUSY);
+  if (r->ts_used >= ARENA_TS) return num(env, -EBUSY);
   struct io_uring_sqe *sqe = next_sqe(r);
-  if (!sqe) return u_num(env, -EBUSY);
+  if (!sqe) return num(env, -EBUSY);
   struct __kernel_timespec *ts = &r->ts[r->ts_used++];
   ts->tv_sec = ms / 1000;
   ts->tv_nsec = (ms % 1000) * 1000000;
@@ -500,36 +452,36 @@ static napi_value PrepTimeout(napi_env env, napi_callback_info info) {
   sqe->addr = (uint64_t)(uintptr_t)ts;
   sqe->len = 1;
   sqe->user_data = token;
-  return u_num(env, 0);
+  return num(env, 0);
 }
 
 /* uringPrepCancel(ring, targetUserData, userData): cancel the request submitted with targetUserData. */
 static napi_value PrepCancel(napi_env env, napi_callback_info info) {
   PREP(3);
-  uint64_t target, token;
+  uint64_t target = 0, token = 0;
   if (!u_token(env, argv[1], &target) || !u_token(env, argv[2], &token)) return NULL;
   struct io_uring_sqe *sqe = next_sqe(r);
-  if (!sqe) return u_num(env, -EBUSY);
+  if (!sqe) return num(env, -EBUSY);
   sqe->opcode = IORING_OP_ASYNC_CANCEL;
   sqe->fd = -1;
   sqe->addr = target;
   sqe->user_data = token;
-  return u_num(env, 0);
+  return num(env, 0);
 }
 
 /* uringPrepCancelFd(ring, fd, userData): cancel every request on fd (5.19). res: how many (0 if none). */
 static napi_value PrepCancelFd(napi_env env, napi_callback_info info) {
   PREP(3);
   int32_t fd;
-  uint64_t token;
-  if (!u_i32(env, argv[1], "fd must be a number", &fd) || !u_token(env, argv[2], &token)) return NULL;
+  uint64_t token = 0;
+  if (!arg_int(env, argv[1], "fd must be a number", &fd) || !u_token(env, argv[2], &token)) return NULL;
   struct io_uring_sqe *sqe = next_sqe(r);
-  if (!sqe) return u_num(env, -EBUSY);
+  if (!sqe) return num(env, -EBUSY);
   sqe->opcode = IORING_OP_ASYNC_CANCEL;
   sqe->fd = fd;
   sqe->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
   sqe->user_data = token;
-  return u_num(env, 0);
+  return num(env, 0);
 }
 
 /* uringSetSqeFlags(ring, flags): OR IOSQE_* flags (IO_LINK, IO_HARDLINK...) into the SQE prepared
@@ -537,10 +489,10 @@ static napi_value PrepCancelFd(napi_env env, napi_callback_info info) {
 static napi_value SetSqeFlags(napi_env env, napi_callback_info info) {
   PREP(2);
   int32_t flags;
-  if (!u_i32(env, argv[1], "flags must be a number", &flags)) return NULL;
-  if (!r->last) return u_num(env, -EINVAL);
+  if (!arg_int(env, argv[1], "flags must be a number", &flags)) return NULL;
+  if (!r->last) return num(env, -EINVAL);
   r->last->flags |= (uint8_t)flags;
-  return u_num(env, 0);
+  return num(env, 0);
 }
 
 /*
@@ -554,7 +506,7 @@ static napi_value SetSqeFlags(napi_env env, napi_callback_info info) {
 static napi_value SubmitAndWait(napi_env env, napi_callback_info info) {
   PREP(3);
   int32_t wait_nr, timeout_ms;
-  if (!u_i32(env, argv[1], "waitNr must be a number", &wait_nr) || !u_i32(env, argv[2], "timeoutMs must be a number", &timeout_ms))
+  if (!arg_int(env, argv[1], "waitNr must be a number", &wait_nr) || !arg_int(env, argv[2], "timeoutMs must be a number", &timeout_ms))
     return NULL;
   /* barrier: release — every SQE written above becomes visible to the kernel before the tail does. */
   __atomic_store_n(r->sq_tail, r->sq_local, __ATOMIC_RELEASE);
@@ -578,7 +530,7 @@ static napi_value SubmitAndWait(napi_env env, napi_callback_info info) {
     r->iov_used = 0;
     r->ts_used = 0;
   }
-  return u_num(env, ret < 0 ? -e : ret);
+  return num(env, ret < 0 ? -e : ret);
 }
 // #endregion submit-and-wait
 
@@ -594,8 +546,8 @@ static napi_value Harvest(napi_env env, napi_callback_info info) {
   void *p;
   int32_t max;
   if (napi_get_typedarray_info(env, argv[1], &type, &len, &p, NULL, NULL) != napi_ok || type != napi_int32_array)
-    return u_throw_type(env, "out must be an Int32Array"), NULL;
-  if (!u_i32(env, argv[2], "max must be a number", &max)) return NULL;
+    return throw_type(env, "out must be an Int32Array"), NULL;
+  if (!arg_int(env, argv[2], "max must be a number", &max)) return NULL;
   if (max < 0 || (size_t)max * 3 > len) {
     napi_throw_range_error(env, NULL, "out must hold 3 * max Int32 slots");
     return NULL;
@@ -615,7 +567,7 @@ static napi_value Harvest(napi_env env, napi_callback_info info) {
   }
   /* barrier: release — we are done reading those CQEs before the kernel may overwrite them. */
   if (n > 0) __atomic_store_n(r->cq_head, head, __ATOMIC_RELEASE);
-  return u_num(env, n);
+  return num(env, n);
 }
 // #endregion harvest
 
@@ -665,8 +617,8 @@ static void publish_group(buf_group *g) {
 static napi_value BufRing(napi_env env, napi_callback_info info) {
   PREP(4);
   int32_t bgid, count, size;
-  if (!u_i32(env, argv[1], "bgid must be a number", &bgid) || !u_i32(env, argv[2], "count must be a number", &count) ||
-      !u_i32(env, argv[3], "size must be a number", &size))
+  if (!arg_int(env, argv[1], "bgid must be a number", &bgid) || !arg_int(env, argv[2], "count must be a number", &count) ||
+      !arg_int(env, argv[3], "size must be a number", &size))
     return NULL;
   if (bgid < 0 || bgid > 0xffff || count <= 0 || count > 32768 || (count & (count - 1)) != 0 || size <= 0) {
     napi_throw_range_error(env, NULL, "bufRing: bgid 0..65535, count a power of two up to 32768, size > 0");
@@ -674,19 +626,19 @@ static napi_value BufRing(napi_env env, napi_callback_info info) {
   }
   buf_group *g = NULL;
   for (int i = 0; i < MAX_BUF_GROUPS; i++) {
-    if (r->groups[i].used && r->groups[i].bgid == (unsigned)bgid) return u_num(env, -EEXIST);
+    if (r->groups[i].used && r->groups[i].bgid == (unsigned)bgid) return num(env, -EEXIST);
     if (!g && !r->groups[i].used) g = &r->groups[i];
   }
-  if (!g) return u_num(env, -ENOSPC);
+  if (!g) return num(env, -ENOSPC);
   size_t br_len = (size_t)count * sizeof(struct io_uring_buf);
   size_t data_len = (size_t)count * (size_t)size;
   void *br = mmap(NULL, br_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); /* page-aligned, as required */
-  if (br == MAP_FAILED) return u_num(env, -errno);
+  if (br == MAP_FAILED) return num(env, -errno);
   void *data = mmap(NULL, data_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (data == MAP_FAILED) {
     int e = errno;
     munmap(br, br_len);
-    return u_num(env, -e);
+    return num(env, -e);
   }
   struct io_uring_buf_reg reg;
   memset(&reg, 0, sizeof reg);
@@ -697,7 +649,7 @@ static napi_value BufRing(napi_env env, napi_callback_info info) {
     int e = errno;
     munmap(br, br_len);
     munmap(data, data_len);
-    return u_num(env, -e);
+    return num(env, -e);
   }
   int *refs = malloc(sizeof *refs);
   data_ref *d = malloc(sizeof *d);
@@ -707,7 +659,7 @@ static napi_value BufRing(napi_env env, napi_callback_info info) {
     free(d);
     munmap(br, br_len); /* the ring fd still names it until exit: harmless, it is never read again */
     munmap(data, data_len);
-    return u_num(env, -ENOMEM);
+    return num(env, -ENOMEM);
   }
   *refs = 2; /* the ring (until uringExit) and the ArrayBuffer (until collected) */
   d->refs = refs;
@@ -729,7 +681,7 @@ static napi_value BufRing(napi_env env, napi_callback_info info) {
   g->tail = 0;
   for (int32_t i = 0; i < count; i++) add_buf(g, (unsigned)i);
   publish_group(g);
-  if (*refs == 1) return u_num(env, -ENOMEM);
+  if (*refs == 1) return num(env, -ENOMEM);
   return ab;
 }
 
@@ -737,7 +689,7 @@ static napi_value BufRing(napi_env env, napi_callback_info info) {
 static napi_value BufReturn(napi_env env, napi_callback_info info) {
   PREP(3);
   int32_t bgid, bid;
-  if (!u_i32(env, argv[1], "bgid must be a number", &bgid) || !u_i32(env, argv[2], "bid must be a number", &bid)) return NULL;
+  if (!arg_int(env, argv[1], "bgid must be a number", &bgid) || !arg_int(env, argv[2], "bid must be a number", &bid)) return NULL;
   for (int i = 0; i < MAX_BUF_GROUPS; i++) {
     buf_group *g = &r->groups[i];
     if (g->used && g->bgid == (unsigned)bgid) {
@@ -747,45 +699,43 @@ static napi_value BufReturn(napi_env env, napi_callback_info info) {
       }
       add_buf(g, (unsigned)bid);
       publish_group(g);
-      return u_num(env, 0);
+      return num(env, 0);
     }
   }
-  return u_num(env, -ENOENT);
+  return num(env, -ENOENT);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Registration */
 
 static void set_const(napi_env env, napi_value obj, const char *name, int64_t v) {
-  napi_set_named_property(env, obj, name, u_num(env, v));
+  napi_set_named_property(env, obj, name, num(env, v));
 }
 
 #define UK(name) set_const(env, c, #name, name)
 
-#define UFN(js, c) {js, NULL, c, NULL, NULL, NULL, napi_enumerable, NULL}
-
 void register_uring(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
-      UFN("uringSetup", Setup),
-      UFN("uringExit", Exit),
-      UFN("uringFeatures", Features),
-      UFN("uringFd", RingFd),
-      UFN("uringPrepAccept", PrepAccept),
-      UFN("uringPrepRecv", PrepRecv),
-      UFN("uringPrepSend", PrepSend),
-      UFN("uringPrepWritev", PrepWritev),
-      UFN("uringPrepRead", PrepRead),
-      UFN("uringPrepClose", PrepClose),
-      UFN("uringPrepTimeout", PrepTimeout),
-      UFN("uringPrepCancel", PrepCancel),
-      UFN("uringPrepCancelFd", PrepCancelFd),
-      UFN("uringSetSqeFlags", SetSqeFlags),
-      UFN("uringSubmitAndWait", SubmitAndWait),
-      UFN("uringHarvest", Harvest),
-      UFN("uringBufRing", BufRing),
-      UFN("uringBufReturn", BufReturn),
+      FN("uringSetup", Setup),
+      FN("uringExit", Exit),
+      FN("uringFeatures", Features),
+      FN("uringFd", RingFd),
+      FN("uringPrepAccept", PrepAccept),
+      FN("uringPrepRecv", PrepRecv),
+      FN("uringPrepSend", PrepSend),
+      FN("uringPrepWritev", PrepWritev),
+      FN("uringPrepRead", PrepRead),
+      FN("uringPrepClose", PrepClose),
+      FN("uringPrepTimeout", PrepTimeout),
+      FN("uringPrepCancel", PrepCancel),
+      FN("uringPrepCancelFd", PrepCancelFd),
+      FN("uringSetSqeFlags", SetSqeFlags),
+      FN("uringSubmitAndWait", SubmitAndWait),
+      FN("uringHarvest", Harvest),
+      FN("uringBufRing", BufRing),
+      FN("uringBufReturn", BufReturn),
   };
-  napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+  DEFINE_FNS(env, exports, fns);
   napi_value c;
   napi_create_object(env, &c);
   UK(IORING_SETUP_CQSIZE); UK(IORING_SETUP_SUBMIT_ALL); UK(IORING_SETUP_COOP_TASKRUN);
