@@ -338,7 +338,7 @@ export class Proactor {
       const token = c.slot * 8 + OP_SEND;
       if (next.count === 1) {
         const b = next.bufs[next.start]!;
-        this.prep(() => sys.uringPrepSend(this.ring, c.fd, b, 0, b.length, C.MSG_NOSIGNAL, token));
+        this.prep(() => sys.uringPrepSend(this.ring, c.fd, b, 0, b.length, URING.MSG_NOSIGNAL, token));
       } else {
         this.prep(() => sys.uringPrepWritev(this.ring, c.fd, next.bufs, next.start, next.count, token));
       }

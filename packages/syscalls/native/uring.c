@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -745,5 +746,6 @@ void register_uring(napi_env env, napi_value exports) {
   UK(IORING_CQE_F_BUFFER); UK(IORING_CQE_F_MORE); UK(IORING_CQE_F_SOCK_NONEMPTY); UK(IORING_CQE_BUFFER_SHIFT);
   UK(IOSQE_IO_LINK); UK(IOSQE_IO_HARDLINK); UK(IOSQE_ASYNC);
   UK(ETIME); UK(ECANCELED); UK(ENOENT); UK(EBUSY); UK(ENOBUFS); UK(EEXIST); UK(EALREADY);
+  UK(MSG_NOSIGNAL); UK(MSG_WAITALL); UK(MSG_DONTWAIT);
   napi_set_named_property(env, exports, "URING", c);
 }

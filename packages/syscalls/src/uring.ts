@@ -33,11 +33,13 @@ const URING_NAMES = [
   'IORING_CQE_F_BUFFER', 'IORING_CQE_F_MORE', 'IORING_CQE_F_SOCK_NONEMPTY', 'IORING_CQE_BUFFER_SHIFT',
   'IOSQE_IO_LINK', 'IOSQE_IO_HARDLINK', 'IOSQE_ASYNC',
   'ETIME', 'ECANCELED', 'ENOENT', 'EBUSY', 'ENOBUFS', 'EEXIST', 'EALREADY',
+  // send/recv flags for uringPrepSend and uringPrepRecv
+  'MSG_NOSIGNAL', 'MSG_WAITALL', 'MSG_DONTWAIT',
 ] as const;
 
 export type UringConstantName = (typeof URING_NAMES)[number];
 
-/** io_uring's flags and the errnos its completions carry. Immutable; any thread may read it. */
+/** io_uring's flags, the errnos its completions carry, and the send/recv flags. Immutable; any thread may read it. */
 export const URING: Readonly<Record<UringConstantName, number>> = Object.freeze(checkUring(addon['URING']));
 
 function checkUring(c: unknown): Record<UringConstantName, number> {
@@ -111,7 +113,7 @@ export const uringPrepAccept = nativeFn<(ring: number, fd: number, flags: number
  */
 export const uringPrepRecv = nativeFn<(ring: number, fd: number, bgid: number, flags: number, multishot: boolean, userData: number) => number>('uringPrepRecv');
 
-/** send(2) of `buf[offset, offset + length)` with `flags` (`C.MSG_NOSIGNAL`). */
+/** send(2) of `buf[offset, offset + length)` with `flags` (`URING.MSG_NOSIGNAL`, `URING.MSG_WAITALL`). */
 export const uringPrepSend = nativeFn<(ring: number, fd: number, buf: Uint8Array, offset: number, length: number, flags: number, userData: number) => number>('uringPrepSend');
 
 /** writev(2) of `bufs[start, start + count)` (count ≤ 1024). The iovec array is the addon's; the buffers stay yours. */

@@ -204,7 +204,7 @@ if (SUPPORT === 0) {
       setup();
       const { client, server } = tcpPair();
       const parts = [pattern(1000, 1), pattern(3000, 2), pattern(10, 3)];
-      expect(sys.uringPrepSend(ring, server, parts[0]!, 100, 900, C.MSG_NOSIGNAL, 1)).toBe(0);
+      expect(sys.uringPrepSend(ring, server, parts[0]!, 100, 900, URING.MSG_NOSIGNAL, 1)).toBe(0);
       sys.uringSetSqeFlags(ring, URING.IOSQE_IO_LINK); // the writev runs only after the send
       expect(sys.uringPrepWritev(ring, server, parts, 1, 2, 2)).toBe(0);
       const got = complete(2).sort((a, b) => a.userData - b.userData);
