@@ -334,26 +334,35 @@ static napi_value PrepRecv(napi_env env, napi_callback_info info) {
   return num(env, 0);
 }
 
-/* uringPrepSend(ring, fd, buf, offset, length, flags, userData): send(2) of buf[offset, +length). */
-static napi_value PrepSend(napi_env env, napi_callback_info info) {
+/*
+ * The SQE of a buffer operation, send or read: (ring, fd, buf, offset, length, extra, userData),
+ * where `extra` is send's msg_flags or read's file offset.
+ */
+static napi_value prep_buffer_op(napi_env env, napi_callback_info info, uint8_t opcode) {
   PREP(7);
-  int32_t fd, flags;
+  int32_t fd;
   uint8_t *p;
   size_t n;
+  int64_t extra;
   uint64_t token = 0;
   if (!arg_int(env, argv[1], "fd must be a number", &fd) || !arg_span(env, argv + 2, false, &p, &n) ||
-      !arg_int(env, argv[5], "flags must be a number", &flags) || !u_token(env, argv[6], &token))
+      !arg_int64(env, argv[5], opcode == IORING_OP_SEND ? "flags must be a number" : "fileOffset must be a number", &extra) ||
+      !u_token(env, argv[6], &token))
     return NULL;
   struct io_uring_sqe *sqe = next_sqe(r);
   if (!sqe) return num(env, -EBUSY);
-  sqe->opcode = IORING_OP_SEND;
+  sqe->opcode = opcode;
   sqe->fd = fd;
   sqe->addr = (uint64_t)(uintptr_t)p;
   sqe->len = (unsigned)n;
-  sqe->msg_flags = (unsigned)flags;
+  if (opcode == IORING_OP_SEND) sqe->msg_flags = (unsigned)extra;
+  else sqe->off = (uint64_t)extra;
   sqe->user_data = token;
   return num(env, 0);
 }
+
+/* uringPrepSend(ring, fd, buf, offset, length, flags, userData): send(2) of buf[offset, +length). */
+static napi_value PrepSend(napi_env env, napi_callback_info info) { return prep_buffer_op(env, info, IORING_OP_SEND); }
 
 /* uringPrepWritev(ring, fd, bufs, start, count, userData): writev(2) of bufs[start, start+count). */
 static napi_value PrepWritev(napi_env env, napi_callback_info info) {
@@ -397,26 +406,7 @@ static napi_value PrepWritev(napi_env env, napi_callback_info info) {
 }
 
 /* uringPrepRead(ring, fd, buf, offset, length, fileOffset, userData): pread(2) into buf. */
-static napi_value PrepRead(napi_env env, napi_callback_info info) {
-  PREP(7);
-  int32_t fd;
-  uint8_t *p;
-  size_t n;
-  int64_t at;
-  uint64_t token = 0;
-  if (!arg_int(env, argv[1], "fd must be a number", &fd) || !arg_span(env, argv + 2, false, &p, &n) ||
-      !arg_int64(env, argv[5], "fileOffset must be a number", &at) || !u_token(env, argv[6], &token))
-    return NULL;
-  struct io_uring_sqe *sqe = next_sqe(r);
-  if (!sqe) return num(env, -EBUSY);
-  sqe->opcode = IORING_OP_READ;
-  sqe->fd = fd;
-  sqe->addr = (uint64_t)(uintptr_t)p;
-  sqe->len = (unsigned)n;
-  sqe->off = (uint64_t)at;
-  sqe->user_data = token;
-  return num(env, 0);
-}
+static napi_value PrepRead(napi_env env, napi_callback_info info) { return prep_buffer_op(env, info, IORING_OP_READ); }
 
 /* uringPrepClose(ring, fd, userData): close(2). */
 static napi_value PrepClose(napi_env env, napi_callback_info info) {
