@@ -33,7 +33,19 @@
 import { openSync } from 'node:fs';
 import * as sys from '@course/syscalls';
 import type { PeerInfo, Protocol, Session } from '@course/protocol';
-import { closeFile, Deadlines, peerOf, type Deadlined } from '@course/server-kit';
+import {
+  closeFile,
+  Deadlines,
+  guardedClose,
+  guardedDrained,
+  guardedOpen,
+  guardedPeerClosed,
+  guardedReceive,
+  LINGER_MS,
+  peerOf,
+  type Deadlined,
+  type GuardedConnection,
+} from '@course/server-kit';
 import { CompletionSink, FILE_CHUNK } from './completion-sink.js';
 
 const { C, URING } = sys;
@@ -85,7 +97,7 @@ export class UringUnavailable extends Error {
 }
 
 /** One connection's state. Owned by its proactor; lives in `conns[slot]` from `adopt` until its last completion. */
-class Conn implements Deadlined {
+class Conn implements Deadlined, GuardedConnection {
   session!: Session;
   deadline = 0;
   headerClock = false;
@@ -95,6 +107,11 @@ class Conn implements Deadlined {
   paused = false;
   /** The peer half-closed (recv completed with 0). */
   eof = false;
+  /**
+   * Lingering close (as step 05, server-kit's nonblocking-sink.ts): the answer is sent and our
+   * write side shut down; what still arrives is discarded until the client's FIN or LINGER_MS.
+   */
+  lingering = false;
   closed = false;
   /** Requests in flight that name this slot; the slot is free again at 0 once closed. */
   inflight = 0;
@@ -106,6 +123,7 @@ class Conn implements Deadlined {
   constructor(
     readonly slot: number,
     readonly fd: number,
+    readonly peer: PeerInfo | undefined,
     readonly sink: CompletionSink,
   ) {}
 }
@@ -276,14 +294,22 @@ export class Proactor {
     // TCP_NODELAY, as in step 05: answer at once instead of waiting for the previous packet's ACK.
     sys.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
     const slot = this.freeSlots.pop() ?? this.conns.length;
-    const c = new Conn(slot, fd, new CompletionSink((sink) => this.scheduleFlush(c, sink)));
+    const c: Conn = new Conn(slot, fd, peer, new CompletionSink((sink) => this.scheduleFlush(c, sink)));
+    // Every call into the session goes through server-kit's guard: a session that throws ends its
+    // own connection (a 500 if no answer had begun), not the loop.
+    const session = guardedOpen(c, this.protocol);
+    if (session === undefined) {
+      this.freeSlots.push(slot);
+      sys.close(fd); // no session to answer with; nothing of this connection is in the ring yet
+      return;
+    }
+    c.session = session;
     this.conns[slot] = c;
     c.liveIndex = this.live.length;
     this.live.push(c);
     this.stats.accepted++;
     this.stats.connections = this.live.length;
     c.deadline = this.now + this.deadlines.idleTimeoutMs;
-    c.session = this.protocol.open(c.sink, peer);
     this.armRecv(c);
   }
 
@@ -301,19 +327,26 @@ export class Proactor {
     c.receiving = false;
     if ((flags & IORING_CQE_F_BUFFER) !== 0) {
       const bid = flags >>> IORING_CQE_BUFFER_SHIFT;
-      if (res > 0 && !c.closed) {
+      if (res > 0 && !c.closed && !c.lingering) {
         const start = bid * this.bufferSize;
         this.stats.bytesIn += res;
         const before = c.sink.totalQueued;
-        c.session.receive(this.buffers.subarray(start, start + res)); // valid during this call only
+        guardedReceive(c, this.protocol, this.buffers.subarray(start, start + res)); // valid during this call only
         this.deadlines.touch(c, this.now, c.sink.totalQueued !== before);
       }
       sys.uringBufReturn(this.ring, BUFFER_GROUP, bid); // the session copied what it keeps
     }
     if (c.closed) return;
+    if (c.lingering) {
+      // Discarded. The client's FIN (0) or a reset ends it; until then, keep reading.
+      if (res === -C.ENOBUFS) this.starved.push(c);
+      else if (res > 0) this.armRecv(c);
+      else this.closeConn(c);
+      return;
+    }
     if (res === 0) {
       c.eof = true; // the peer sent FIN: answer what it asked, then close
-      c.session.peerClosed();
+      guardedPeerClosed(c, this.protocol);
     } else if (res === -C.ENOBUFS) {
       this.stats.noBuffers++;
       this.starved.push(c); // every buffer was out; this turn gives them back
@@ -385,10 +418,13 @@ export class Proactor {
     this.startOutput(c);
     // Room again: a session that held pipelined requests back answers more (queued and started
     // by the flush at the end of this turn).
-    if (sink.pendingBytes <= this.lowWaterMark) c.session.drained();
+    if (sink.pendingBytes <= this.lowWaterMark) guardedDrained(c, this.protocol);
     if (sink.pendingBytes === 0 && !sink.inFlight) {
       const inUse = busy(c.session);
-      if (sink.ended || (c.eof && !inUse) || (this.draining && !inUse)) return this.closeConn(c);
+      if ((c.eof && (sink.ended || !inUse)) || (this.draining && !inUse)) return this.closeConn(c);
+      // The session ended (an error answer, Connection: close) while the client may still be
+      // sending: close lingering, or its unread input would turn our FIN into an RST.
+      if (sink.ended) return this.startLingering(c);
     }
     if (sink.pendingBytes > this.highWaterMark) c.paused = true;
     else if (sink.pendingBytes <= this.lowWaterMark) c.paused = false;
@@ -396,7 +432,22 @@ export class Proactor {
   }
   // #endregion settle
 
+  /**
+   * Lingering close: FIN after the answer (shutdown SHUT_WR, synchronous: a rare path), then
+   * receive and discard until the client closes its side or LINGER_MS passes (the deadline sweep
+   * closes it). The session is done: it is closed now.
+   */
+  private startLingering(c: Conn): void {
+    if (c.lingering) return;
+    if (sys.shutdown(c.fd, C.SHUT_WR) !== 0) return this.closeConn(c); // already reset: nothing to wait for
+    c.lingering = true;
+    guardedClose(c);
+    c.deadline = this.now + LINGER_MS;
+    this.armRecv(c);
+  }
+
   private wantsInput(c: Conn): boolean {
+    if (c.lingering) return !c.closed;
     // While shutting down, only a request already begun is read to its end.
     return !c.closed && !c.paused && !c.session.paused && !c.eof && !c.sink.ended && (!this.draining || busy(c.session));
   }
@@ -450,7 +501,7 @@ export class Proactor {
   private closeConn(c: Conn): void {
     if (c.closed) return;
     c.closed = true;
-    c.session.close();
+    guardedClose(c);
     c.sink.dispose(); // closes files never sent
     const last = this.live.pop()!;
     if (last !== c) {

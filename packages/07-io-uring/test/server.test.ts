@@ -22,6 +22,7 @@ import {
   type TempSite,
 } from '@course/testkit';
 import { describeModelContract } from '@course/testkit/contract';
+import { describeFaultContainment } from '@course/testkit/faults';
 import * as sys from '@course/syscalls';
 import { uringSupport } from '../src/proactor.js';
 
@@ -65,6 +66,10 @@ if (SUPPORT === 0) {
       [['--header-timeout-ms', '0'], '--header-timeout-ms'],
     ],
   });
+
+  // A session that throws ends its own connection, not the proactor (server-kit's session guard),
+  // and an error answer survives a client still sending (lingering close).
+  describeFaultContainment(PKG, [{ name: 'default', args: [] }]);
 
   describe('07-io-uring serving a large file', () => {
     let server: RunningServer;
