@@ -4,3 +4,5 @@ export * from './blocking.js';
 export * from './nonblocking-sink.js';
 export * from './session-guard.js';
 export * from './affinity.js';
+export { closeFile } from './files.js';
+export * from './deadlines.js';
