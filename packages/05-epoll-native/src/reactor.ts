@@ -22,7 +22,7 @@
  * Threads: a Reactor belongs to the thread that created it; every method must be called there.
  */
 import * as sys from '@course/syscalls';
-import type { PeerInfo, Protocol, Session } from '@course/protocol';
+import type { PeerInfo, Protocol, Session, Sink } from '@course/protocol';
 import { NonBlockingSink, type FlushScheduler } from '@course/server-kit';
 
 const { C } = sys;
@@ -352,8 +352,11 @@ export class Reactor implements FlushScheduler {
 
   // --- connections ---------------------------------------------------------------------------
 
-  /** Take ownership of a connected non-blocking socket: register it, open a protocol session. */
-  adopt(fd: number, peer?: PeerInfo): void {
+  /**
+   * Take ownership of a connected non-blocking socket: register it, open a protocol session —
+   * the reactor's protocol, or `open`'s session (a client connection brings its own: packages/client).
+   */
+  adopt(fd: number, peer?: PeerInfo, open?: (sink: Sink) => Session): void {
     if (this.conns[fd] !== undefined || this.watchers[fd] !== undefined) throw new Error(`reactor: fd ${fd} adopted twice (state must be dropped before close)`);
     // TCP_NODELAY: send a response at once rather than wait for the ACK of the previous packet
     // (Nagle's algorithm; with delayed ACKs that wait can be 40 ms).
@@ -370,7 +373,7 @@ export class Reactor implements FlushScheduler {
     this.stats.accepted++;
     this.stats.connections = this.live.length;
     c.deadline = Date.now() + this.idleTimeoutMs;
-    c.session = this.protocol.open(c.sink, peer);
+    c.session = open !== undefined ? open(c.sink) : this.protocol.open(c.sink, peer);
   }
 
   /**
@@ -403,10 +406,11 @@ export class Reactor implements FlushScheduler {
   /**
    * Watch another fd (a listening socket, an eventfd): `onReady(events)` runs on this thread
    * when epoll reports it, level-triggered unless `edgeTriggered`. The caller still owns `fd`.
+   * `events` is what to wait for: EPOLLIN, or EPOLLOUT for a connect in progress (packages/client).
    */
-  watch(fd: number, onReady: (events: number) => void, edgeTriggered = false): void {
+  watch(fd: number, onReady: (events: number) => void, edgeTriggered = false, events = EPOLLIN): void {
     if (this.conns[fd] !== undefined || this.watchers[fd] !== undefined) throw new Error(`reactor: fd ${fd} is already registered`);
-    sys.check(sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, EPOLLIN | (edgeTriggered ? EPOLLET : 0)), 'epoll_ctl', `ADD ${fd}`);
+    sys.check(sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, events | (edgeTriggered ? EPOLLET : 0)), 'epoll_ctl', `ADD ${fd}`);
     this.watchers[fd] = onReady;
   }
 

@@ -168,6 +168,16 @@ export class ResponseParser {
     return false;
   }
 
+  /** Start over on a new connection (the same parser serves each connection a slot opens). */
+  reset(): void {
+    this.state = STATUS_LINE;
+    this.lineLength = 0;
+    this.bodyParts = [];
+    this.resetHead();
+    this.res.bodyLength = 0;
+    this.res.body = null;
+  }
+
   // --- lines ---------------------------------------------------------------------------------
 
   /** Feed bytes to the line being assembled; returns where the line states stopped reading. */
