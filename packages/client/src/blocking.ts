@@ -50,6 +50,7 @@ export class BlockingHttpClient {
    * Send one request (bytes from `encodeRequest`) and block until its response is complete.
    * Throws SysError when a syscall fails, Error when the response is invalid or never comes.
    */
+  // #region blocking-request
   request(bytes: Uint8Array, head = false): HttpResponse {
     if (this.closed) throw new Error('client is closed');
     let result: HttpResponse | undefined;
@@ -75,6 +76,7 @@ export class BlockingHttpClient {
     }
     return result!;
   }
+  // #endregion blocking-request
 
   /** Close the socket. Idempotent. */
   close(): void {

@@ -38,6 +38,7 @@ export type ConnectCallback = (err: sys.SysError | null, conn?: Connected) => vo
  * reactor's thread — possibly before this returns, when the kernel answers at once. A failure is a
  * SysError whose `code` is the errno name: `connect 127.0.0.1:1: ECONNREFUSED`.
  */
+// #region non-blocking-connect
 export function connectNonBlocking(reactor: Reactor, host: string, port: number, done: ConnectCallback, opts: ConnectOptions = {}): void {
   const where = sys.formatHostPort(host, port);
   const family = host.includes(':') ? C.AF_INET6 : C.AF_INET;
@@ -76,3 +77,4 @@ export function connectNonBlocking(reactor: Reactor, host: string, port: number,
     done(new sys.SysError(C.ETIMEDOUT, 'connect', where));
   });
 }
+// #endregion non-blocking-connect

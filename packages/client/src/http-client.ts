@@ -24,6 +24,7 @@ export type OpenCallback = (err: sys.SysError | null, session?: HttpClientSessio
  * Connect to `host:port` and adopt the connection into `reactor`. `done` gets the session to send
  * requests on (`session.request(encodeRequest(...), cb)`). `onClose` runs when the connection ends.
  */
+// #region adopt-client
 export function openHttpConnection(reactor: Reactor, host: string, port: number, done: OpenCallback, opts: ConnectOptions & { onClose?: () => void } = {}): void {
   connectNonBlocking(
     reactor,
@@ -39,3 +40,4 @@ export function openHttpConnection(reactor: Reactor, host: string, port: number,
     opts,
   );
 }
+// #endregion adopt-client

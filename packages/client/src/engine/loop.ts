@@ -160,6 +160,7 @@ class Engine {
 
   // --- the loop ------------------------------------------------------------------------------
 
+  // #region the-loop
   run(): LoadResult {
     const cpu0 = threadCpuMs();
     const start = performance.now();
@@ -185,6 +186,7 @@ class Engine {
     sys.close(this.epfd);
     return { ...this.result, durationMs, cpuMs, histogram: this.histogram, offeredRate: this.openLoop ? this.opts.rate! : null };
   }
+  // #endregion the-loop
 
   /** Sleep until the next sweep, the end, or (open loop) the next request due. */
   private waitTime(): number {
@@ -214,6 +216,7 @@ class Engine {
     if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) !== 0) this.readable(s);
   }
 
+  // #region read-and-count
   /** One read, parsed at once: the parser calls `response` for each complete answer. */
   private readable(s: Slot): void {
     const buf = this.readBuffer;
@@ -242,6 +245,7 @@ class Engine {
     if (status < 200 || status > 299) this.result.non2xx++;
     if (!keepAlive) s.closing = true; // the server closes: its FIN ends this connection
   }
+  // #endregion read-and-count
 
   /** The bytes were not a valid response: count it, and replace the connection. */
   invalid(s: Slot): void {
@@ -252,6 +256,7 @@ class Engine {
 
   // --- sending -------------------------------------------------------------------------------
 
+  // #region send-burst
   /** Write what the schedule says is due: a burst (closed loop) or the requests due (open loop). */
   private send(s: Slot): void {
     if (s.out !== null) return; // the last write has not finished
@@ -275,6 +280,7 @@ class Engine {
     this.error(sys.errnoName(w), Math.max(s.schedule.dropInFlight(), 1));
     this.reopen(s);
   }
+  // #endregion send-burst
 
   private writeRest(s: Slot): void {
     const w = sys.write(s.fd, s.out!, s.outFrom, s.outTo - s.outFrom);
@@ -299,6 +305,7 @@ class Engine {
 
   // --- connections ---------------------------------------------------------------------------
 
+  // #region open-connect
   /** socket + non-blocking connect; churn counts the request as sent from here (connect included). */
   private open(s: Slot): void {
     if (this.churn) {
@@ -332,6 +339,7 @@ class Engine {
     if (this.churn) this.write(s, this.requestLength); // its slot in the schedule was taken in open()
     else this.send(s);
   }
+  // #endregion open-connect
 
   private connectFailed(s: Slot, errno: number): void {
     this.error(sys.errnoName(errno), Math.max(s.schedule.dropInFlight(), 1));

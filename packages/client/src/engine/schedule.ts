@@ -62,6 +62,7 @@ export class Schedule {
     return this.count > 0 ? this.times[this.head]! : Infinity;
   }
 
+  // #region due-sent-answered
   /**
    * How many requests to send now. Closed loop: a whole burst once the last one is answered.
    * Open loop: every request already due, as far as the depth allows (the rest wait, and their
@@ -94,6 +95,7 @@ export class Schedule {
     this.count--;
     return now - t;
   }
+  // #endregion due-sent-answered
 
   /**
    * The connection was lost with requests in flight (they failed; the caller counts them). In the

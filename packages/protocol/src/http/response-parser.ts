@@ -123,6 +123,7 @@ export class ResponseParser {
     this.maxHeaderBytes = opts.maxHeaderBytes ?? 64 * 1024;
   }
 
+  // #region push
   /** Parse `data[start, end)`. Complete responses are reported before this returns. */
   push(data: Uint8Array, start = 0, end = data.length): void {
     let i = start;
@@ -148,6 +149,7 @@ export class ResponseParser {
       }
     }
   }
+  // #endregion push
 
   /**
    * The server closed the connection (read returned 0). A body that runs until close is complete
@@ -306,6 +308,7 @@ export class ResponseParser {
     return colon > s && colon < end && buf[colon] === 0x3a;
   }
 
+  // #region framing
   /** The empty line after the header section: decide how the body is framed. */
   private endOfHead(): void {
     const res = this.res;
@@ -335,6 +338,7 @@ export class ResponseParser {
       this.state = BODY_LENGTH;
     }
   }
+  // #endregion framing
 
   /** `chunk-size [ chunk-ext ]` (RFC 9112 §7.1); extensions are skipped. */
   private chunkSize(buf: Uint8Array, s: number, end: number): void {
