@@ -2,8 +2,8 @@
  * The cheapest HTTP server this machine can run in Node: the yardstick for a load engine's own
  * ceiling. Every request gets the same prebuilt 200 response; nothing is parsed but the blank
  * line that ends each request head (it serves GET without bodies, which is all a load engine
- * sends). Not a model of the course: a model must serve files and survive bad input, and this
- * one does neither.
+ * sends), and a request with `Connection: close` is answered and closed. Not a model of the
+ * course: a model must serve files and survive bad input, and this one does neither.
  *
  *   epoll_wait → accept | read → count "\r\n\r\n" → write that many canned responses in one write
  *
@@ -31,6 +31,9 @@ const RESPONSE = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCon
 const MAX_BURST = 64;
 const RESPONSES = Buffer.concat(Array.from({ length: MAX_BURST }, () => RESPONSE));
 const END_OF_HEAD = Buffer.from('\r\n\r\n', 'latin1');
+/** A churning client asks to close: answer once, saying so, and close first (as a server does). */
+const CLOSE_ASKED = Buffer.from('\r\nConnection: close\r\n', 'latin1');
+const CLOSING_RESPONSE = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${BODY.length}\r\nConnection: close\r\n\r\n${BODY}`, 'latin1');
 
 const epfd = sys.check(sys.epoll_create1(C.EPOLL_CLOEXEC), 'epoll_create1');
 sys.check(sys.epoll_ctl(epfd, C.EPOLL_CTL_ADD, listener.fd, C.EPOLLIN), 'epoll_ctl');
@@ -58,6 +61,11 @@ while (!shutdownRequested()) {
     if (r === -C.EAGAIN || r === -C.EINTR) continue;
     if (r <= 0) {
       sys.close(fd); // the client left (or reset): close(2) also drops it from the epoll set
+      continue;
+    }
+    if (buf.subarray(0, r).includes(CLOSE_ASKED)) {
+      sys.write(fd, CLOSING_RESPONSE, 0, CLOSING_RESPONSE.length);
+      sys.close(fd);
       continue;
     }
     const requests = countHeads(fd, r);
