@@ -11,6 +11,7 @@ import { CANNED_SERVER, runLoad, runLoadInWorker, type LoadOptions } from '../sr
 
 const { C } = sys;
 const LIMITED = fileURLToPath(new URL('./fixtures/limited-server.mjs', import.meta.url));
+const GARBAGE = fileURLToPath(new URL('./fixtures/garbage-server.mjs', import.meta.url));
 
 /** Run `load` against a server that answers exactly `limit` requests; return what both counted. */
 async function againstLimited(limit: number, load: Omit<LoadOptions, 'host' | 'port'>, inWorker = false) {
@@ -85,6 +86,19 @@ describe('load engine', () => {
       expect(Object.keys(result.errorCodes)).toEqual(['ECONNREFUSED']);
     } finally {
       sys.close(fd);
+    }
+  });
+
+  it('counts an invalid response as EPROTO and replaces the connection', async () => {
+    const server = await startCommand([process.execPath, GARBAGE]);
+    try {
+      const result = runLoad({ host: '127.0.0.1', port: server.port, connections: 2, durationMs: 500 });
+      expect(result.requests).toBe(0);
+      expect(result.errors).toBeGreaterThanOrEqual(2);
+      expect(Object.keys(result.errorCodes)).toEqual(['EPROTO']);
+      expect(result.connects).toBeGreaterThan(2); // each bad answer cost its connection, and the engine went on
+    } finally {
+      await server.stop();
     }
   });
 

@@ -90,8 +90,10 @@ class Slot implements ResponseHandler {
   out: Buffer | null = null;
   outFrom = 0;
   outTo = 0;
-  /** The server said it closes (or the response was invalid): wait for its FIN, then reopen. */
+  /** The server said it closes: wait for its FIN (from `since` on), then reopen. */
   closing = false;
+  /** The bytes were not a valid response: replace the connection once the parser returns. */
+  broken = false;
   /** A connect failed: do not retry before this time (no spinning on a refused port). */
   retryAt = 0;
   readonly parser: ResponseParser;
@@ -108,7 +110,7 @@ class Slot implements ResponseHandler {
   }
 
   onError(): void {
-    this.engine.invalid(this);
+    this.broken = true; // acted on after push() returns: the parser must not be reset under itself
   }
 }
 
@@ -224,6 +226,11 @@ class Engine {
     if (n > 0) {
       this.now = performance.now(); // once per read: every response in it arrived by now
       s.parser.push(buf, 0, n);
+      if (s.broken) {
+        // Not a valid response stream: count what it lost, and replace the connection.
+        this.error('EPROTO', Math.max(s.schedule.dropInFlight(), 1));
+        return this.reopen(s);
+      }
       if (s.state === OPEN && !s.closing) this.send(s);
     } else if (n === 0) {
       // The server's FIN. Expected after a closing answer (churn); otherwise requests were lost.
@@ -238,21 +245,17 @@ class Engine {
 
   /** Called by the parser, inside `readable`, for each complete response. */
   response(s: Slot, status: number, keepAlive: boolean): void {
-    if (s.schedule.inFlight === 0) return this.invalid(s); // an answer nobody asked for
+    if (s.schedule.inFlight === 0) return s.parser.fail('a response no request asked for'); // sets `broken`
     const latencyUs = Math.round(s.schedule.answered(this.now) * 1000);
     this.histogram.recordValue(latencyUs < 1 ? 1 : latencyUs > MAX_LATENCY_US ? MAX_LATENCY_US : latencyUs);
     this.result.requests++;
     if (status < 200 || status > 299) this.result.non2xx++;
-    if (!keepAlive) s.closing = true; // the server closes: its FIN ends this connection
+    if (!keepAlive && !s.closing) {
+      s.closing = true; // the server closes: its FIN ends this connection
+      s.since = this.now;
+    }
   }
   // #endregion read-and-count
-
-  /** The bytes were not a valid response: count it, and replace the connection. */
-  invalid(s: Slot): void {
-    this.error('EPROTO', Math.max(s.schedule.dropInFlight(), 1));
-    s.closing = true;
-    this.reopen(s);
-  }
 
   // --- sending -------------------------------------------------------------------------------
 
@@ -318,6 +321,7 @@ class Engine {
     s.fd = fd;
     s.since = this.now;
     s.closing = false;
+    s.broken = false;
     s.parser.reset();
     this.byFd[fd] = s;
     const r = sys.connect(fd, host, port);
@@ -372,8 +376,12 @@ class Engine {
         if (now >= s.retryAt && !(this.churn && this.openLoop)) this.open(s);
         continue;
       }
-      const since = s.state === CONNECTING ? s.since : s.schedule.oldest;
+      const since = s.state === CONNECTING || s.closing ? Math.min(s.since, s.schedule.oldest) : s.schedule.oldest;
       if (now - since < this.timeoutMs) continue;
+      if (s.closing && s.schedule.inFlight === 0) {
+        this.reopen(s); // answered, but the promised close never came: no request lost
+        continue;
+      }
       const lost = Math.max(s.schedule.dropInFlight(), 1);
       this.result.timeouts += lost;
       this.error('ETIMEDOUT', lost);
