@@ -10,7 +10,7 @@
 export { connectNonBlocking, type ConnectCallback, type ConnectOptions, type Connected } from './connect.js';
 export { openHttpConnection, type OpenCallback } from './http-client.js';
 export { BlockingHttpClient } from './blocking.js';
-export { runLoad, type LoadOptions, type LoadResult } from './engine/loop.js';
+export { runLoad, summarize, type LoadOptions, type LoadResult, type LoadSummary } from './engine/loop.js';
 export { runLoadInWorker } from './engine/worker.js';
 export { Schedule, type ScheduleOptions } from './engine/schedule.js';
 export { threadCpuMs } from './engine/cpu.js';

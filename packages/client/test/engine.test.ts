@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import * as sys from '@course/syscalls';
 import { startCommand } from '@course/testkit';
-import { CANNED_SERVER, runLoad, runLoadInWorker, type LoadOptions } from '../src/index.js';
+import { CANNED_SERVER, runLoad, runLoadInWorker, summarize, type LoadOptions } from '../src/index.js';
 
 const { C } = sys;
 const LIMITED = fileURLToPath(new URL('./fixtures/limited-server.mjs', import.meta.url));
@@ -42,6 +42,11 @@ describe('load engine', () => {
     expect(result.non2xx).toBe(0);
     expect(result.connects).toBe(8);
     expect(result.cpuMs).toBeGreaterThan(0);
+    const summary = summarize(result);
+    expect(summary.responses).toBe(200);
+    expect(summary.latency.p50).toBeGreaterThan(0);
+    expect(summary.latency.p99).toBeGreaterThanOrEqual(summary.latency.p50!);
+    expect(summary.clientCpuS).toBeCloseTo(result.cpuMs / 1000, 9);
   });
 
   it('pipelined bursts: the same count with 4 requests in flight per connection', async () => {

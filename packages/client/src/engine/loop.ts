@@ -402,3 +402,29 @@ class Engine {
 export function runLoad(opts: LoadOptions): LoadResult {
   return new Engine(opts).run();
 }
+
+/** A run in plain numbers (latencies in ms), the shape the bench's tables and JSON use. */
+export interface LoadSummary {
+  responses: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  durationS: number;
+  latency: { p50: number | null; p99: number | null };
+  /** The engine's own CPU time, in seconds. */
+  clientCpuS: number;
+}
+
+export function summarize(r: LoadResult): LoadSummary {
+  const h = r.histogram;
+  const at = (p: number): number | null => (h.totalCount > 0 ? h.getValueAtPercentile(p) / 1000 : null);
+  return {
+    responses: r.requests,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    non2xx: r.non2xx,
+    durationS: r.durationMs / 1000,
+    latency: { p50: at(50), p99: at(99) },
+    clientCpuS: r.cpuMs / 1000,
+  };
+}
