@@ -5,6 +5,7 @@
  *   pnpm --filter @course/client start --port 8080 [--path /] [--connections 50] [--depth 1]
  *       [--duration 5] [--rate 0] [--mode keepalive|churn] [--ceiling 2] [--cpu N] [--server-cpu N]
  *   pnpm --filter @course/client start --run ceiling --ceiling 5 [--connections 50] [--depth 1]
+ *   pnpm --filter @course/client start --run curve --port 8080 --rates 5000,10000,20000 [--duration 5]
  *
  * Prints a report: a header with the engine's ceiling (measured first, for `--ceiling` seconds,
  * against the canned server with the same connections and depth), then requests, errors, latency
@@ -16,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { writeSync } from 'node:fs';
 import { exitNow, parseCommandLine } from '@course/server-kit';
 import { measureCeiling, type Ceiling } from './ceiling.js';
+import { latencyCurve } from './engine/curve.js';
 import { runLoad, type LoadOptions, type LoadResult } from './engine/loop.js';
 
 const PKG = '@course/client';
@@ -26,7 +28,8 @@ const opts = parseCommandLine(PKG, {
   duration: { kind: 'int', default: 5, min: 1, max: 3600, help: 'seconds of load' },
   rate: { kind: 'int', default: 0, min: 0, max: 10_000_000, help: 'open loop: requests per second over all connections (0: closed loop)' },
   mode: { kind: 'enum', default: 'keepalive', values: ['keepalive', 'churn'], help: 'keep-alive connections, or a new connection per request' },
-  run: { kind: 'enum', default: 'load', values: ['load', 'ceiling'], help: 'load the target, or only measure the engine ceiling (then --host/--port are not used)' },
+  run: { kind: 'enum', default: 'load', values: ['load', 'ceiling', 'curve'], help: 'load the target; only measure the engine ceiling; or a latency curve at each of --rates' },
+  rates: { kind: 'string', default: '1000,2000,5000,10000,20000,50000', help: 'with --run curve: offered rates (req/s), comma-separated, one --duration run each' },
   'timeout-ms': { kind: 'int', default: 2000, min: 1, max: 600_000, help: 'a request unanswered this long is a timeout' },
   ceiling: { kind: 'int', default: 2, min: 0, max: 60, help: 'seconds spent first measuring the engine against the canned server (0: skip)' },
   cpu: { kind: 'int', default: -1, min: -1, max: 4096, help: 'pin this process to this CPU (taskset; -1: do not pin)' },
@@ -48,7 +51,9 @@ const load: LoadOptions = {
 if (opts.mode === 'churn' && opts.depth !== 1) fail('--depth: churn sends one request per connection; leave --depth at 1', 2);
 
 if (opts.run === 'ceiling' && opts.ceiling === 0) fail('--ceiling: --run ceiling needs a duration of at least 1 s', 2);
-const loop = opts.rate > 0 ? `open loop at ${fmt(opts.rate)} req/s` : 'closed loop';
+const rates = opts.rates.split(',').map((r) => Number(r.trim()));
+if (rates.some((r) => !Number.isInteger(r) || r <= 0)) fail(`--rates expects positive integers separated by commas, got "${opts.rates}"`, 2);
+const loop = opts.run === 'curve' ? `open loop at ${rates.map(fmt).join(', ')} req/s` : opts.rate > 0 ? `open loop at ${fmt(opts.rate)} req/s` : 'closed loop';
 const target = opts.run === 'ceiling' ? 'the canned server' : `http://${hostPort()}${opts.path}`;
 out(`course-load: reactor engine → ${target}  ${opts.connections} connections × depth ${load.depth}, ${loop}, ${opts.mode}, ${opts.run === 'ceiling' ? opts.ceiling : opts.duration} s`);
 let ceiling: Ceiling | null = null;
@@ -61,6 +66,14 @@ if (opts.ceiling > 0) {
 }
 
 if (opts.run === 'ceiling') exitNow(0);
+if (opts.run === 'curve') {
+  out('offered req/s | achieved req/s | p50 ms | p99 ms | errors | engine CPU');
+  const ms = (v: number | null) => (v === null ? '—' : v.toFixed(2));
+  for (const p of latencyCurve(load, rates)) {
+    out(`${fmt(p.rate)} | ${fmt(p.achieved)} | ${ms(p.p50)} | ${ms(p.p99)} | ${fmt(p.errors)} | ${Math.round(p.clientCpuShare * 100)} %`);
+  }
+  exitNow(0);
+}
 const result = runLoad(load);
 report(result);
 if (result.requests === 0) fail(`no response from ${hostPort()}: ${describeErrors(result) || 'nothing answered'}`, 1);

@@ -5,6 +5,7 @@
  * - `openHttpConnection`: a client connection adopted by step 05's Reactor with a client session.
  * - `BlockingHttpClient`: the same session over blocking syscalls, for contrast.
  * - `runLoad` / `runLoadInWorker`: the load engine (closed or open loop, keep-alive or churn).
+ * - `latencyCurve`: open-loop runs at rising rates: p50/p99 against offered load.
  * - `measureCeiling`: the engine against the canned server, the cheapest server there is.
  */
 export { connectNonBlocking, type ConnectCallback, type ConnectOptions, type Connected } from './connect.js';
@@ -12,6 +13,7 @@ export { openHttpConnection, type OpenCallback } from './http-client.js';
 export { BlockingHttpClient } from './blocking.js';
 export { runLoad, summarize, type LoadOptions, type LoadResult, type LoadSummary } from './engine/loop.js';
 export { runLoadInWorker } from './engine/worker.js';
+export { latencyCurve, type CurvePoint } from './engine/curve.js';
 export { Schedule, type ScheduleOptions } from './engine/schedule.js';
 export { threadCpuMs } from './engine/cpu.js';
 export { measureCeiling, CANNED_SERVER, type Ceiling, type CeilingOptions } from './ceiling.js';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import * as sys from '@course/syscalls';
 import { startCommand } from '@course/testkit';
-import { CANNED_SERVER, runLoad, runLoadInWorker, summarize, type LoadOptions } from '../src/index.js';
+import { CANNED_SERVER, latencyCurve, runLoad, runLoadInWorker, summarize, type LoadOptions } from '../src/index.js';
 
 const { C } = sys;
 const LIMITED = fileURLToPath(new URL('./fixtures/limited-server.mjs', import.meta.url));
@@ -78,6 +78,24 @@ describe('load engine', () => {
     expect(result.requests).toBeGreaterThan(0);
     expect(result.requests).toBeLessThanOrEqual(200 + 4); // one interval's rounding per connection
     expect(result.histogram.totalCount).toBe(result.requests);
+  });
+
+  it('a latency curve: one open-loop run per offered rate', async () => {
+    const server = await startCommand([process.execPath, LIMITED, '--limit', '1000000']);
+    try {
+      const points = latencyCurve({ host: '127.0.0.1', port: server.port, connections: 2, durationMs: 1000 }, [50, 150]);
+      expect(points.map((p) => p.rate)).toEqual([50, 150]);
+      for (const p of points) {
+        expect(p.achieved).toBeGreaterThan(0);
+        expect(p.achieved).toBeLessThanOrEqual(p.rate * 1.05 + 2); // the schedule is the cap (+ one request per connection)
+        expect(p.p50).toBeGreaterThan(0);
+        expect(p.p99).toBeGreaterThanOrEqual(p.p50!);
+        expect(p.errors).toBe(0);
+      }
+      expect(() => latencyCurve({ host: '127.0.0.1', port: server.port, connections: 1, durationMs: 10 }, [0])).toThrow('rates must be positive');
+    } finally {
+      await server.stop();
+    }
   });
 
   it('names connect errors: ECONNREFUSED for a closed port', () => {

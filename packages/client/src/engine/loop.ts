@@ -415,9 +415,13 @@ export interface LoadSummary {
   clientCpuS: number;
 }
 
+/** The `p`th percentile of a run's latencies in ms, or null if it recorded none. */
+export function percentileMs(h: hdr.Histogram, p: number): number | null {
+  return h.totalCount > 0 ? h.getValueAtPercentile(p) / 1000 : null;
+}
+
 export function summarize(r: LoadResult): LoadSummary {
-  const h = r.histogram;
-  const at = (p: number): number | null => (h.totalCount > 0 ? h.getValueAtPercentile(p) / 1000 : null);
+  const at = (p: number): number | null => percentileMs(r.histogram, p);
   return {
     responses: r.requests,
     errors: r.errors,
