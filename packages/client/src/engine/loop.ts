@@ -120,6 +120,8 @@ class Engine {
   private readonly maxEvents = 1024;
   private readonly slots: Slot[] = [];
   private readonly byFd: Array<Slot | undefined> = [];
+  /** fds to close(2) at the end of this turn (see `closeSlot`). */
+  private readonly closing: number[] = [];
   /** One read buffer for every connection: the parser copies nothing out of it. */
   private readonly readBuffer = Buffer.allocUnsafe(256 * 1024);
   /** `depth` copies of the request, back to back: any burst of n is its first n × requestLength bytes. */
@@ -181,10 +183,12 @@ class Engine {
       for (let i = 0; i < n; i++) this.dispatch(events[2 * i]!, events[2 * i + 1]!);
       if (this.openLoop) this.pace();
       if (this.now >= this.nextSweep) this.sweep();
+      this.closeFds();
     }
     const durationMs = performance.now() - start;
     const cpuMs = threadCpuMs() - cpu0;
     for (const s of this.slots) this.closeSlot(s); // requests still in flight are abandoned, not counted
+    this.closeFds();
     sys.close(this.epfd);
     return { ...this.result, durationMs, cpuMs, histogram: this.histogram, offeredRate: this.openLoop ? this.opts.rate! : null };
   }
@@ -206,6 +210,7 @@ class Engine {
     const s = this.byFd[fd];
     if (s === undefined) return;
     if (s.state === CONNECTING) {
+      if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) === 0) return;
       // Writable (or failed): the handshake is over; SO_ERROR says how it ended.
       const err = sys.getsockopt(fd, C.SOL_SOCKET, C.SO_ERROR);
       if (err === 0) return this.connected(s);
@@ -358,13 +363,23 @@ class Engine {
     if (!(this.churn && this.openLoop)) this.open(s);
   }
 
+  /**
+   * Forget the slot's connection now, close its fd at the end of the turn: a later event of the
+   * same epoll_wait batch may still name the fd, and must not reach a new socket that reused the
+   * number (the Reactor does the same).
+   */
   private closeSlot(s: Slot): void {
     if (s.state === CLOSED) return;
-    this.byFd[s.fd] = undefined; // dropped before close(2): the next socket may get the same number
-    sys.close(s.fd);
+    this.byFd[s.fd] = undefined;
+    this.closing.push(s.fd);
     s.fd = -1;
     s.state = CLOSED;
     s.out = null;
+  }
+
+  private closeFds(): void {
+    for (let i = 0; i < this.closing.length; i++) sys.close(this.closing[i]!);
+    this.closing.length = 0;
   }
 
   /** Every 100 ms: time out what the server sat on, and retry connects that failed. */
