@@ -15,13 +15,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { writeSync } from 'node:fs';
-import { exitNow, parseCommandLine } from '@course/server-kit';
+import { UsageError, exitNow, normaliseHost, parseFlagsOrExit } from '@course/server-kit';
 import { measureCeiling, type Ceiling } from './ceiling.js';
 import { latencyCurve } from './engine/curve.js';
 import { runLoad, type LoadOptions, type LoadResult } from './engine/loop.js';
 
 const PKG = '@course/client';
-const opts = parseCommandLine(PKG, {
+const flags = parseFlagsOrExit(PKG, {
+  host: { kind: 'string', default: '127.0.0.1', help: 'address to load: an IPv4 or IPv6 literal of this machine' },
+  port: { kind: 'int', default: 8080, min: 1, max: 65535, help: 'port to load' },
   path: { kind: 'string', default: '/', help: 'request-target to load' },
   connections: { kind: 'int', default: 50, min: 1, max: 100_000, help: 'connections at once' },
   depth: { kind: 'int', default: 1, min: 1, max: 1024, help: 'requests in flight per connection (a pipelined burst)' },
@@ -36,6 +38,7 @@ const opts = parseCommandLine(PKG, {
   'server-cpu': { kind: 'int', default: -1, min: -1, max: 4096, help: 'pin the canned server of the ceiling run to this CPU (-1: do not pin)' },
 });
 
+const opts = { ...flags, host: hostOrExit(flags.host) };
 if (opts.cpu >= 0) pin(opts.cpu);
 const load: LoadOptions = {
   host: opts.host,
@@ -106,6 +109,15 @@ function hostPort(): string {
 
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
+}
+
+function hostOrExit(host: string): string {
+  try {
+    return normaliseHost(host);
+  } catch (err) {
+    if (err instanceof UsageError) fail(err.message, 2);
+    throw err;
+  }
 }
 
 /** taskset(1) on our own pid: the engine then runs on that core only. */
