@@ -4,7 +4,9 @@
  * What is checked, for one Markdown file:
  *   - each relative link — `[text](target)`, `![alt](target)`, `[ref]: target`, `<a href>`,
  *     `<img src>` — names a file or folder of the repository;
- *   - `#L12` and `#L12-L40` point at lines that exist in the target file;
+ *   - `#L12` and `#L12-L40` into a code file name a region of that file as the link's title
+ *     (`[the loop](../x.ts#L57-L100 "accept-loop")`) and are exactly that region's body (see
+ *     regions.ts; `pnpm --filter docs anchors` rewrites the numbers from the names);
  *   - any other `#anchor` on a Markdown file (or on the file itself) matches one of its headings,
  *     slugged as GitHub does it;
  *   - each inline code span that looks like a repository path (`packages/...`, `docs/...`,
@@ -16,6 +18,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { parseRegions, regionAnchor, type Regions } from './regions.js';
 
 /** One thing wrong in one file, as a line a reader can act on. */
 export interface Problem {
@@ -28,6 +31,8 @@ export interface Problem {
 export interface FoundLink {
   target: string;
   line: number;
+  /** The link's title (`[text](target "title")`), if it has one. */
+  title?: string;
 }
 
 /** Markdown without its fenced code blocks (their lines are kept, blank, so line numbers hold). */
@@ -50,32 +55,76 @@ export function withoutFences(text: string): string {
   return lines.join('\n');
 }
 
+/**
+ * An inline link or image: `[text](target "title")`. The text may hold one level of brackets and
+ * run over several lines, but not over a blank one. Groups: 1 everything up to the target, 2 the
+ * target, 3 the title with its leading space, 4 or 5 the title (double- or single-quoted), 6 the
+ * closing parenthesis and the space before it. `d`: the groups' offsets are kept.
+ */
+export const INLINE_LINK =
+  /(!?\[(?:[^[\]\n]|\n(?![ \t]*\n)|\[[^\]]*\])*\]\(\s*)(<[^>]*>|[^)\s]+)(\s+(?:"([^"]*)"|'([^']*)'))?(\s*\))/dg;
+
+/** A link reference definition, `[ref]: target "title"`, one a line; groups as in INLINE_LINK, without 6. */
+export const REFERENCE_DEF = /^(\s{0,3}\[[^\]]+\]:[ \t]*)(\S+)([ \t]+(?:"([^"]*)"|'([^']*)'))?/dgm;
+
+/** An inline code span; group 2 is its contents. */
+export const CODE_SPAN = /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/g;
+
 /** Inline code spans of a line (their contents), in order. */
 export function codeSpans(line: string): string[] {
   const spans: string[] = [];
-  const re = /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/g;
-  for (let m = re.exec(line); m !== null; m = re.exec(line)) spans.push(m[2]!.trim());
+  for (const m of line.matchAll(CODE_SPAN)) spans.push(m[2]!.trim());
   return spans;
 }
 
-/** Every link target in `text` (fences already removed or not: this removes them too). */
+/**
+ * The Markdown's prose: `text` with fenced blocks and code spans blanked out (each character
+ * becomes a space, line breaks stay), so that every offset and line number still holds and links
+ * can be found, and rewritten, where a reader sees them.
+ */
+export function proseOf(text: string): string {
+  const original = text.split('\n');
+  return withoutFences(text)
+    .split('\n')
+    .map((line, i) => (line === original[i] ? line.replace(CODE_SPAN, (span) => ' '.repeat(span.length)) : ' '.repeat(original[i]!.length)))
+    .join('\n');
+}
+
+/** A link in Markdown text, where its target stands: `[start, end)` offsets into the text. */
+export interface PlacedLink extends FoundLink {
+  start: number;
+  end: number;
+}
+
+/** Every inline link and reference definition of `text`, in order, with its target's place. */
+export function placedLinks(text: string): PlacedLink[] {
+  const prose = proseOf(text);
+  const lineAt = (offset: number) => prose.slice(0, offset).split('\n').length;
+  const links: PlacedLink[] = [];
+  for (const re of [INLINE_LINK, REFERENCE_DEF]) {
+    for (const m of prose.matchAll(re)) {
+      const [start, end] = m.indices![2]!;
+      const link: PlacedLink = { target: m[2]!, line: lineAt(start), start, end };
+      const title = m[4] ?? m[5];
+      if (title !== undefined) link.title = title;
+      links.push(link);
+    }
+  }
+  return links.sort((x, y) => x.start - y.start);
+}
+
+/** Every link target in `text`, outside fenced blocks and code spans. */
 export function findLinks(text: string): FoundLink[] {
-  const links: FoundLink[] = [];
-  const lines = withoutFences(text).split('\n');
-  lines.forEach((raw, i) => {
-    const line = raw.replace(/(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/g, ''); // code spans are not links
-    const add = (target: string) => links.push({ target: target.replace(/^<|>$/g, ''), line: i + 1 });
-    // [text](target "title") and ![alt](target); the text may hold one level of brackets.
-    const inline = /!?\[(?:[^[\]]|\[[^\]]*\])*\]\(\s*(<[^>]*>|[^)\s]+)(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)/g;
-    for (let m = inline.exec(line); m !== null; m = inline.exec(line)) add(m[1]!);
-    // [ref]: target
-    const def = /^\s{0,3}\[[^\]]+\]:\s*(\S+)/.exec(line);
-    if (def) add(def[1]!);
-    // <a href="..."> and <img src="...">
-    const html = /<(?:a|img)\b[^>]*?\b(?:href|src)\s*=\s*"([^"]*)"/gi;
-    for (let m = html.exec(line); m !== null; m = html.exec(line)) add(m[1]!);
+  const links: FoundLink[] = placedLinks(text).map(({ target, line, title }) => {
+    const link: FoundLink = { target: target.replace(/^<|>$/g, ''), line };
+    if (title !== undefined) link.title = title;
+    return link;
   });
-  return links;
+  // <a href="..."> and <img src="...">
+  proseOf(text).split('\n').forEach((line, i) => {
+    for (const m of line.matchAll(/<(?:a|img)\b[^>]*?\b(?:href|src)\s*=\s*"([^"]*)"/gi)) links.push({ target: m[1]!, line: i + 1 });
+  });
+  return links.sort((x, y) => x.line - y.line);
 }
 
 /**
@@ -153,6 +202,34 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/**
+ * What is wrong with a line anchor `[a, b]` (from `#La-Lb`) into the file `rel` holding `content`,
+ * given the link's title; null when nothing is. Into a Markdown file only the lines must exist;
+ * into any other file the title must name a well-formed region whose body is exactly lines a..b.
+ */
+export function lineAnchorProblem(
+  rel: string,
+  content: string,
+  [a, b]: [number, number],
+  title: string | undefined,
+): string | null {
+  const anchor = a === b ? `#L${a}` : `#L${a}-L${b}`;
+  if (a < 1 || b < a) return `${anchor} is not a line range`;
+  const count = content.endsWith('\n') ? content.split('\n').length - 1 : content.split('\n').length;
+  if (b > count) return `${rel} has ${count} lines, not ${b}`;
+  if (title === undefined && rel.endsWith('.md')) return null;
+  if (title === undefined) return `a line anchor names its region as the link's title: (${rel}${anchor} "region-name")`;
+  const regions: Regions = parseRegions(content);
+  const bad = regions.problems[0];
+  if (bad !== undefined) return `${rel}:${bad.line}: ${bad.message}`;
+  const region = regions.byName.get(title);
+  if (region === undefined) return `${rel} has no region ${JSON.stringify(title)} (mark it: // #region ${title} … // #endregion ${title})`;
+  if (region.first !== a || region.last !== b) {
+    return `${anchor} is not the body of region ${title}, #${regionAnchor(region)} (pnpm --filter docs anchors rewrites it)`;
+  }
+  return null;
+}
+
 /** Every problem of the Markdown file `file` (absolute), judged against the repository at `repo`. */
 export function checkFile(repo: string, file: string): Problem[] {
   const text = readFileSync(file, 'utf8');
@@ -160,7 +237,7 @@ export function checkFile(repo: string, file: string): Problem[] {
   const problems: Problem[] = [];
   const report = (line: number, message: string) => problems.push({ file: name, line, message });
 
-  for (const { target, line } of findLinks(text)) {
+  for (const { target, line, title } of findLinks(text)) {
     if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // https:, mailto: — not ours to check
     if (target.startsWith('/')) {
       report(line, `${target}: use a relative link (GitHub resolves root-absolute links differently in places)`);
@@ -192,10 +269,8 @@ export function checkFile(repo: string, file: string): Problem[] {
     const lines = lineAnchor(anchor);
     const content = readFileSync(path, 'utf8');
     if (lines !== null) {
-      const count = content.endsWith('\n') ? content.split('\n').length - 1 : content.split('\n').length;
-      const [a, b] = lines;
-      if (a < 1 || b < a) report(line, `${target}: #${anchor} is not a line range`);
-      else if (b > count) report(line, `${target}: ${relative(repo, path)} has ${count} lines, not ${b}`);
+      const problem = lineAnchorProblem(relative(repo, path).split(sep).join('/'), content, lines, title);
+      if (problem !== null) report(line, `${target}: ${problem}`);
       continue;
     }
     if (!path.endsWith('.md')) {

@@ -1,7 +1,7 @@
 /**
  * Every relative link in the course (docs/**\/*.md and the root README) resolves, line anchors
- * point at lines that exist, heading anchors match a heading, and every repository path quoted in
- * `code` exists. The first block shows the checker catching each kind of mistake on a scratch
+ * land exactly on the code region their title names, heading anchors match a heading, and every repository path quoted in `code`
+ * exists. The first block shows the checker catching each kind of mistake on a scratch
  * repository; the second runs it on the real files.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ describe('the checker', () => {
     repo = mkdtempSync(join(tmpdir(), 'docs-links-'));
     mkdirSync(join(repo, 'docs'));
     mkdirSync(join(repo, 'packages', 'x', 'src'), { recursive: true });
-    writeFileSync(join(repo, 'packages', 'x', 'src', 'main.ts'), 'one\ntwo\nthree\n');
+    writeFileSync(join(repo, 'packages', 'x', 'src', 'main.ts'), 'one\n// #region two-three\ntwo\nthree\n// #endregion two-three\nsix\n');
     writeFileSync(join(repo, 'docs', 'other.md'), '# Other page\n\n## The `Sink` seam\n\n## Step 2: fork()\n\n## Step 2: fork()\n');
   });
   afterAll(() => rmSync(repo, { recursive: true, force: true }));
@@ -35,7 +35,7 @@ describe('the checker', () => {
   test('accepts links that resolve', () => {
     const md = [
       '# Page',
-      '[src](../packages/x/src/main.ts) [lines](../packages/x/src/main.ts#L2-L3) [one](../packages/x/src/main.ts#L1)',
+      '[src](../packages/x/src/main.ts) [lines](../packages/x/src/main.ts#L3-L4 "two-three")',
       '[dir](../packages/x) [other](other.md#the-sink-seam) [again](other.md#step-2-fork-1) [self](#page)',
       '[web](https://example.com/missing) `packages/x/src/main.ts` `packages/*/src/*.ts` `packages/x/dist/main.js`',
     ].join('\n');
@@ -47,7 +47,16 @@ describe('the checker', () => {
   });
 
   test('reports a line anchor past the end of the file', () => {
-    expect(problemsOf('x\n[far](../packages/x/src/main.ts#L2-L4)')).toEqual(['2: ../packages/x/src/main.ts#L2-L4: packages/x/src/main.ts has 3 lines, not 4']);
+    expect(problemsOf('x\n[far](../packages/x/src/main.ts#L2-L9)')).toEqual(['2: ../packages/x/src/main.ts#L2-L9: packages/x/src/main.ts has 6 lines, not 9']);
+  });
+
+  test('reports a line anchor without its region title, or off its region', () => {
+    expect(problemsOf('[bare](../packages/x/src/main.ts#L3-L4)')).toEqual([
+      '1: ../packages/x/src/main.ts#L3-L4: a line anchor names its region as the link\'s title: (packages/x/src/main.ts#L3-L4 "region-name")',
+    ]);
+    expect(problemsOf('[off](../packages/x/src/main.ts#L2-L4 "two-three")')).toEqual([
+      '1: ../packages/x/src/main.ts#L2-L4: #L2-L4 is not the body of region two-three, #L3-L4 (pnpm --filter docs anchors rewrites it)',
+    ]);
   });
 
   test('reports a heading anchor that matches no heading', () => {
@@ -70,6 +79,8 @@ describe('the checker', () => {
   test('finds inline, reference, image and HTML links', () => {
     const md = '![img](a.svg) [t [n]](b.md "title") <img src="c.svg"> <a href="d.md">d</a>\n[ref]: e.md\n`[not](f.md)`';
     expect(findLinks(md).map((l) => l.target)).toEqual(['a.svg', 'b.md', 'c.svg', 'd.md', 'e.md']);
+    // A link's text may run over lines (not over a blank one); it is found on its target's line.
+    expect(findLinks('x\n[two\nlines](g.md "t") `[no](h.md)`\n[not\n\nthis](i.md)')).toEqual([{ target: 'g.md', line: 3, title: 't' }]);
   });
 
   test('slugs headings as GitHub does', () => {

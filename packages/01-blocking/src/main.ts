@@ -17,10 +17,15 @@ const PKG = '01-blocking';
 const opts = parseCommandLine(PKG, {});
 const protocol = createProtocol(opts.protocol, { root: opts.root });
 
+// #region catch-signals
 catchShutdownSignals(); // SIGTERM interrupts accept/read with EINTR instead of killing us
+// #endregion catch-signals
+// #region listen
 const listener = listenOrExit(PKG, opts); // socket, bind, listen — a blocking socket
+// #endregion listen
 announce(listener, protocol, PKG, { model: 'iterative' });
 
+// #region accept-loop
 while (!shutdownRequested()) {
   const fd = sys.accept4(listener.fd, sys.C.SOCK_CLOEXEC); // blocks until a client connects
   if (fd < 0) {
@@ -30,6 +35,7 @@ while (!shutdownRequested()) {
   }
   serveConnection(fd, protocol, peerOf(fd)); // blocks until this client is done
 }
+// #endregion accept-loop
 
 sys.close(listener.fd);
 exitNow(0);

@@ -60,6 +60,7 @@ export class ChildSet {
     return this.live.size;
   }
 
+  // #region child-fork
   /**
    * fork(2). In the parent: returns the child's pid (or -errno when fork failed, e.g. EAGAIN when
    * the process limit is hit). In the child: runs `body` and never returns.
@@ -98,7 +99,9 @@ export class ChildSet {
     }
     return sys._exit(0);
   }
+  // #endregion child-fork
 
+  // #region reap
   /**
    * Reap every child that has exited, without blocking: waitpid(-1, WNOHANG) in a loop, because
    * several children may have exited for one SIGCHLD (signals do not queue; UNP §5.10).
@@ -114,6 +117,7 @@ export class ChildSet {
       reaped.push(pid);
     }
   }
+  // #endregion reap
 
   /** Block until some child exits (or a signal arrives: then -EINTR). Returns its pid or -errno. */
   waitAny(): number {
@@ -122,6 +126,7 @@ export class ChildSet {
     return pid;
   }
 
+  // #region stop-all
   /**
    * Stop every child: SIGTERM first (each one's blocking read or accept returns EINTR and it
    * leaves), then SIGKILL for any still running after `graceMs` — a child blocked writing to a
@@ -141,6 +146,7 @@ export class ChildSet {
       if (pid === -C.ECHILD) break; // nothing left to wait for (should not happen)
     }
   }
+  // #endregion stop-all
 
   private noteExit(pid: number): void {
     this.live.delete(pid);

@@ -11,11 +11,11 @@
  *     parent: fork N children up front, then wait for them (replacing any that dies)
  *     child:  loop { accept on the shared listening socket (blocks) → serve → close }
  *
- * A stalled client now stalls only its own process. The price: a fork per connection — about 5 ms
- * of CPU here, mostly the child copying every page it writes (copy-on-write), so ~120 connections
- * a second where step 01 manages thousands — and a process per open connection. Prefork pays the
- * forks once, but serves only N clients at a time: N stalled clients stall it again.
- * (packages/bench/src/connections.ts measures all of this.)
+ * A stalled client now stalls only its own process. The price: a fork per connection — the fork,
+ * the madvise calls before it (children.ts), the child's exit and its reaping, paid by every
+ * connection — and a process per open connection. Prefork pays the forks once, but serves only N
+ * clients at a time: N stalled clients stall it again. docs/02-fork.md ("Where it breaks") gives
+ * the measured cost per connection and the command that measures it.
  */
 import { availableParallelism } from 'node:os';
 import * as sys from '@course/syscalls';
@@ -43,6 +43,7 @@ if (!isSingleThreaded()) {
   else processPerConnection(listener, protocol);
 }
 
+// #region process-per-connection
 /** UNP §30.5: the parent accepts, a new child serves each connection. Never returns. */
 function processPerConnection(listener: Listener, protocol: Protocol): never {
   announce(listener, protocol, PKG, { model: 'process-per-connection' });
@@ -76,6 +77,7 @@ function processPerConnection(listener: Listener, protocol: Protocol): never {
   sys.close(listener.fd);
   exitNow(0);
 }
+// #endregion process-per-connection
 
 /**
  * UNP §30.6: N children each block in accept on the one listening socket they inherited.
@@ -85,10 +87,13 @@ function processPerConnection(listener: Listener, protocol: Protocol): never {
  * exclusive waiters (WQ_FLAG_EXCLUSIVE, since 2.4), and each connection wakes exactly one. The
  * herd is still there if the children wait in select/poll/epoll on the shared socket instead —
  * every waiter wakes, one accept wins, the rest get EAGAIN — which is what EPOLLEXCLUSIVE (4.5)
- * and SO_REUSEPORT (3.9, one queue per process; step 06) fix. Stevens' §30.7 puts a lock around
- * accept for kernels that woke everybody. packages/bench measures our wake-ups per connection
- * for N = 1, 2, 4 and 8 (connections.ts, "herd").
+ * and SO_REUSEPORT (3.9: a listening socket, and a queue, per process) address; no step of this
+ * course uses SO_REUSEPORT yet. (Stevens' lock around accept, §30.7, is another matter: on SVR4
+ * accept is a library function, and concurrent calls on one socket can fail there. Linux's accept
+ * is a system call and needs no lock.) packages/bench measures our wake-ups per connection for
+ * N = 1, 2, 4 and 8 (the herd).
  */
+// #region prefork
 function prefork(listener: Listener, protocol: Protocol, workers: number): never {
   const children = new ChildSet();
   const startChild = (): number =>
@@ -111,6 +116,7 @@ function prefork(listener: Listener, protocol: Protocol, workers: number): never
   }
   announce(listener, protocol, PKG, { model: 'prefork', workers });
 
+  // #region replace-dead-children
   // The parent serves nobody: it waits for children to exit. A child should only die if killed
   // (or by a bug): replace it, as Apache's prefork does — after a pause, so that children that
   // die at once cannot make us fork in a tight loop.
@@ -122,12 +128,15 @@ function prefork(listener: Listener, protocol: Protocol, workers: number): never
       if (startChild() < 0) { nap(1000); break; } // out of processes: try again later
     }
   }
+  // #endregion replace-dead-children
 
   children.stopAll();
   sys.close(listener.fd);
   exitNow(0);
 }
+// #endregion prefork
 
+// #region die-with-wrapper
 /**
  * Started by the wrapper (relaunch.ts)? Then die with it: should it be SIGKILLed it cannot pass on
  * a signal, and we would serve on, orphaned, holding the port.
@@ -138,3 +147,4 @@ function dieWithWrapper(): void {
   sys.setParentDeathSignal(C.SIGTERM);
   if (sys.getppid() !== wrapper) exitNow(0); // it died before prctl took effect
 }
+// #endregion die-with-wrapper

@@ -26,6 +26,7 @@ export function isSingleThreaded(): boolean {
   return process.execArgv.includes('--single-threaded');
 }
 
+// #region relaunch
 /**
  * Start `node --single-threaded <our node flags> <this script> <our arguments>` and mirror it.
  * Returns at once; Node's event loop keeps this process alive until the server exits, and then
@@ -49,3 +50,4 @@ export function relaunchSingleThreaded(): void {
     process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0));
   });
 }
+// #endregion relaunch

@@ -34,9 +34,11 @@ const { C } = sys;
  * threads are capped at what the fd limit allows; past the cap, connections wait in the kernel's
  * accept queue: the server slows down instead of failing.
  */
+// #region thread-cap
 const FDS_PER_THREAD = 16;
 const fdLimit = sys.getrlimitNofile();
 const defaultMaxThreads = Math.max(1, Math.min(1024, Math.floor(((fdLimit > 0 ? fdLimit : 1024) - 32) / FDS_PER_THREAD)));
+// #endregion thread-cap
 
 const opts = parseCommandLine(PKG, {
   mode: { kind: 'enum', default: 'per-connection', values: ['per-connection', 'pool'], help: 'a thread per connection, or a pool of N' },
@@ -53,6 +55,7 @@ const listener = listenOrExit(PKG, opts); // blocking listening socket
 if (opts.mode === 'pool') await threadPool(listener, protocol, opts.threads);
 else await threadPerConnection(listener, protocol, opts['max-threads']);
 
+// #region thread-per-connection
 /** UNP §30.10: main accepts, a new thread serves each connection. Never returns. */
 async function threadPerConnection(listener: Listener, protocol: Protocol, maxThreads: number): Promise<never> {
   announce(listener, protocol, PKG, { model: 'thread-per-connection', 'max-threads': maxThreads });
@@ -68,17 +71,20 @@ async function threadPerConnection(listener: Listener, protocol: Protocol, maxTh
     // in accept for as long as it takes; otherwise wait in poll for at most 100 ms. Either way, let
     // the event loop turn once after every wake-up.
     // At the cap, accept nobody: new clients wait in the accept queue until a thread is joined.
+    // #region accept-or-wait
     if (unjoined.size >= maxThreads) sys.poll(wanted, 0, 100); // a nap; the event loop joins below
     else if (unjoined.size === 0 || sys.poll(wanted, 1, 100) > 0) {
       const fd = sys.accept4(listener.fd, C.SOCK_CLOEXEC); // blocks; SIGTERM → -EINTR
       // fd < 0 — EINTR: the loop checks for shutdown; ECONNABORTED: the client left while queued
       if (fd >= 0) startConnectionWorker(fd);
     }
+    // #endregion accept-or-wait
     await turnEventLoop();
   }
   // Threads still serving die with the process: _exit ends every thread at once.
   exitNow(0);
 
+  // #region start-connection-worker
   function startConnectionWorker(fd: number): void {
     const job: ConnectionJob = { fd, protocol: opts.protocol, root: opts.root, taken: new Int32Array(new SharedArrayBuffer(4)) };
     let worker: Worker;
@@ -97,14 +103,18 @@ async function threadPerConnection(listener: Listener, protocol: Protocol, maxTh
       if (Atomics.load(job.taken, 0) === 0) sys.close(fd);
     });
   }
+  // #endregion start-connection-worker
 }
+// #endregion thread-per-connection
 
+// #region pool-design
 /**
  * UNP §30.11: N threads, each blocking in accept on the one listening socket. Never returns.
  *
  * The thundering herd: threads asleep in a blocking accept wait as exclusive waiters, so Linux
  * wakes exactly one per connection (see 02-fork's prefork for the story) — no lock around accept
- * is needed, unlike the mutex Stevens puts there for portability.
+ * is needed, unlike the mutex Stevens puts there for portability (02-fork says why a lock was
+ * ever needed: SVR4's accept).
  *
  * The other design (UNP §30.12): main accepts every connection and hands the fd to an idle pool
  * thread through a shared queue — here it would be a ring of fds in a SharedArrayBuffer, with the
@@ -112,6 +122,8 @@ async function threadPerConnection(listener: Listener, protocol: Protocol, maxTh
  * accept (one place to count or refuse connections) but adds a hand-off and a wake-up to every
  * connection; Stevens measured it slower than letting each thread accept, and so do we expect.
  */
+// #endregion pool-design
+// #region thread-pool
 async function threadPool(listener: Listener, protocol: Protocol, threads: number): Promise<never> {
   const ready = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
   const job: PoolJob = { listenFd: listener.fd, protocol: opts.protocol, root: opts.root, ready };
@@ -126,6 +138,7 @@ async function threadPool(listener: Listener, protocol: Protocol, threads: numbe
   // Print the banner only once all N threads are about to accept. Each one bumps `ready` and
   // notifies; between naps we let the event loop turn so a thread that failed to load reports it.
   const deadline = Date.now() + 30_000;
+  // #region wait-until-ready
   while (Atomics.load(ready, READY) < threads) {
     if (Atomics.load(ready, FAILED) > 0 || Date.now() > deadline) {
       log(`${PKG}: the thread pool did not start`);
@@ -134,15 +147,21 @@ async function threadPool(listener: Listener, protocol: Protocol, threads: numbe
     Atomics.wait(ready, READY, Atomics.load(ready, READY), 50);
     await turnEventLoop();
   }
+  // #endregion wait-until-ready
   announce(listener, protocol, PKG, { model: 'prethreaded', threads });
 
+  // #region pause
   // Main serves nobody; it sleeps until SIGTERM. poll with no fds and no timeout is pause(2):
   // only a signal ends it (-EINTR). Then _exit takes the pool threads, still in accept, with us.
   while (!shutdownRequested()) sys.poll(new Int32Array(0), 0, -1);
   exitNow(0);
+  // #endregion pause
 }
+// #endregion thread-pool
 
+// #region turn-event-loop
 /** Let Node's event loop run one round (timers, I/O callbacks, Worker exits), then continue. */
 function turnEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+// #endregion turn-event-loop

@@ -29,6 +29,7 @@ try {
 Atomics.add(job.ready, READY, 1); // main waits for all N before printing the banner
 Atomics.notify(job.ready, READY);
 
+// #region accept-loop
 for (;;) {
   const fd = sys.accept4(job.listenFd, C.SOCK_CLOEXEC);
   // -EINTR: a signal landed on this thread; main (which the addon forwards it to) decides about
@@ -44,3 +45,4 @@ for (;;) {
     log(`03-threads: connection on fd ${fd}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
   }
 }
+// #endregion accept-loop

@@ -2,7 +2,7 @@
  * An HTTP client connection on the course's reactor: connect without blocking, then hand the
  * socket to the same `Reactor` that serves accepted connections, with a client-side session.
  *
- *   connectNonBlocking → reactor.adopt(fd, peer, sink => new HttpClientSession(sink))
+ *   connectNonBlocking → reactor.adopt(fd, peer, a protocol whose open() is a new HttpClientSession)
  *   session.request(bytes, done) → the reactor writes it, reads the answer, the session parses it
  *
  * Nothing here reads or writes a socket: the reactor moves the bytes (epoll_wait → read →
@@ -13,7 +13,7 @@
  * Threads: the reactor's thread only; callbacks run there.
  */
 import * as sys from '@course/syscalls';
-import { HttpClientSession } from '@course/protocol';
+import { HttpClientSession, type Protocol } from '@course/protocol';
 import type { Reactor } from '05-epoll-native';
 import { connectNonBlocking, type ConnectOptions } from './connect.js';
 
@@ -33,7 +33,10 @@ export function openHttpConnection(reactor: Reactor, host: string, port: number,
     (err, conn) => {
       if (err !== null || conn === undefined) return done(err);
       let session: HttpClientSession | undefined;
-      reactor.adopt(conn.fd, { address: host, port }, (sink) => (session = new HttpClientSession(sink, opts.onClose)));
+      // A protocol of one session, with no fault response: if the client session itself throws,
+      // the reactor's guard closes the connection, and a server must not be sent an HTTP 500.
+      const client: Protocol = { name: 'http', scheme: 'http', open: (sink) => (session = new HttpClientSession(sink, opts.onClose)) };
+      reactor.adopt(conn.fd, { address: host, port }, client);
       if (session === undefined) return done(new sys.SysError(sys.C.ENOMEM, 'epoll_ctl', `ADD ${conn.fd}`)); // adopt refused it
       done(null, session);
     },

@@ -10,6 +10,7 @@
  * 04-06). Neither is ever called from another thread.
  */
 
+// #region sink
 /** Where a session's output goes. Implemented by each model, one per connection. */
 export interface Sink {
   /**
@@ -32,7 +33,9 @@ export interface Sink {
    */
   readonly pendingBytes: number;
 }
+// #endregion sink
 
+// #region session
 /** One connection's protocol state. Created by `Protocol.open`; owned by the serving thread. */
 export interface Session {
   /**
@@ -68,6 +71,7 @@ export interface Session {
    */
   readonly paused: boolean;
 }
+// #endregion session
 
 /** Address of the peer, as the model learnt it from accept/getpeername. */
 export interface PeerInfo {
@@ -75,10 +79,19 @@ export interface PeerInfo {
   readonly port: number;
 }
 
+// #region protocol
 /** A protocol: a factory of sessions. Immutable; one instance may be shared by every connection of a thread. */
 export interface Protocol {
   readonly name: 'http' | 'echo';
   /** URL scheme printed in the banner: `http` for HTTP, `tcp` for echo. */
   readonly scheme: 'http' | 'tcp';
   open(sink: Sink, peer?: PeerInfo): Session;
+  /**
+   * The bytes a model sends before closing a connection whose session threw before any answer
+   * to the current request began (HTTP: a 500 with `Connection: close`). Absent when the
+   * protocol has no such answer (echo: the connection is just closed). See server-kit's
+   * session-guard.ts.
+   */
+  faultResponse?(): Uint8Array;
 }
+// #endregion protocol

@@ -40,6 +40,7 @@ const NON_HTTP_VERSION = 'RFC 9112 §2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT
 const ANY_TOKEN_METHOD =
   'RFC 9112 §3.1: a method is any token; llhttp\'s per-protocol method lists are its own policy (the session answers 501 to methods it does not implement, RFC 9110 §9.1)';
 
+// #region overrides
 const OVERRIDES: Record<string, Override> = {
   // Methods and protocols.
   'invalid.md › HTTP protocol and ANNOUNCE method': {
@@ -137,7 +138,9 @@ const OVERRIDES: Record<string, Override> = {
     why: 'the request lacks Host; with Host, the chunk-size line is refused',
   },
 };
+// #endregion overrides
 
+// #region rules
 /**
  * Rules that decide many cases at once. Each counts as an override of llhttp's verdict.
  * - host: llhttp leaves Host to the application; RFC 9112 §3.2 says a server MUST answer 400 to an
@@ -158,6 +161,7 @@ const RULES = {
   connect: 'RFC 9110 §9.3.6 (CONNECT parsed; nothing after it read as HTTP)',
   upgrade: 'RFC 9110 §7.8 (Upgrade ignored; next bytes are the next request)',
 } as const;
+// #endregion rules
 type Rule = keyof typeof RULES;
 
 /** llhttp's verdict, translated to ours by the close/connect/upgrade rules where they apply. */

@@ -195,19 +195,17 @@ function splitPathAndQuery(form: TargetForm, target: string, pathStart: number):
   return { form, path: target.slice(pathStart, question), query: target.slice(question + 1, end) };
 }
 
+// #region authority
 /**
  * `s[start, end)` is `uri-host [ ":" port ]` (RFC 3986 §3.2.2–3.2.3), without userinfo.
- * uri-host is an IP-literal in brackets, or a reg-name (which also covers IPv4 addresses).
+ * uri-host is an IP-literal in brackets (isIpLiteral), or a reg-name: unreserved, sub-delims and
+ * pct-encoded characters, which also covers IPv4 addresses (a reg-name that looks like one is one).
  */
 function isAuthority(s: string, start: number, end: number, needHost: boolean, needPort: boolean): boolean {
   let i = start;
   if (i < end && s.charCodeAt(i) === 0x5b /* [ */) {
     const close = s.indexOf(']', i);
-    if (close < 0 || close >= end || close === i + 1) return false;
-    for (let j = i + 1; j < close; j++) {
-      const c = s.charCodeAt(j);
-      if (!isUnreservedOrSubDelim(c) && c !== 0x3a /* : */) return false;
-    }
+    if (close < 0 || close >= end || !isIpLiteral(s, i + 1, close)) return false;
     i = close + 1;
   } else {
     while (i < end) {
@@ -233,6 +231,87 @@ function isAuthority(s: string, start: number, end: number, needHost: boolean, n
   }
   return true;
 }
+// #endregion authority
+
+// #region ip-literal
+/**
+ * What stands between the brackets of an IP-literal (RFC 3986 §3.2.2), `s[start, end)`:
+ *
+ *   IPv6address (RFC 4291 §2.2 text forms): eight groups of 1–4 hex digits separated by ":",
+ *     the last two of which may be written as an IPv4 address (`::ffff:1.2.3.4`); one "::" may
+ *     stand for one or more groups of zeros, so with it at most seven groups are written.
+ *   IPvFuture: "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ), for address kinds not yet
+ *     defined (`[v1.x]`).
+ *
+ * A zone identifier (`[fe80::1%25eth0]`, RFC 6874) is not part of RFC 3986's grammar, nor of an
+ * http URI's host (RFC 9110 §4.2.1 cites 3986): it is rejected. Parsing the whole grammar matters
+ * because a host that two parsers read differently (`[1::2::3]`) is a request-smuggling and
+ * cache-poisoning hazard when a proxy in front reads it another way.
+ */
+function isIpLiteral(s: string, start: number, end: number): boolean {
+  if (start < end && (s.charCodeAt(start) | 0x20) === 0x76 /* v */) return isIpvFuture(s, start + 1, end);
+  const gap = s.indexOf('::', start);
+  if (gap < 0 || gap >= end - 1) return ipv6Groups(s, start, end, true) === 8;
+  if (s.indexOf('::', gap + 1) >= 0 && s.indexOf('::', gap + 1) < end - 1) return false; // two "::" (or ":::")
+  const left = gap === start ? 0 : ipv6Groups(s, start, gap, false);
+  const right = gap + 2 === end ? 0 : ipv6Groups(s, gap + 2, end, true);
+  return left >= 0 && right >= 0 && left + right <= 7;
+}
+
+/**
+ * How many 16-bit groups `s[start, end)` — h16 *( ":" h16 ), not empty — spells, or -1 if it is
+ * not that. With `ipv4Last`, the last element may be an IPv4 address, which counts as two groups.
+ */
+function ipv6Groups(s: string, start: number, end: number, ipv4Last: boolean): number {
+  let groups = 0;
+  let i = start;
+  for (;;) {
+    let j = i;
+    while (j < end && s.charCodeAt(j) !== 0x3a) j++;
+    if (ipv4Last && j === end && s.indexOf('.', i) >= 0 && s.indexOf('.', i) < end) {
+      return isIpv4(s, i, end) ? groups + 2 : -1;
+    }
+    if (j === i || j - i > 4) return -1; // an empty group (a lone ":" at either end) or too long
+    for (let k = i; k < j; k++) if (!isHex(s.charCodeAt(k))) return -1;
+    groups++;
+    if (groups > 8) return -1;
+    if (j === end) return groups;
+    i = j + 1;
+    if (i === end) return -1; // a trailing ":"
+  }
+}
+
+/** IPv4address = dec-octet "." dec-octet "." dec-octet "." dec-octet; 0–255, no leading zeros. */
+function isIpv4(s: string, start: number, end: number): boolean {
+  let octets = 0;
+  let i = start;
+  while (octets < 4) {
+    let j = i;
+    while (j < end && s.charCodeAt(j) >= 0x30 && s.charCodeAt(j) <= 0x39) j++;
+    const digits = j - i;
+    if (digits === 0 || digits > 3 || (digits > 1 && s.charCodeAt(i) === 0x30)) return false;
+    if (Number(s.slice(i, j)) > 255) return false;
+    octets++;
+    if (octets === 4) return j === end;
+    if (j >= end || s.charCodeAt(j) !== 0x2e /* . */) return false;
+    i = j + 1;
+  }
+  return false;
+}
+
+/** IPvFuture after its "v": 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ). */
+function isIpvFuture(s: string, start: number, end: number): boolean {
+  let i = start;
+  while (i < end && isHex(s.charCodeAt(i))) i++;
+  if (i === start || i >= end || s.charCodeAt(i) !== 0x2e) return false;
+  if (++i === end) return false;
+  for (; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (!isUnreservedOrSubDelim(c) && c !== 0x3a) return false;
+  }
+  return true;
+}
+// #endregion ip-literal
 
 // ---------------------------------------------------------------------------------------------
 // Small scanners over strings

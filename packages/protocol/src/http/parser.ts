@@ -1,3 +1,4 @@
+// #region design-notes
 /**
  * A strict, incremental HTTP/1.1 request parser (RFC 9112).
  *
@@ -47,6 +48,7 @@
  *
  * Threading: a parser belongs to the one thread that owns the connection.
  */
+// #endregion design-notes
 import {
   BACKSLASH,
   CHAR_CLASS,
@@ -90,6 +92,7 @@ export interface HttpLimits {
   maxBodyBytes: number;
 }
 
+// #region default-limits
 /** 8190 is Apache's LimitRequestLine default; 16 KiB of headers and 100 lines are common server defaults. */
 export const DEFAULT_LIMITS: HttpLimits = Object.freeze({
   maxRequestLine: 8190,
@@ -97,6 +100,7 @@ export const DEFAULT_LIMITS: HttpLimits = Object.freeze({
   maxHeaders: 100,
   maxBodyBytes: 1024 * 1024,
 });
+// #endregion default-limits
 
 /** Bytes decoded at once by RequestParser.str: a few typical request heads. */
 const TEXT_WINDOW = 1024;
@@ -150,6 +154,7 @@ export function isParseError(x: unknown): x is HttpParseError {
   return typeof candidate.status === 'number' && typeof candidate.reason === 'string';
 }
 
+// #region states
 // Where the parser stands in the stream. The line states parse one CRLF-terminated line at a time.
 const REQUEST_LINE = 0;
 const HEADER_LINE = 1;
@@ -160,6 +165,7 @@ const CHUNK_DATA = 5; // inside a chunk: count bytes down
 const CHUNK_DATA_END = 6; // the CRLF after a chunk's data
 const STOPPED = 7; // the last request did not keep the connection: ignore everything after it
 const FAILED = 8; // the stream is malformed: ignore everything
+// #endregion states
 
 // What a line handler returns instead of the position after the line.
 const NEED_MORE = -1; // the line is not settled yet
@@ -170,6 +176,7 @@ type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string }
 
 const EMPTY = Buffer.alloc(0);
 
+// #region request-parser
 /**
  * One connection's request parser. Owned by the session of that connection, on its thread.
  */
@@ -233,6 +240,7 @@ export class RequestParser {
     return this.tailLen;
   }
 
+  // #region push
   /** Bytes from the socket. `data` may be a view of a reused buffer: nothing is kept after return. */
   push(data: Uint8Array): void {
     if (this.state >= STOPPED || data.length === 0) return;
@@ -259,7 +267,9 @@ export class RequestParser {
       this.tailLen -= used;
     }
   }
+  // #endregion push
 
+  // #region next
   /**
    * The next complete request; null when more bytes are needed; an HttpParseError once the
    * stream is malformed (after the requests that preceded the error), then always that error.
@@ -267,11 +277,13 @@ export class RequestParser {
   next(): HttpRequest | HttpParseError | null {
     return this.queue.shift() ?? this.error;
   }
+  // #endregion next
 
   // ---------------------------------------------------------------------------------------------
   // The state machine
   // ---------------------------------------------------------------------------------------------
 
+  // #region parse-loop
   /** Parses src[0, length) as far as possible; returns how many bytes were consumed. */
   private parse(src: Buffer): number {
     const end = src.length;
@@ -318,6 +330,7 @@ export class RequestParser {
     }
     return this.state >= STOPPED ? end : pos;
   }
+  // #endregion parse-loop
 
   /**
    * request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 §3).
@@ -611,6 +624,7 @@ export class RequestParser {
   // Incomplete and invalid lines
   // ---------------------------------------------------------------------------------------------
 
+  // #region line-incomplete
   /**
    * The line starting at `pos` is not settled yet (see settledAt). Remember how far we looked,
    * and refuse it now if it is already too long to be valid — this keeps the buffer bounded.
@@ -630,6 +644,7 @@ export class RequestParser {
     }
     return this.state === FAILED ? end : pos;
   }
+  // #endregion line-incomplete
 
   /**
    * Scanning the line that starts at `lineStart` stopped at `at` on an unexpected byte. If the
@@ -710,6 +725,7 @@ export class RequestParser {
     this.tail = grown;
   }
 }
+// #endregion request-parser
 
 function asBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -719,6 +735,7 @@ function latin1(src: Buffer, start: number, end: number): string {
   return (src as Latin1Buffer).latin1Slice(start, end);
 }
 
+// #region settled-at
 /**
  * Where a line becomes settled: the index of its first LF, or of its first CR once a byte follows
  * that CR (CRLF ends the line; CR + anything else is a bare CR, an error). -1 while neither has
@@ -730,6 +747,7 @@ function settledAt(src: Buffer, from: number): number {
   if (cr >= 0 && (lf < 0 || cr < lf)) return cr + 1 < src.length ? cr : -1;
   return lf;
 }
+// #endregion settled-at
 
 /** Why a CRLF-terminated field line (its content, without CRLF) is invalid, for the error reason. */
 function fieldLineProblem(line: string): string {

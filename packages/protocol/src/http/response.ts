@@ -67,6 +67,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
 let currentSecond = -1;
 let currentDate = '';
 
+// #region clock-second
 /**
  * The current time (or `nowMs`, a Date.now() the caller already has) in whole seconds since the
  * epoch. Refreshes the cached `Date` text when the
@@ -80,6 +81,7 @@ export function clockSecond(nowMs: number = Date.now()): number {
   }
   return second;
 }
+// #endregion clock-second
 
 /** The `Date` header value for now, cached for the current second. */
 export function httpDate(): string {

@@ -67,6 +67,7 @@ interface FilePart {
   length: number;
 }
 
+// #region slot
 /**
  * A response owed in request order that cannot be written yet because an earlier one is still
  * pending. Collects what would go to the sink. Owned by its session.
@@ -98,8 +99,10 @@ class Slot implements HttpResponder, ResponseWriter {
     this.session.flush();
   }
 }
+// #endregion slot
 
 const ALLOW_FIELD = 'Allow: GET, HEAD\r\n';
+// #region hold-limits
 /**
  * Back-pressure inside one read: a single 64 KiB read may hold a thousand pipelined requests.
  * Stop answering (and tell the model to stop reading: `paused`) once this much output waits in the sink (a large file counts its full length,
@@ -108,6 +111,7 @@ const ALLOW_FIELD = 'Allow: GET, HEAD\r\n';
  */
 const HOLD_PENDING_BYTES = 1024 * 1024;
 const HOLD_OWED_ANSWERS = 64;
+// #endregion hold-limits
 /** Methods of RFC 9110 and PATCH: known but not allowed here is 405; unknown is 501. */
 const KNOWN_METHODS = new Set(['POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
@@ -148,11 +152,13 @@ export class HttpSession implements Session {
     return this.held;
   }
 
+  // #region receive
   receive(data: Uint8Array): void {
     if (this.closing) return; // a closing answer is decided: what follows it is never read
     this.parser.push(data);
     if (!this.held) this.pump();
   }
+  // #endregion receive
 
   peerClosed(): void {
     // Complete requests are still answered (some may be held); an incomplete one is dropped.
@@ -190,6 +196,7 @@ export class HttpSession implements Session {
     this.discardQueue();
   }
 
+  // #region flush
   /** Write every finished response at the head of the queue, in order. For Slot.send; not for models. */
   flush(): void {
     if (this.ended) {
@@ -215,6 +222,7 @@ export class HttpSession implements Session {
     if (this.held) this.drained(); // an owed answer went out: room to answer more
     else if (this.queue.length === 0 && this.peerGone && this.closing) this.end();
   }
+  // #endregion flush
 
   private handle(req: HttpRequest): void {
     const mode = connectionMode(req);
@@ -314,6 +322,9 @@ export function httpProtocol(options: HttpOptions): Protocol {
     scheme: 'http',
     open(sink: Sink, _peer?: PeerInfo): Session {
       return new HttpSession(sink, site, route, limits);
+    },
+    faultResponse(): Uint8Array {
+      return textResponse(500, CLOSE, false);
     },
   };
 }

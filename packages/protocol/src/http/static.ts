@@ -163,6 +163,7 @@ export class StaticSite {
     return { kind: 'file', path: found.real, stats: found.stats };
   }
 
+  // #region serve
   /**
    * Answer a GET or HEAD for a static file into `out`: 200, 304, 301, 400 or 404. A cached file
    * costs two writes of prebuilt buffers (header block, body); a large one a header block and a
@@ -205,6 +206,7 @@ export class StaticSite {
         return;
     }
   }
+  // #endregion serve
 
   /** A file found on disk and not cached: open it, then cache it if small or send it with sendfile. */
   private serveFile(
