@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import * as sys from '@course/syscalls';
 import { startCommand } from '@course/testkit';
-import { CANNED_SERVER, latencyCurve, runLoad, runLoadInWorker, summarize, type LoadOptions } from '../src/index.js';
+import { CANNED_SERVER, latencyCurve, reactorEngine, runLoad, runLoadInWorker, summarize, type LoadOptions } from '../src/index.js';
 
 const { C } = sys;
 const LIMITED = fileURLToPath(new URL('./fixtures/limited-server.mjs', import.meta.url));
@@ -46,7 +46,7 @@ describe('load engine', () => {
     expect(summary.responses).toBe(200);
     expect(summary.latency.p50).toBeGreaterThan(0);
     expect(summary.latency.p99).toBeGreaterThanOrEqual(summary.latency.p50!);
-    expect(summary.clientCpuS).toBeCloseTo(result.cpuMs / 1000, 9);
+    expect(summary.engineCpuSeconds).toBeCloseTo(result.cpuMs / 1000, 9);
   });
 
   it('pipelined bursts: the same count with 4 requests in flight per connection', async () => {
@@ -55,6 +55,31 @@ describe('load engine', () => {
     expect(result.requests).toBe(200);
     expect(result.histogram.totalCount).toBe(200);
     expect(result.errors).toBe(0);
+  });
+
+  it('pipelining in flight: a new request per answer, the same exact count', async () => {
+    const { result, answered } = await againstLimited(200, { ...RUN, connections: 4, depth: 4, pipelining: 'in-flight' });
+    expect(answered).toBe(200);
+    expect(result.requests).toBe(200);
+    expect(result.errors).toBe(0);
+  });
+
+  it('as the bench\'s engine: a URL and a load shape in, the bench\'s numbers out', async () => {
+    const server = await startCommand([process.execPath, LIMITED, '--limit', '100']);
+    try {
+      const shape = { connections: 4, depth: 1, pipelining: 'in-flight' as const, churn: false, durationS: 2, rateRps: null };
+      expect(reactorEngine.unavailable()).toBeNull();
+      expect(reactorEngine.cannot(shape)).toBeNull();
+      expect(reactorEngine.cannot({ ...shape, churn: true, depth: 2 })).toContain('churn');
+      const r = await reactorEngine.run(`${server.url}/x?y=1`, shape);
+      expect(r.responses).toBe(100);
+      expect(r.errors).toBe(0);
+      expect(r.latency.p50).toBeGreaterThan(0);
+      expect(r.engineCpuSeconds).toBeGreaterThan(0);
+      expect(r.durationS).toBeGreaterThan(1.5);
+    } finally {
+      await server.stop();
+    }
   });
 
   it('churn: a new connection per request, each counted once', async () => {

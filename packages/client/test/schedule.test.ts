@@ -74,4 +74,15 @@ describe('Schedule', () => {
     s.answered(4);
     expect(s.due(4)).toBe(3);
   });
+
+  it('closed loop in flight: one new request per answer, `depth` kept in flight', () => {
+    const s = new Schedule({ depth: 3, refill: 'in-flight' });
+    expect(s.due(0)).toBe(3);
+    s.sent(3, 0);
+    expect(s.due(1)).toBe(0);
+    s.answered(2);
+    expect(s.due(2)).toBe(1);
+    s.sent(1, 2);
+    expect(s.inFlight).toBe(3);
+  });
 });

@@ -24,6 +24,7 @@
  */
 import * as sys from '@course/syscalls';
 import { ResponseParser, encodeRequest, type ParsedResponse, type ResponseHandler } from '@course/protocol';
+import type { LoadResult as BenchLoadResult } from '@course/testkit';
 import * as hdr from 'hdr-histogram-js';
 import { threadCpuMs } from './cpu.js';
 import { Schedule } from './schedule.js';
@@ -42,6 +43,8 @@ export interface LoadOptions {
   connections: number;
   /** Requests in flight per connection: a burst of `depth` pipelined requests. Default 1. */
   depth?: number;
+  /** Closed loop, depth > 1: `burst` (default: the next burst when all are answered) or `in-flight` (a new request per answer). */
+  pipelining?: 'burst' | 'in-flight';
   durationMs: number;
   /** A new connection per request (`Connection: close`), instead of keep-alive. */
   churn?: boolean;
@@ -158,7 +161,7 @@ class Engine {
     // evenly across one interval so that the requests do not leave in lockstep.
     const intervalMs = this.openLoop ? (opts.connections * 1000) / rate : 0;
     for (let i = 0; i < opts.connections; i++) {
-      this.slots.push(new Slot(this, new Schedule({ depth, intervalMs, firstDueMs: (i * intervalMs) / opts.connections })));
+      this.slots.push(new Slot(this, new Schedule({ depth, intervalMs, firstDueMs: (i * intervalMs) / opts.connections, refill: opts.pipelining ?? 'burst' })));
     }
   }
 
@@ -418,32 +421,20 @@ export function runLoad(opts: LoadOptions): LoadResult {
   return new Engine(opts).run();
 }
 
-/** A run in plain numbers (latencies in ms), the shape the bench's tables and JSON use. */
-export interface LoadSummary {
-  responses: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  durationS: number;
-  latency: { p50: number | null; p99: number | null };
-  /** The engine's own CPU time, in seconds. */
-  clientCpuS: number;
-}
-
 /** The `p`th percentile of a run's latencies in ms, or null if it recorded none. */
 export function percentileMs(h: hdr.Histogram, p: number): number | null {
   return h.totalCount > 0 ? h.getValueAtPercentile(p) / 1000 : null;
 }
 
-export function summarize(r: LoadResult): LoadSummary {
-  const at = (p: number): number | null => percentileMs(r.histogram, p);
+/** A run in the bench's plain numbers (testkit's LoadResult: ms percentiles), with the engine's own CPU seconds. */
+export function summarize(r: LoadResult): BenchLoadResult & { engineCpuSeconds: number } {
   return {
     responses: r.requests,
     errors: r.errors,
     timeouts: r.timeouts,
     non2xx: r.non2xx,
     durationS: r.durationMs / 1000,
-    latency: { p50: at(50), p99: at(99) },
-    clientCpuS: r.cpuMs / 1000,
+    latency: { p50: percentileMs(r.histogram, 50), p99: percentileMs(r.histogram, 99) },
+    engineCpuSeconds: r.cpuMs / 1000,
   };
 }

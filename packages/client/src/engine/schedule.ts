@@ -25,11 +25,18 @@ export interface ScheduleOptions {
    */
   intervalMs?: number;
   firstDueMs?: number;
+  /**
+   * Closed loop only: `burst` (default) writes `depth` requests at once and the next burst when all
+   * are answered (wrk's pipeline.lua); `in-flight` sends a new request as each answer arrives, so
+   * `depth` stay in flight (autocannon's pipelining).
+   */
+  refill?: 'burst' | 'in-flight';
 }
 
 export class Schedule {
   readonly depth: number;
   readonly open: boolean;
+  private readonly inFlightRefill: boolean;
   private readonly intervalMs: number;
   /** Open loop: when the next request falls due. */
   private nextDue: number;
@@ -43,6 +50,7 @@ export class Schedule {
     this.depth = opts.depth;
     this.intervalMs = opts.intervalMs ?? 0;
     this.open = this.intervalMs > 0;
+    this.inFlightRefill = opts.refill === 'in-flight';
     this.nextDue = opts.firstDueMs ?? 0;
     this.times = new Float64Array(opts.depth);
   }
@@ -64,12 +72,12 @@ export class Schedule {
 
   // #region due-sent-answered
   /**
-   * How many requests to send now. Closed loop: a whole burst once the last one is answered.
-   * Open loop: every request already due, as far as the depth allows (the rest wait, and their
+   * How many requests to send now. Closed loop: a whole burst once the last one is answered (or,
+   * refilling in flight, one for each answer). Open loop: every request already due, as far as the depth allows (the rest wait, and their
    * wait will count).
    */
   due(now: number): number {
-    if (!this.open) return this.count === 0 ? this.depth : 0;
+    if (!this.open) return this.inFlightRefill ? this.depth - this.count : this.count === 0 ? this.depth : 0;
     if (now < this.nextDue) return 0;
     const dueNow = Math.floor((now - this.nextDue) / this.intervalMs) + 1;
     return Math.min(dueNow, this.depth - this.count);
