@@ -107,6 +107,8 @@ class Conn implements GuardedConnection {
     readonly fd: number,
     readonly sink: NonBlockingSink,
     readonly peer: PeerInfo | undefined,
+    /** Where the session came from: the reactor's protocol, or the one a client brought to `adopt`. */
+    readonly protocol: Protocol,
   ) {}
 }
 // #endregion conn
@@ -246,7 +248,7 @@ export class Reactor implements FlushScheduler {
       if (n > 0) {
         this.stats.bytesIn += n;
         const before = c.sink.totalQueued;
-        guardedReceive(c, this.protocol, buf.subarray(0, n));
+        guardedReceive(c, c.protocol, buf.subarray(0, n));
         this.touch(c, c.sink.totalQueued !== before);
         if (!this.drainReads) break; // lt, et-nodrain: one read per event
         // et: a short read emptied the socket (epoll(7)) — unless a FIN came with this edge:
@@ -259,7 +261,7 @@ export class Reactor implements FlushScheduler {
         }
       } else if (n === 0) {
         c.eof = true; // the peer sent FIN: answer what it asked, then close
-        guardedPeerClosed(c, this.protocol);
+        guardedPeerClosed(c, c.protocol);
         break;
       } else if (n === -C.EAGAIN) {
         break; // empty: wait for the next event
@@ -289,7 +291,7 @@ export class Reactor implements FlushScheduler {
     }
     // Room again: a session that held pipelined requests back answers more (queued, flushed
     // later this turn by the dirty list).
-    if (sink.pendingBytes <= this.lowWaterMark) guardedDrained(c, this.protocol);
+    if (sink.pendingBytes <= this.lowWaterMark) guardedDrained(c, c.protocol);
     if (sink.pendingBytes === 0) {
       // Nothing left to send: close if the peer left or we shut down with nothing in flight.
       const inFlight = busy(c.session);
@@ -427,14 +429,17 @@ export class Reactor implements FlushScheduler {
 
   // --- connections ---------------------------------------------------------------------------
 
-  /** Take ownership of a connected non-blocking socket: register it, open a protocol session. */
-  adopt(fd: number, peer?: PeerInfo): void {
+  /**
+   * Take ownership of a connected non-blocking socket: register it, open a protocol session —
+   * of the reactor's protocol, or of `protocol` (a client connection brings its own: packages/client).
+   */
+  adopt(fd: number, peer?: PeerInfo, protocol: Protocol = this.protocol): void {
     this.affinity.check('adopt');
     if (this.conns[fd] !== undefined || this.watchers[fd] !== undefined) throw new Error(`reactor: fd ${fd} adopted twice (state must be dropped before close)`);
     // TCP_NODELAY: send a response at once rather than wait for the ACK of the previous packet
     // (Nagle's algorithm; with delayed ACKs that wait can be 40 ms).
     sys.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
-    const c = new Conn(fd, new NonBlockingSink(fd, this), peer);
+    const c = new Conn(fd, new NonBlockingSink(fd, this), peer, protocol);
     c.interest = EPOLLIN | EPOLLRDHUP | this.edge;
     if (sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, c.interest) < 0) {
       sys.close(fd); // ENOMEM, ENOSPC (max_user_watches): refuse this one connection
@@ -446,7 +451,7 @@ export class Reactor implements FlushScheduler {
     this.stats.accepted++;
     this.stats.connections = this.live.length;
     c.deadline = Date.now() + this.idleTimeoutMs;
-    const session = guardedOpen(c, this.protocol);
+    const session = guardedOpen(c, protocol);
     if (session === undefined) {
       c.session = RETIRED;
       return this.closeConn(c); // the protocol could not open a session (logged)
@@ -489,11 +494,12 @@ export class Reactor implements FlushScheduler {
   /**
    * Watch another fd (a listening socket, an eventfd): `onReady(events)` runs on this thread
    * when epoll reports it, level-triggered unless `edgeTriggered`. The caller still owns `fd`.
+   * `events` is what to wait for: EPOLLIN, or EPOLLOUT for a connect in progress (packages/client).
    */
-  watch(fd: number, onReady: (events: number) => void, edgeTriggered = false): void {
+  watch(fd: number, onReady: (events: number) => void, edgeTriggered = false, events = EPOLLIN): void {
     this.affinity.check('watch');
     if (this.conns[fd] !== undefined || this.watchers[fd] !== undefined) throw new Error(`reactor: fd ${fd} is already registered`);
-    sys.check(sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, EPOLLIN | (edgeTriggered ? EPOLLET : 0)), 'epoll_ctl', `ADD ${fd}`);
+    sys.check(sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, events | (edgeTriggered ? EPOLLET : 0)), 'epoll_ctl', `ADD ${fd}`);
     this.watchers[fd] = onReady;
   }
 

@@ -20,6 +20,19 @@ export {
 export { StaticSite, type Resolution, type ResponseWriter, type StaticSiteOptions } from './http/static.js';
 export { HttpSession, httpProtocol, type HttpOptions, type HttpResponder, type HttpRoute } from './http/session.js';
 export { STATUS_TEXT, httpDate } from './http/response.js';
+export {
+  ResponseParser,
+  type ParsedResponse,
+  type ResponseHandler,
+  type ResponseParserOptions,
+} from './http/response-parser.js';
+export {
+  HttpClientSession,
+  encodeRequest,
+  type HttpResponse,
+  type RequestOptions,
+  type ResponseCallback,
+} from './http/client-session.js';
 export { echoProtocol } from './echo.js';
 
 /**
