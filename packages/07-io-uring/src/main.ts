@@ -16,7 +16,7 @@
  */
 import { createProtocol } from '@course/protocol';
 import * as sys from '@course/syscalls';
-import { announce, catchShutdownSignals, exitNow, listenOrExit, log, parseCommandLine, shutdownRequested } from '@course/server-kit';
+import { announce, catchShutdownSignals, exitNow, listenOrExit, log, parseCommandLine, protocolSettings, shutdownRequested } from '@course/server-kit';
 import { Proactor, UringUnavailable } from './proactor.js';
 
 const PKG = '07-io-uring';
@@ -28,7 +28,7 @@ const opts = parseCommandLine(PKG, {
   buffers: { kind: 'enum', default: '256', values: ['16', '32', '64', '128', '256', '512', '1024', '2048', '4096'], help: 'provided receive buffers (a power of two)' },
   'buffer-size': { kind: 'int', default: 16 * 1024, min: 512, max: 1 << 20, help: 'bytes per provided receive buffer' },
 });
-const protocol = createProtocol(opts.protocol, { root: opts.root });
+const protocol = createProtocol(opts.protocol, protocolSettings(opts));
 
 // The ring first: if io_uring is missing, say why before anything else is set up.
 let proactor: Proactor;

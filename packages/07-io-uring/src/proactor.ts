@@ -41,6 +41,7 @@ import {
   guardedOpen,
   guardedPeerClosed,
   guardedReceive,
+  guardedTimeout,
   LINGER_MS,
   peerOf,
   type Deadlined,
@@ -483,7 +484,10 @@ export class Proactor {
       // Backwards: closeConn moves the last connection into the freed slot, already visited.
       for (let i = this.live.length - 1; i >= 0; i--) {
         const c = this.live[i]!;
-        if (c.deadline <= now) this.closeConn(c);
+        if (c.deadline > now) continue;
+        // A session with its own deadline (a WebSocket's heartbeat) acts or asks to be cut.
+        if (!c.lingering && (c.session.deadline ?? 0) > 0 && !guardedTimeout(c, this.protocol, now)) this.deadlines.touch(c, now, false);
+        else this.closeConn(c);
       }
     }
     this.deadlines.runTimers(now);

@@ -43,10 +43,15 @@ export class Deadlines {
    *    restarted only by progress (an answer queued or sent), so a client dribbling one byte at
    *    a time cannot keep extending it (slowloris);
    *  - an answer owed and still being computed (awaiting, step 06's tasks): no deadline — the
-   *    client is waiting for us, not the other way round.
+   *    client is waiting for us, not the other way round;
+   *  - a session that keeps its own time (`session.deadline`, a WebSocket's heartbeat or close
+   *    wait): that deadline, at which the loop calls `session.timeout` instead of closing.
    */
   touch(c: Deadlined, now: number, progressed: boolean): void {
-    if (!c.session.midRequest) {
+    const own = c.session.deadline ?? 0;
+    if (own > 0) {
+      c.deadline = own;
+    } else if (!c.session.midRequest) {
       c.headerClock = false;
       c.deadline = c.session.awaiting ? Infinity : now + this.idleTimeoutMs;
     } else if (progressed || !c.headerClock) {
