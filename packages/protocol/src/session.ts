@@ -86,5 +86,12 @@ export interface Protocol {
   /** URL scheme printed in the banner: `http` for HTTP, `tcp` for echo. */
   readonly scheme: 'http' | 'tcp';
   open(sink: Sink, peer?: PeerInfo): Session;
+  /**
+   * The bytes a model sends before closing a connection whose session threw before any answer
+   * to the current request began (HTTP: a 500 with `Connection: close`). Absent when the
+   * protocol has no such answer (echo: the connection is just closed). See server-kit's
+   * session-guard.ts.
+   */
+  faultResponse?(): Uint8Array;
 }
 // #endregion protocol
