@@ -29,7 +29,9 @@ const R_REQUESTS = 3; // SubReactor: HTTP requests (echo: messages received)
 const R_BYTES_IN = 4; // SubReactor
 const R_BYTES_OUT = 5; // SubReactor
 const R_TASKS = 6; //    SubReactor: tasks it submitted to the WorkerPool
-const ROW = 8;
+const R_REFUSED = 7; //  SubReactor: tasks it refused because the pool's queue was full (maxQueuedTasks)
+const R_TIMED_OUT = 8; // SubReactor: tasks it gave up on after taskTimeoutMs
+const ROW = 10;
 
 /**
  * Per-WorkerPool-slot row (Int32, after the Float64 part). These have several writers, so they
@@ -55,6 +57,10 @@ export interface ReactorCounters {
   bytesIn: number;
   bytesOut: number;
   tasks: number;
+  /** Tasks refused at once: the WorkerPool's queue was full. */
+  refused: number;
+  /** Tasks answered as timed out (taskTimeoutMs); their late results were dropped. */
+  timedOut: number;
 }
 
 /** The WorkerPool's counters. */
@@ -68,6 +74,9 @@ export interface PoolCounters {
   restarts: number;
   /** Threads retired on purpose after `maxRequests` tasks. */
   recycled: number;
+  /** Tasks refused because the queue was full, and tasks timed out, over every SubReactor. */
+  refused: number;
+  timedOut: number;
 }
 
 /** What `stats()` returns: plain data, ready for JSON.stringify. */
@@ -166,6 +175,18 @@ export class StatsBoard {
     Atomics.add(this.pool, slot * W_ROW + W_LOAD, 1);
   }
 
+  /** `reactor` refused a task (the pool's queue was full) or gave up on one (timed out). */
+  shed(reactor: number, why: 'refused' | 'timed out'): void {
+    this.cells[HEAD + reactor * ROW + (why === 'refused' ? R_REFUSED : R_TIMED_OUT)]! += 1;
+  }
+
+  /** Tasks posted to the whole pool and not settled yet, running or queued: for the queue's bound. */
+  poolLoad(): number {
+    let load = 0;
+    for (let w = 0; w < this.workerCount; w++) load += Atomics.load(this.pool, w * W_ROW + W_LOAD);
+    return load;
+  }
+
   /** A task posted to `slot` was answered (or failed with its thread): it no longer loads the slot. */
   settled(slot: number, lost: boolean): void {
     Atomics.sub(this.pool, slot * W_ROW + W_LOAD, 1);
@@ -215,6 +236,8 @@ export class StatsBoard {
         bytesIn: c[row + R_BYTES_IN]!,
         bytesOut: c[row + R_BYTES_OUT]!,
         tasks: c[row + R_TASKS]!,
+        refused: c[row + R_REFUSED]!,
+        timedOut: c[row + R_TIMED_OUT]!,
       };
       reactors.push(r);
       totals.connections += r.connections;
@@ -244,6 +267,8 @@ export class StatsBoard {
       failed,
       restarts: c[P_RESTARTS]!,
       recycled: c[P_RECYCLED]!,
+      refused: reactors.reduce((n, r) => n + r.refused, 0),
+      timedOut: reactors.reduce((n, r) => n + r.timedOut, 0),
     };
     return { reactors, workers, totals };
   }

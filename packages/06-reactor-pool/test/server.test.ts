@@ -18,6 +18,8 @@ describeModelContract(PKG, [
     [['--reactors', '0'], '--reactors'],
     [['--workers', 'many'], '--workers'],
     [['--max-requests', '-1'], '--max-requests'],
+    [['--max-queued-tasks', '-1'], '--max-queued-tasks'],
+    [['--task-timeout', 'soon'], '--task-timeout'],
     [['--mode', 'et-nodrain'], '--mode'],
     [['--app', '/no/such/app.js'], '--app'],
   ],
