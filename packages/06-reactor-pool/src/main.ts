@@ -30,6 +30,7 @@ const opts = parseCommandLine(PKG, {
   balance: { kind: 'enum', default: 'rr', values: ['rr', 'least', 'hash'], help: 'round-robin, least connections, or source-address hash' },
   'max-requests': { kind: 'int', default: 0, min: 0, max: 1e9, help: 'recycle a WorkerPool thread after this many tasks; 0 = never' },
   'max-queued-tasks': { kind: 'int', default: 1024, min: 0, max: 2 ** 31 - 1, help: 'tasks that may wait for a WorkerPool thread; past it, 503 at once' },
+  'max-connections': { kind: 'int', default: 0, min: 0, max: 2 ** 31 - 1, help: 'past this many open connections, answer a new one 503 (echo: close it) at once; 0 = no limit' },
   'task-timeout': { kind: 'int', default: 0, min: 0, max: 3_600_000, help: 'answer 503 for a task not done within this many ms (its late result is dropped); 0 = never' },
   mode: { kind: 'enum', default: 'lt', values: ['lt', 'et'], help: 'level- or edge-triggered SubReactors' },
   'header-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'close a connection whose request is not complete within this time' },
@@ -60,6 +61,7 @@ try {
     maxRequests: opts['max-requests'],
     maxQueuedTasks: opts['max-queued-tasks'],
     taskTimeoutMs: opts['task-timeout'],
+    maxConnections: opts['max-connections'],
     mode: opts.mode as 'lt' | 'et',
     headerTimeoutMs: opts['header-timeout-ms'],
     idleTimeoutMs: opts['idle-timeout-ms'],
@@ -82,6 +84,7 @@ announce(server.listener, createProtocol(opts.protocol, { root: opts.root }), PK
   'max-requests': opts['max-requests'],
   'max-queued-tasks': opts['max-queued-tasks'],
   'task-timeout': opts['task-timeout'],
+  'max-connections': opts['max-connections'],
 });
 
 const drained = await server.serve(); // until SIGTERM/SIGINT, then the drain and every thread ended

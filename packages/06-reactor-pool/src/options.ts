@@ -38,6 +38,11 @@ export interface ServerOptions {
    * refusals instead of latency (see the 06 chapter, Little's law). Default 1024.
    */
   maxQueuedTasks?: number;
+  /**
+   * Connections open at once, over every SubReactor; past it a new connection is accepted and
+   * refused at once (HTTP: a 503; echo: closed), and counted. 0 = no limit. Default 0.
+   */
+  maxConnections?: number;
   /** A task not answered this long after it was submitted fails with TASK_TIMED_OUT; its late result is dropped. 0 = never. Default 0. */
   taskTimeoutMs?: number;
   /**
@@ -75,6 +80,7 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
     maxRequests: options.maxRequests ?? 0,
     maxQueuedTasks: options.maxQueuedTasks ?? 1024,
     taskTimeoutMs: options.taskTimeoutMs ?? 0,
+    maxConnections: options.maxConnections ?? 0,
     mode: options.mode ?? 'lt',
     headerTimeoutMs: options.headerTimeoutMs ?? 10_000,
     idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
@@ -87,6 +93,7 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
   integer('maxRequests', o.maxRequests, 0, Number.MAX_SAFE_INTEGER);
   integer('maxQueuedTasks', o.maxQueuedTasks, 0, 2 ** 31 - 1);
   integer('taskTimeoutMs', o.taskTimeoutMs, 0, 2 ** 31 - 1);
+  integer('maxConnections', o.maxConnections, 0, 2 ** 31 - 1);
   for (const name of ['headerTimeoutMs', 'idleTimeoutMs', 'tickMs', 'drainTimeoutMs'] as const) integer(name, o[name], 1, 2 ** 31 - 1);
   if (!BALANCE_POLICIES.includes(o.balance)) throw new RangeError(`balance must be one of ${BALANCE_POLICIES.join('|')}, got ${String(o.balance)}`);
   if (o.protocol !== 'http' && o.protocol !== 'echo') throw new RangeError(`protocol must be http or echo, got ${String(o.protocol)}`);

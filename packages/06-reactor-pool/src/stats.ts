@@ -19,6 +19,8 @@ const H_WORKERS = 1;
 const P_THREADS = 2;
 const P_RESTARTS = 3;
 const P_RECYCLED = 4;
+/** Written by the main thread (the MainReactor). */
+const M_REFUSED = 5; // connections refused at once: maxConnections were open
 const HEAD = 8;
 
 /** Per-reactor row (Float64): which thread writes each slot. */
@@ -83,7 +85,7 @@ export interface PoolCounters {
 export interface ServerStats {
   reactors: ReactorCounters[];
   workers: PoolCounters;
-  totals: { connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number };
+  totals: { connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; refusedConnections: number };
 }
 
 /**
@@ -133,6 +135,18 @@ export class StatsBoard {
     const c = this.cells;
     const closed = c[row + R_ADOPTED]! - c[row + R_OPEN]!;
     return c[row + R_ASSIGNED]! - closed;
+  }
+
+  /** Connections handed out and not yet closed, over every SubReactor: for maxConnections. */
+  openConnections(): number {
+    let n = 0;
+    for (let r = 0; r < this.reactorCount; r++) n += this.load(r);
+    return n;
+  }
+
+  /** A connection was refused at once (maxConnections). */
+  refusedConnection(): void {
+    this.cells[M_REFUSED]! += 1;
   }
 
   /** The supervisor's own counters. */
@@ -225,7 +239,7 @@ export class StatsBoard {
   snapshot(): ServerStats {
     const c = this.cells;
     const reactors: ReactorCounters[] = [];
-    const totals = { connections: 0, accepted: 0, requests: 0, bytesIn: 0, bytesOut: 0 };
+    const totals = { connections: 0, accepted: 0, requests: 0, bytesIn: 0, bytesOut: 0, refusedConnections: c[M_REFUSED]! };
     for (let i = 0; i < this.reactorCount; i++) {
       const row = HEAD + i * ROW;
       const r: ReactorCounters = {

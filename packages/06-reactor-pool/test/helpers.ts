@@ -8,7 +8,7 @@ export const PKG = '06-reactor-pool';
 export interface Stats {
   reactors: Array<{ index: number; connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; tasks: number; refused: number; timedOut: number }>;
   workers: { threads: number; queued: number; running: number; done: number; failed: number; restarts: number; recycled: number; refused: number; timedOut: number };
-  totals: { connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number };
+  totals: { connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; refusedConnections: number };
 }
 
 /**

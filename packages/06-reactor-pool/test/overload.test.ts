@@ -5,7 +5,7 @@
  * machine's speed, so no assertion counts them beyond "some of each" where that cannot fail.
  */
 import { describe, expect, it } from 'vitest';
-import { request, rssKb, startServer } from '@course/testkit';
+import { exchange, openSocket, request, rssKb, startServer, waitForClose } from '@course/testkit';
 import { KeepAlive, PKG } from './helpers.js';
 
 describe('a flood of CPU-heavy requests', () => {
@@ -98,6 +98,54 @@ describe('--task-timeout', () => {
       const next = await conn.get('/bench.html');
       expect(next.status).toBe(200);
       expect(next.body.toString()).toMatch(/<html/i);
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
+});
+
+describe('--max-connections', () => {
+  it('answers a connection past the limit 503 and closes it, counts it, and serves again once one is free', async () => {
+    const server = await startServer(PKG, { args: ['--reactors', '1', '--workers', '1', '--max-connections', '2'] });
+    try {
+      const a = await KeepAlive.open(server.port);
+      const b = await KeepAlive.open(server.port);
+      expect((await a.get('/bench.html')).status).toBe(200);
+      expect((await b.get('/bench.html')).status).toBe(200);
+      const over = await exchange(server.port, 'GET /bench.html HTTP/1.1\r\nHost: test\r\n\r\n', { responses: 1, timeoutMs: 20_000 });
+      expect(over.responses.map((r) => [r.status, r.headers['retry-after'], r.headers.connection])).toEqual([[503, '1', 'close']]);
+      const stats = await a.stats(); // the two held connections are still served meanwhile
+      expect(stats.totals).toMatchObject({ refusedConnections: 1, connections: 2 });
+      b.sock.destroy();
+      let served = 0;
+      for (let i = 0; i < 200 && served === 0; i++) { // until the SubReactor has seen b go
+        const r = await request(server.port, '/bench.html', { timeoutMs: 20_000 });
+        if (r.status === 200) served++;
+        else await new Promise((res) => setTimeout(res, 50));
+      }
+      expect(served).toBe(1);
+      expect(server.proc.exitCode).toBeNull();
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
+
+  it('closes an echo connection past the limit at once, and keeps serving the one held', async () => {
+    const server = await startServer(PKG, { args: ['--protocol', 'echo', '--reactors', '1', '--workers', '1', '--max-connections', '1'] });
+    try {
+      const held = await openSocket(server.port);
+      held.on('error', () => { /* reported by the expectations */ });
+      expect((await new Promise<Buffer>((res) => { held.once('data', res); held.write('one'); })).toString()).toBe('one');
+      const over = await openSocket(server.port);
+      let got = 0;
+      over.on('data', (d: Buffer) => { got += d.length; });
+      over.on('error', () => { /* a reset would do too: the point is that it ends */ });
+      over.write('two');
+      await waitForClose(over, 20_000);
+      expect(got).toBe(0);
+      // The held connection is still served.
+      expect((await new Promise<Buffer>((res) => { held.once('data', res); held.write('three'); })).toString()).toBe('three');
+      held.destroy();
     } finally {
       await server.stop();
     }
