@@ -26,7 +26,6 @@
  * Threads: a Reactor belongs to the thread that created it; every method must be called there.
  * With COURSE_CHECK_THREADS=1 in the environment (the tests set it) every public method checks.
  */
-import { threadId } from 'node:worker_threads';
 import * as sys from '@course/syscalls';
 import type { PeerInfo, Protocol, Session } from '@course/protocol';
 import {
@@ -38,15 +37,13 @@ import {
   LINGER_MS,
   NonBlockingSink,
   RETIRED,
+  ThreadAffinity,
   type FlushScheduler,
   type GuardedConnection,
 } from '@course/server-kit';
 
 const { C } = sys;
 const { EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR, EPOLLHUP, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL } = C;
-
-/** Read once per thread: when off, the affinity check costs one branch on a constant. */
-const CHECK_THREADS = process.env.COURSE_CHECK_THREADS === '1';
 
 /** How readiness is reported and consumed; see `readConn`. */
 export type ReactorMode = 'lt' | 'et' | 'et-nodrain';
@@ -161,7 +158,7 @@ export class Reactor implements FlushScheduler {
   private nextSweep = 0;
   private draining = false;
   /** The thread that created this reactor: the only one that may call it. */
-  private readonly ownerThread = threadId;
+  private readonly affinity = new ThreadAffinity('Reactor');
 
   constructor(opts: ReactorOptions) {
     this.protocol = opts.protocol;
@@ -189,7 +186,7 @@ export class Reactor implements FlushScheduler {
    */
   // #region run-once
   runOnce(maxWaitMs: number): number {
-    if (CHECK_THREADS) this.checkThread('runOnce');
+    this.affinity.check('runOnce');
     const timeout = this.dirty.length > 0 ? 0 : this.waitTime(maxWaitMs);
     const n = sys.epoll_wait(this.epfd, this.events, this.maxEvents, timeout);
     if (n < 0 && n !== -C.EINTR) sys.check(n, 'epoll_wait'); // EINTR: a signal; the caller looks at it
@@ -350,7 +347,7 @@ export class Reactor implements FlushScheduler {
 
   /** FlushScheduler: a sink got output; flush it before the next epoll_wait. */
   scheduleFlush(sink: NonBlockingSink): void {
-    if (CHECK_THREADS) this.checkThread('scheduleFlush');
+    this.affinity.check('scheduleFlush');
     const c = this.conns[sink.fd];
     if (c !== undefined && c.sink === sink) this.dirty.push(c);
   }
@@ -421,7 +418,7 @@ export class Reactor implements FlushScheduler {
 
   /** Run `fn` on this thread once `delayMs` have passed (checked once per turn). */
   after(delayMs: number, fn: () => void): void {
-    if (CHECK_THREADS) this.checkThread('after');
+    this.affinity.check('after');
     const at = Date.now() + delayMs;
     let i = this.timers.length;
     while (i > 0 && this.timers[i - 1]!.at > at) i--;
@@ -432,7 +429,7 @@ export class Reactor implements FlushScheduler {
 
   /** Take ownership of a connected non-blocking socket: register it, open a protocol session. */
   adopt(fd: number, peer?: PeerInfo): void {
-    if (CHECK_THREADS) this.checkThread('adopt');
+    this.affinity.check('adopt');
     if (this.conns[fd] !== undefined || this.watchers[fd] !== undefined) throw new Error(`reactor: fd ${fd} adopted twice (state must be dropped before close)`);
     // TCP_NODELAY: send a response at once rather than wait for the ACK of the previous packet
     // (Nagle's algorithm; with delayed ACKs that wait can be 40 ms).
@@ -494,7 +491,7 @@ export class Reactor implements FlushScheduler {
    * when epoll reports it, level-triggered unless `edgeTriggered`. The caller still owns `fd`.
    */
   watch(fd: number, onReady: (events: number) => void, edgeTriggered = false): void {
-    if (CHECK_THREADS) this.checkThread('watch');
+    this.affinity.check('watch');
     if (this.conns[fd] !== undefined || this.watchers[fd] !== undefined) throw new Error(`reactor: fd ${fd} is already registered`);
     sys.check(sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, EPOLLIN | (edgeTriggered ? EPOLLET : 0)), 'epoll_ctl', `ADD ${fd}`);
     this.watchers[fd] = onReady;
@@ -502,7 +499,7 @@ export class Reactor implements FlushScheduler {
 
   /** Stop watching `fd` (it stays open: the caller owns it). */
   unwatch(fd: number): void {
-    if (CHECK_THREADS) this.checkThread('unwatch');
+    this.affinity.check('unwatch');
     if (this.watchers[fd] === undefined) return;
     this.watchers[fd] = undefined;
     sys.epoll_ctl(this.epfd, EPOLL_CTL_DEL, fd, 0);
@@ -516,7 +513,7 @@ export class Reactor implements FlushScheduler {
    * true once no connection remains. Call repeatedly between runOnce turns.
    */
   drain(): boolean {
-    if (CHECK_THREADS) this.checkThread('drain');
+    this.affinity.check('drain');
     this.draining = true;
     for (let i = this.live.length - 1; i >= 0; i--) {
       const c = this.live[i]!;
@@ -529,19 +526,12 @@ export class Reactor implements FlushScheduler {
 
   /** Close every connection and the epoll fd. Watched fds stay open (their owners close them). */
   close(): void {
-    if (CHECK_THREADS) this.checkThread('close');
+    this.affinity.check('close');
     for (let i = this.live.length - 1; i >= 0; i--) this.closeConn(this.live[i]!);
     this.closeFds();
     this.watchers.length = 0;
     this.timers.length = 0;
     sys.close(this.epfd);
-  }
-
-  /** The affinity check (COURSE_CHECK_THREADS=1): throw if `method` was called off the owner thread. */
-  private checkThread(method: string): void {
-    if (threadId !== this.ownerThread) {
-      throw new Error(`Reactor.${method} called on thread ${threadId}; this reactor belongs to thread ${this.ownerThread}`);
-    }
   }
 }
 // #endregion reactor

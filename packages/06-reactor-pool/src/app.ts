@@ -28,7 +28,7 @@
 // #endregion hooks
 import { pathToFileURL } from 'node:url';
 import type { HttpRequest, HttpResponder } from '@course/protocol';
-import { ThreadAffinity } from './affinity.js';
+import { ThreadAffinity } from '@course/server-kit';
 import type { ServerStats, StatsBoard } from './stats.js';
 
 /** Which kind of thread a hook runs on. */

@@ -3,3 +3,4 @@ export * from './process.js';
 export * from './blocking.js';
 export * from './nonblocking-sink.js';
 export * from './session-guard.js';
+export * from './affinity.js';
