@@ -155,8 +155,13 @@ export class SubReactor {
   /** The eventfd fired: reset it, then take every pool note, new connection and task reply. */
   private onWake(): void {
     this.affinity.check();
-    this.wakeFlags.clear(this.index); // first: a sender from now on writes the eventfd again
+    // Drain, THEN clear. The other way round, a sender could set the flag and write the eventfd
+    // between the two, the drain would swallow that write, and the flag would stay set: every
+    // later sender would skip its write and this thread would sleep with work queued. Now a write
+    // after the drain stays pending (at worst a spurious wake-up), and every sender after the
+    // clear writes again; whatever was queued before the clear is seen below.
     sys.eventfdDrain(this.data.wakeFd);
+    this.wakeFlags.clear(this.index);
     this.takeNotes();
     for (let fd = this.ring.pop(); fd !== -1; fd = this.ring.pop()) {
       const addr = sys.getpeername(fd);
