@@ -46,10 +46,12 @@ export interface ThreadServer {
   stats(): ServerStats;
   /**
    * SubReactor threads only: run `onTask(payload)` in the WorkerPool; the result comes back to
-   * THIS thread as `onFinish(conn, result, tag)` (or `onTaskError`). Returns the task's id. Throws
-   * on other threads, or if the payload cannot be cloned.
+   * THIS thread as `onFinish(conn, result, tag)` (or `onTaskError`). Returns the task's id, or
+   * null when the WorkerPool's queue is full (`maxQueuedTasks`): nothing was submitted, and the
+   * app answers at once (the demo: 503 with Retry-After). Throws on other threads, or if the
+   * payload cannot be cloned.
    */
-  task(payload: unknown, conn: Conn, tag?: unknown): number;
+  task(payload: unknown, conn: Conn, tag?: unknown): number | null;
 }
 
 /**
@@ -115,13 +117,19 @@ export async function loadApp(url: string): Promise<App> {
   return app as App;
 }
 
+/**
+ * The `error` onTaskError gets for a task not answered within `taskTimeoutMs`. Its result, if it
+ * ever comes, is dropped: the client has had its answer.
+ */
+export const TASK_TIMED_OUT = 'task timed out';
+
 /** An error's message, for task failures sent across threads as text. */
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
 /** Submits a task for a SubReactor; see `ThreadServer.task`. */
-export type TaskSubmitter = (payload: unknown, conn: Conn, tag: unknown) => number;
+export type TaskSubmitter = (payload: unknown, conn: Conn, tag: unknown) => number | null;
 
 /**
  * The ThreadServer of one thread. Built once per thread by that thread's entry module, and used
@@ -143,7 +151,7 @@ export class LocalServer implements ThreadServer {
     return this.board.snapshot();
   }
 
-  task(payload: unknown, conn: Conn, tag?: unknown): number {
+  task(payload: unknown, conn: Conn, tag?: unknown): number | null {
     this.affinity.check();
     if (this.submit === undefined) throw new Error(`server.task() runs on SubReactor threads only (this is a ${this.role} thread)`);
     return this.submit(payload, conn, tag);

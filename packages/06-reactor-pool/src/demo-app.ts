@@ -12,7 +12,7 @@
  *   GET /api/crash?thread=reactor   the SubReactor serving the request exits → the server exits 1
  */
 import type { HttpRequest, HttpResponder } from '@course/protocol';
-import type { Conn } from './app.js';
+import { TASK_TIMED_OUT, type Conn } from './app.js';
 
 /**
  * Naive fib grows by ~1.6x per step of n, so the cap bounds how long one task may hold a worker:
@@ -24,6 +24,8 @@ export const MAX_N = 40;
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8' };
 const JSON_TYPE = { 'Content-Type': 'application/json' };
 const allowCrash = process.env.COURSE_ALLOW_CRASH === '1';
+/** Overload is answered, not queued: 503 and when to come back (RFC 9110 §10.2.3). */
+const BUSY = { ...TEXT, 'Retry-After': '1' };
 
 /** What a SubReactor sends to the WorkerPool. Plain data: it is copied between threads. */
 type Job = { fib: number } | { crash: true };
@@ -45,7 +47,8 @@ export function onRequest(req: HttpRequest, res: HttpResponder, conn: Conn): boo
         return true;
       }
       // The answer comes later, in onFinish, on this thread; `res` travels as the task's tag.
-      conn.server.task({ fib: n } satisfies Job, conn, res);
+      // null: the WorkerPool's queue is full — refuse now rather than make the client wait.
+      if (conn.server.task({ fib: n } satisfies Job, conn, res) === null) res.send(503, BUSY, '503 Service Unavailable: the worker pool is full\n');
       return true;
     }
     case '/api/stats':
@@ -54,7 +57,7 @@ export function onRequest(req: HttpRequest, res: HttpResponder, conn: Conn): boo
     case '/api/crash':
       if (!allowCrash) return false; // 404, as for any unknown path
       if (new URLSearchParams(req.query).get('thread') === 'reactor') process.exit(1); // ends this thread only
-      conn.server.task({ crash: true } satisfies Job, conn, res);
+      if (conn.server.task({ crash: true } satisfies Job, conn, res) === null) res.send(503, BUSY, '503 Service Unavailable: the worker pool is full\n');
       return true;
     default:
       return false;
@@ -69,7 +72,8 @@ export function onFinish(_conn: Conn, result: unknown, res: unknown): void {
 // #endregion demo-on-finish
 
 export function onTaskError(_conn: Conn, error: string, res: unknown): void {
-  (res as HttpResponder).send(500, TEXT, `500 Internal Server Error: ${error}\n`);
+  if (error === TASK_TIMED_OUT) (res as HttpResponder).send(503, BUSY, '503 Service Unavailable: the task timed out\n');
+  else (res as HttpResponder).send(500, TEXT, `500 Internal Server Error: ${error}\n`);
 }
 
 /** `n` from a query string: digits only (no sign, no fraction, no exponent), at most MAX_N. */

@@ -76,13 +76,16 @@ export class FdRing {
 /**
  * One "wake-up pending" flag per SubReactor, shared by every thread that wakes it (the main
  * thread, every pool thread). A sender writes the eventfd only if it is the one that raised the
- * flag; the SubReactor lowers the flag before it resets its eventfd and empties its queues. So
+ * flag; the SubReactor resets its eventfd, then lowers the flag, then empties its queues. So
  * however many connections and results reach a SubReactor between two of its wake-ups, its
  * eventfd is written once (libuv's uv_async_send coalesces the same way).
  *
  * Why nothing is missed: a sender queues first and raises the flag second. If the flag was
  * already up, the SubReactor has not lowered it yet, so it will look at its queues after this
- * message was queued; if the sender raised it, its own eventfd write wakes the SubReactor.
+ * message was queued; if the sender raised it, its own eventfd write wakes the SubReactor. The
+ * order on the SubReactor's side matters: lowering the flag before the reset would let a sender
+ * raise it and write in between, the reset would swallow that write, and with the flag left up
+ * no later sender would write again.
  */
 export class WakeFlags {
   private readonly words: Int32Array;

@@ -4,6 +4,7 @@
  */
 export { createServer, DEMO_APP, type Server, type ServerOptions, type Settings } from './server.js';
 export type { App, Conn, ThreadRole, ThreadServer } from './app.js';
+export { TASK_TIMED_OUT } from './app.js';
 export type { BalancePolicy } from './balancer.js';
 export type { PoolCounters, ReactorCounters, ServerStats } from './stats.js';
 export { sourceHash } from './balancer.js';

@@ -45,6 +45,13 @@ import { WorkerPool } from './worker-pool.js';
 
 const { C } = sys;
 
+/** What an HTTP client gets past maxConnections: the whole answer fits one write to a new socket. */
+const TOO_MANY_BODY = '503 Service Unavailable: too many connections\n';
+const TOO_MANY = new TextEncoder().encode(
+  'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+  `Content-Length: ${TOO_MANY_BODY.length}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${TOO_MANY_BODY}`,
+);
+
 /** Longest sleep in epoll_wait before the main thread lets Node deliver Worker events. */
 const MAIN_WAIT_MS = 100;
 
@@ -77,6 +84,8 @@ export class MainReactor {
   private acceptor: Acceptor | null = null;
   private listenerOpen = true;
   private dropped = 0;
+  /** For reading what a refused connection already sent. */
+  private readonly scratch = new Uint8Array(4096);
   private stopRequested = false;
   private serving: Promise<boolean> | null = null;
   private closing: Promise<void> | null = null;
@@ -159,6 +168,10 @@ export class MainReactor {
   // #region hand-off
   private handOff(fd: number): void {
     this.affinity.check();
+    if (this.settings.maxConnections > 0 && this.board.openConnections() >= this.settings.maxConnections) {
+      this.refuse(fd);
+      return;
+    }
     const address = this.balancer.needsAddress ? peerAddress(fd) : '';
     let r = this.balancer.pick(address);
     // A full ring means that SubReactor is thousands of connections behind: try the next one,
@@ -175,6 +188,24 @@ export class MainReactor {
     this.subs[r]!.needsWake = true;
   }
   // #endregion hand-off
+
+  // #region refuse-connection
+  /**
+   * maxConnections are open: answer this one now, on the main thread, and close it — it never
+   * reaches a SubReactor. Whatever the client sent already is read first, so that close(2) finds
+   * an empty receive buffer and ends with a FIN, not an RST that could destroy the 503 before the
+   * client reads it; the FIN goes out behind the answer (shutdown), then the fd is closed.
+   */
+  private refuse(fd: number): void {
+    this.board.refusedConnection();
+    if (this.settings.protocol === 'http') {
+      while (sys.read(fd, this.scratch, 0, this.scratch.length) > 0) { /* discarded */ }
+      sys.write(fd, TOO_MANY); // a new socket's send buffer takes it whole; if not, the close says enough
+      sys.shutdown(fd, C.SHUT_WR);
+    }
+    sys.close(fd);
+  }
+  // #endregion refuse-connection
 
   /** At most one eventfd write per SubReactor per turn, however many fds it was given. */
   // #region wake-sub-reactors

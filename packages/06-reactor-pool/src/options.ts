@@ -36,6 +36,19 @@ export interface ServerOptions {
   /** Recycle a WorkerPool thread after this many tasks (swoole's max_request); 0 = never. */
   maxRequests?: number;
   /**
+   * Tasks that may wait for a pool thread, beyond one running on each: past it `server.task()`
+   * refuses at once (returns null) and the app answers 503. A bound turns overload into fast
+   * refusals instead of latency (see the 06 chapter, Little's law). Default 1024.
+   */
+  maxQueuedTasks?: number;
+  /**
+   * Connections open at once, over every SubReactor; past it a new connection is accepted and
+   * refused at once (HTTP: a 503; echo: closed), and counted. 0 = no limit. Default 0.
+   */
+  maxConnections?: number;
+  /** A task not answered this long after it was submitted fails with TASK_TIMED_OUT; its late result is dropped. 0 = never. Default 0. */
+  taskTimeoutMs?: number;
+  /**
    * Level- or edge-triggered SubReactors. Default 'lt': it cannot lose a wake-up, and in ET
    * every read must go on until EAGAIN (gnet, too, warns against ET unless you are sure).
    */
@@ -69,6 +82,9 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
     websocket: Object.freeze({ ...options.websocket }),
     app: appUrl(options.app ?? DEMO_APP),
     maxRequests: options.maxRequests ?? 0,
+    maxQueuedTasks: options.maxQueuedTasks ?? 1024,
+    taskTimeoutMs: options.taskTimeoutMs ?? 0,
+    maxConnections: options.maxConnections ?? 0,
     mode: options.mode ?? 'lt',
     headerTimeoutMs: options.headerTimeoutMs ?? 10_000,
     idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
@@ -79,6 +95,9 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
   integer('reactors', o.reactors, 1, 256);
   integer('workers', o.workers, 1, 256);
   integer('maxRequests', o.maxRequests, 0, Number.MAX_SAFE_INTEGER);
+  integer('maxQueuedTasks', o.maxQueuedTasks, 0, 2 ** 31 - 1);
+  integer('taskTimeoutMs', o.taskTimeoutMs, 0, 2 ** 31 - 1);
+  integer('maxConnections', o.maxConnections, 0, 2 ** 31 - 1);
   for (const name of ['headerTimeoutMs', 'idleTimeoutMs', 'tickMs', 'drainTimeoutMs'] as const) integer(name, o[name], 1, 2 ** 31 - 1);
   if (!BALANCE_POLICIES.includes(o.balance)) throw new RangeError(`balance must be one of ${BALANCE_POLICIES.join('|')}, got ${String(o.balance)}`);
   if (o.protocol !== 'http' && o.protocol !== 'echo') throw new RangeError(`protocol must be http or echo, got ${String(o.protocol)}`);

@@ -19,6 +19,8 @@ const H_WORKERS = 1;
 const P_THREADS = 2;
 const P_RESTARTS = 3;
 const P_RECYCLED = 4;
+/** Written by the main thread (the MainReactor). */
+const M_REFUSED = 5; // connections refused at once: maxConnections were open
 const HEAD = 8;
 
 /** Per-reactor row (Float64): which thread writes each slot. */
@@ -29,7 +31,9 @@ const R_REQUESTS = 3; // SubReactor: HTTP requests (echo: messages received)
 const R_BYTES_IN = 4; // SubReactor
 const R_BYTES_OUT = 5; // SubReactor
 const R_TASKS = 6; //    SubReactor: tasks it submitted to the WorkerPool
-const ROW = 8;
+const R_REFUSED = 7; //  SubReactor: tasks it refused because the pool's queue was full (maxQueuedTasks)
+const R_TIMED_OUT = 8; // SubReactor: tasks it gave up on after taskTimeoutMs
+const ROW = 10;
 
 /**
  * Per-WorkerPool-slot row (Int32, after the Float64 part). These have several writers, so they
@@ -55,6 +59,10 @@ export interface ReactorCounters {
   bytesIn: number;
   bytesOut: number;
   tasks: number;
+  /** Tasks refused at once: the WorkerPool's queue was full. */
+  refused: number;
+  /** Tasks answered as timed out (taskTimeoutMs); their late results were dropped. */
+  timedOut: number;
 }
 
 /** The WorkerPool's counters. */
@@ -68,13 +76,16 @@ export interface PoolCounters {
   restarts: number;
   /** Threads retired on purpose after `maxRequests` tasks. */
   recycled: number;
+  /** Tasks refused because the queue was full, and tasks timed out, over every SubReactor. */
+  refused: number;
+  timedOut: number;
 }
 
 /** What `stats()` returns: plain data, ready for JSON.stringify. */
 export interface ServerStats {
   reactors: ReactorCounters[];
   workers: PoolCounters;
-  totals: { connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number };
+  totals: { connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; refusedConnections: number };
 }
 
 /**
@@ -126,6 +137,18 @@ export class StatsBoard {
     return c[row + R_ASSIGNED]! - closed;
   }
 
+  /** Connections handed out and not yet closed, over every SubReactor: for maxConnections. */
+  openConnections(): number {
+    let n = 0;
+    for (let r = 0; r < this.reactorCount; r++) n += this.load(r);
+    return n;
+  }
+
+  /** A connection was refused at once (maxConnections). */
+  refusedConnection(): void {
+    this.cells[M_REFUSED]! += 1;
+  }
+
   /** The supervisor's own counters. */
   setPool(threads: number, restarts: number, recycled: number): void {
     this.cells[P_THREADS] = threads;
@@ -166,6 +189,18 @@ export class StatsBoard {
     Atomics.add(this.pool, slot * W_ROW + W_LOAD, 1);
   }
 
+  /** `reactor` refused a task (the pool's queue was full) or gave up on one (timed out). */
+  shed(reactor: number, why: 'refused' | 'timed out'): void {
+    this.cells[HEAD + reactor * ROW + (why === 'refused' ? R_REFUSED : R_TIMED_OUT)]! += 1;
+  }
+
+  /** Tasks posted to the whole pool and not settled yet, running or queued: for the queue's bound. */
+  poolLoad(): number {
+    let load = 0;
+    for (let w = 0; w < this.workerCount; w++) load += Atomics.load(this.pool, w * W_ROW + W_LOAD);
+    return load;
+  }
+
   /** A task posted to `slot` was answered (or failed with its thread): it no longer loads the slot. */
   settled(slot: number, lost: boolean): void {
     Atomics.sub(this.pool, slot * W_ROW + W_LOAD, 1);
@@ -204,7 +239,7 @@ export class StatsBoard {
   snapshot(): ServerStats {
     const c = this.cells;
     const reactors: ReactorCounters[] = [];
-    const totals = { connections: 0, accepted: 0, requests: 0, bytesIn: 0, bytesOut: 0 };
+    const totals = { connections: 0, accepted: 0, requests: 0, bytesIn: 0, bytesOut: 0, refusedConnections: c[M_REFUSED]! };
     for (let i = 0; i < this.reactorCount; i++) {
       const row = HEAD + i * ROW;
       const r: ReactorCounters = {
@@ -215,6 +250,8 @@ export class StatsBoard {
         bytesIn: c[row + R_BYTES_IN]!,
         bytesOut: c[row + R_BYTES_OUT]!,
         tasks: c[row + R_TASKS]!,
+        refused: c[row + R_REFUSED]!,
+        timedOut: c[row + R_TIMED_OUT]!,
       };
       reactors.push(r);
       totals.connections += r.connections;
@@ -244,6 +281,8 @@ export class StatsBoard {
       failed,
       restarts: c[P_RESTARTS]!,
       recycled: c[P_RECYCLED]!,
+      refused: reactors.reduce((n, r) => n + r.refused, 0),
+      timedOut: reactors.reduce((n, r) => n + r.timedOut, 0),
     };
     return { reactors, workers, totals };
   }

@@ -26,7 +26,7 @@ import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import * as sys from '@course/syscalls';
 import { log, ThreadAffinity } from '@course/server-kit';
 import { Reactor } from '05-epoll-native';
-import { LocalServer, type App, type Conn } from './app.js';
+import { LocalServer, TASK_TIMED_OUT, type App, type Conn } from './app.js';
 import { AppProtocol, type Connection } from './connection.js';
 import { FdRing, LINK_END, Lifecycle, WakeFlags, type PoolNote, type TaskReply, type TaskRequest } from './handoff.js';
 import type { Settings } from './options.js';
@@ -61,6 +61,10 @@ interface PendingTask {
   tag: unknown;
   /** Where it was posted; null while it waits for a pool thread (see `waiting`). */
   link: PoolLink | null;
+  /** When it was submitted (Date.now()), for taskTimeoutMs. */
+  at: number;
+  /** Answered as timed out already: its result, when it comes, only settles the pool's count. */
+  timedOut: boolean;
 }
 
 /** One SubReactor. Built by its thread's entry module (sub-reactor-thread.ts); used by that thread only. */
@@ -110,6 +114,12 @@ export class SubReactor {
     });
     this.reactor.watch(data.wakeFd, () => this.onWake());
     if (app.onTick !== undefined) this.reactor.after(this.settings.tickMs, () => this.tick());
+    if (this.settings.taskTimeoutMs > 0) this.reactor.after(this.taskSweepMs, () => this.expireTasks());
+  }
+
+  /** Tasks are checked for taskTimeoutMs by a sweep, like the reactor's deadlines: a tenth of it, 10 ms..1 s. */
+  private get taskSweepMs(): number {
+    return Math.min(1000, Math.max(10, Math.floor(this.settings.taskTimeoutMs / 10)));
   }
 
   /** The thread's ThreadServer, for onStart. */
@@ -145,8 +155,13 @@ export class SubReactor {
   /** The eventfd fired: reset it, then take every pool note, new connection and task reply. */
   private onWake(): void {
     this.affinity.check();
-    this.wakeFlags.clear(this.index); // first: a sender from now on writes the eventfd again
+    // Drain, THEN clear. The other way round, a sender could set the flag and write the eventfd
+    // between the two, the drain would swallow that write, and the flag would stay set: every
+    // later sender would skip its write and this thread would sleep with work queued. Now a write
+    // after the drain stays pending (at worst a spurious wake-up), and every sender after the
+    // clear writes again; whatever was queued before the clear is seen below.
     sys.eventfdDrain(this.data.wakeFd);
+    this.wakeFlags.clear(this.index);
     this.takeNotes();
     for (let fd = this.ring.pop(); fd !== -1; fd = this.ring.pop()) {
       const addr = sys.getpeername(fd);
@@ -191,11 +206,20 @@ export class SubReactor {
   }
 
   // #region sub-reactor-submit
-  /** `server.task(payload, conn, tag)` on this thread: straight to the least loaded pool thread. */
-  private submit(payload: unknown, conn: Conn, tag: unknown): number {
+  /**
+   * `server.task(payload, conn, tag)` on this thread: straight to the least loaded pool thread —
+   * or refused (null) when the whole pool already holds a running task per thread plus
+   * `maxQueuedTasks` waiting. The count is the stats board's, shared by every SubReactor, so
+   * R SubReactors deciding at the same instant may overshoot the bound by at most R - 1.
+   */
+  private submit(payload: unknown, conn: Conn, tag: unknown): number | null {
     this.affinity.check();
     const c = conn as Connection;
     if (c.server !== this.server) throw new Error('server.task(): the connection belongs to another reactor thread');
+    if (this.board.poolLoad() + this.waiting.length >= this.settings.workers + this.settings.maxQueuedTasks) {
+      this.board.shed(this.index, 'refused');
+      return null;
+    }
     const id = ++this.taskSeq;
     const link = this.pickLink();
     if (link !== null) {
@@ -203,7 +227,7 @@ export class SubReactor {
     } else {
       this.waiting.push({ id, payload: structuredClone(payload) }); // the same DataCloneError, now
     }
-    this.tasks.set(id, { conn: c, tag, link });
+    this.tasks.set(id, { conn: c, tag, link, at: Date.now(), timedOut: false });
     c.tasksInFlight++;
     return id;
   }
@@ -271,6 +295,35 @@ export class SubReactor {
     if (pending === undefined) return;
     this.tasks.delete(reply.id);
     if (pending.link !== null) this.board.settled(pending.link.index, lost);
+    if (!pending.timedOut) this.deliver(pending, reply);
+    // else: the late result of a task answered as timed out — dropped, the client has its answer
+  }
+
+  // #region task-timeout
+  /**
+   * The sweep for taskTimeoutMs: every task submitted longer ago is answered now with
+   * TASK_TIMED_OUT (the demo: 503). One still waiting for a pool thread is withdrawn; one posted
+   * stays in the pool's count until its thread answers, and that answer is dropped (onReply).
+   */
+  private expireTasks(): void {
+    const due = Date.now() - this.settings.taskTimeoutMs;
+    for (const [id, pending] of this.tasks) {
+      if (pending.timedOut || pending.at > due) continue;
+      this.board.shed(this.index, 'timed out');
+      if (pending.link === null) {
+        this.tasks.delete(id);
+        this.waiting = this.waiting.filter((w) => w.id !== id);
+      } else {
+        pending.timedOut = true;
+      }
+      this.deliver(pending, { id, ok: false, error: TASK_TIMED_OUT });
+    }
+    if (!this.lifecycle.leaving) this.reactor.after(this.taskSweepMs, () => this.expireTasks());
+  }
+  // #endregion task-timeout
+
+  /** Give a task's outcome to the app's onFinish or onTaskError (no hook: the connection fails). */
+  private deliver(pending: PendingTask, reply: TaskReply): void {
     const { conn, tag } = pending;
     conn.tasksInFlight--;
     try {

@@ -6,9 +6,9 @@ export const PKG = '06-reactor-pool';
 
 /** The shape /api/stats answers (see src/stats.ts). */
 export interface Stats {
-  reactors: Array<{ index: number; connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; tasks: number }>;
-  workers: { threads: number; queued: number; running: number; done: number; failed: number; restarts: number; recycled: number };
-  totals: { connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number };
+  reactors: Array<{ index: number; connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; tasks: number; refused: number; timedOut: number }>;
+  workers: { threads: number; queued: number; running: number; done: number; failed: number; restarts: number; recycled: number; refused: number; timedOut: number };
+  totals: { connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; refusedConnections: number };
 }
 
 /**

@@ -18,6 +18,8 @@ describeModelContract(PKG, [
     [['--reactors', '0'], '--reactors'],
     [['--workers', 'many'], '--workers'],
     [['--max-requests', '-1'], '--max-requests'],
+    [['--max-queued-tasks', '-1'], '--max-queued-tasks'],
+    [['--task-timeout', 'soon'], '--task-timeout'],
     [['--mode', 'et-nodrain'], '--mode'],
     [['--app', '/no/such/app.js'], '--app'],
   ],
@@ -79,9 +81,9 @@ describe('06-reactor-pool with the demo app', () => {
     const before = JSON.parse((await request(server.port, '/api/stats')).body.toString()) as Stats;
     expect(before.reactors).toHaveLength(2);
     for (const r of before.reactors) {
-      expect(Object.keys(r).sort()).toEqual(['accepted', 'bytesIn', 'bytesOut', 'connections', 'index', 'requests', 'tasks']);
+      expect(Object.keys(r).sort()).toEqual(['accepted', 'bytesIn', 'bytesOut', 'connections', 'index', 'refused', 'requests', 'tasks', 'timedOut']);
     }
-    expect(Object.keys(before.workers).sort()).toEqual(['done', 'failed', 'queued', 'recycled', 'restarts', 'running', 'threads']);
+    expect(Object.keys(before.workers).sort()).toEqual(['done', 'failed', 'queued', 'recycled', 'refused', 'restarts', 'running', 'threads', 'timedOut']);
     expect(before.workers.threads).toBe(2);
     expect((await request(server.port, '/api/fib?n=15')).status).toBe(200);
     const res = await request(server.port, '/api/stats');

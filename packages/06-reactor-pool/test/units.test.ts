@@ -104,16 +104,35 @@ describe('StatsBoard and Lifecycle', () => {
     writer.started(1, 3);
     expect([reader.slotLoad(0), reader.slotLoad(1)]).toEqual([2, 1]);
     let s = reader.snapshot();
-    expect(s.reactors[1]).toEqual({ index: 1, connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, tasks: 3 });
-    expect(s.workers).toEqual({ threads: 2, queued: 1, running: 2, done: 0, failed: 0, restarts: 1, recycled: 0 });
+    expect(s.reactors[1]).toEqual({ index: 1, connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, tasks: 3, refused: 0, timedOut: 0 });
+    expect(s.workers).toEqual({ threads: 2, queued: 1, running: 2, done: 0, failed: 0, restarts: 1, recycled: 0, refused: 0, timedOut: 0 });
+    expect(reader.poolLoad()).toBe(3); // what the queue's bound (maxQueuedTasks) is checked against
     // Slot 0 finishes one; slot 1 (generation 3) dies mid-task and its task is lost.
     writer.finished(0, 0, true);
     writer.settled(0, false);
     writer.clearRunning(1, 3);
     writer.settled(1, true);
     s = reader.snapshot();
-    expect(s.workers).toEqual({ threads: 2, queued: 1, running: 0, done: 1, failed: 1, restarts: 1, recycled: 0 });
-    expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000 });
+    expect(s.workers).toEqual({ threads: 2, queued: 1, running: 0, done: 1, failed: 1, restarts: 1, recycled: 0, refused: 0, timedOut: 0 });
+    expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, refusedConnections: 0 });
+    expect(reader.poolLoad()).toBe(1);
+  });
+
+  it('counts shed tasks per reactor and in the pool, refused connections in the totals, and open connections for maxConnections', () => {
+    const writer = StatsBoard.create(2, 1);
+    const reader = new StatsBoard(writer.buffer);
+    writer.shed(0, 'refused');
+    writer.shed(1, 'refused');
+    writer.shed(1, 'timed out');
+    writer.refusedConnection();
+    writer.assigned(0);
+    writer.assigned(1);
+    writer.assigned(1);
+    writer.publishReactor(1, 2, 1, 0, 0); // reactor 1 adopted both of its connections, one is closed
+    const s = reader.snapshot();
+    expect(s.reactors.map((r) => [r.refused, r.timedOut])).toEqual([[1, 0], [1, 1]]);
+    expect([s.workers.refused, s.workers.timedOut, s.totals.refusedConnections]).toEqual([2, 1, 1]);
+    expect(reader.openConnections()).toBe(2); // reactor 0: one still in its hand-off ring; reactor 1: one open
   });
 
   it('gives a pool thread at most maxRequests tasks, counted afresh for each generation', () => {

@@ -41,6 +41,7 @@ function estimateS(run: PlannedRun, opts: BenchOptions, warmupS: number): number
   if (run.scenario === 'idle-1k') return 3 + Math.min(1000, run.spec.idleCap ?? 1000) / 300;
   if (run.scenario === 'idle-10k') return 3 + 10_000 / 2000;
   if (run.scenario === 'herd') return 4;
+  if (run.scenario === 'c10k') return warmupS + opts.durationS + 1 + (run.spec.c10k?.idle ?? 0) / 1000;
   return warmupS + opts.durationS + (run.scenario === 'cpu-task' ? 2 : 1);
 }
 

@@ -4,6 +4,8 @@
  *
  *   <!-- bench:table SCENARIO [models=a,b:mode] -->   a scenario's table, optionally some rows only:
  *   <!-- /bench:table -->                             a model (every mode of it) or model:mode
+ *   <!-- bench:chart SCENARIO -->                     the scenario's SVG chart, as an image
+ *   <!-- /bench:chart -->                             next to the report
  *   <!-- bench:verdicts -->                           step 06's targets
  *   <!-- /bench:verdicts -->
  *   <!-- bench:source -->                             the line naming command, date, machine and
@@ -17,11 +19,12 @@
  */
 import { describePinning } from './machine.js';
 import { MODELS } from './plan.js';
-import { markdownTable, renderMarkdown, verdictCells } from './report.js';
+import { chartFileName, markdownTable, renderMarkdown, rowsOf, verdictCells } from './report.js';
+import { headlineFor } from './table.js';
 import { SCENARIOS, type Report, type ScenarioName } from './types.js';
 import { herdLegend, targetVerdicts } from './verdicts.js';
 
-const BLOCK = /<!-- bench:(table|verdicts|source|report)((?: [^>]*?)?) -->\n[\s\S]*?<!-- \/bench:\1 -->/g;
+const BLOCK = /<!-- bench:(table|chart|verdicts|source|report)((?: [^>]*?)?) -->\n[\s\S]*?<!-- \/bench:\1 -->/g;
 
 /** The provenance line under a copied block. `reportLink` is the Markdown report, relative to the doc. */
 export function provenance(report: Report, reportLink: string): string {
@@ -56,7 +59,15 @@ function render(kind: string, args: string, report: Report, reportLink: string):
     return [`| ${t.header.join(' | ')} |`, `| ${t.header.map(() => '---').join(' | ')} |`, ...t.rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
   }
   const scenario = SCENARIOS.find((s) => s === words[0]) as ScenarioName | undefined;
-  if (!scenario) throw new Error(`bench:table needs a scenario (${SCENARIOS.join(', ')}), got "${words[0] ?? ''}"`);
+  if (!scenario) throw new Error(`bench:${kind} needs a scenario (${SCENARIOS.join(', ')}), got "${words[0] ?? ''}"`);
+  if (kind === 'chart') {
+    // The chart is written next to the report under the report's name (report.ts).
+    const all = rowsOf(report, scenario);
+    if (all.length === 0) throw new Error(`the report has no ${scenario} rows`);
+    const dir = reportLink.includes('/') ? reportLink.slice(0, reportLink.lastIndexOf('/') + 1) : '';
+    const name = reportLink.slice(dir.length).replace(/\.md$/, '');
+    return `![${scenario}: ${headlineFor(scenario, all).label}](${dir}${chartFileName(name, scenario)})`;
+  }
   const models = words.find((w) => w.startsWith('models='))?.slice('models='.length).split(',');
   for (const m of models ?? []) if (!(MODELS as readonly string[]).includes(m.split(':')[0]!)) throw new Error(`bench:table ${scenario}: unknown model "${m}"`);
   const rows = report.rows.filter((r) => r.scenario === scenario && (!models || named(models, r.model, r.mode)));

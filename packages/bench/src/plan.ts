@@ -26,6 +26,14 @@ export const HERD_CONNECTIONS = 500;
 /** Pool sizes of the herd scenario: if a connection woke all N, wake-ups would grow with N. */
 export const HERD_SIZES = [1, 2, 4, 8] as const;
 
+/**
+ * The C10K curve: idle keep-alive connections held while C10K_ACTIVE connections load the server.
+ * A loop that looks at every connection (04's busy pass, poll(2)'s list) pays for the idle ones on
+ * every turn; epoll pays only for the ready ones, so its requests per CPU-second should stay flat.
+ */
+export const C10K_IDLE = [0, 100, 1000, 10_000] as const;
+export const C10K_ACTIVE = 10;
+
 /** How a scenario loads the server and which number sums it up. */
 export interface ScenarioSpec {
   name: ScenarioName;
@@ -88,6 +96,11 @@ export const SCENARIO_SPECS: Record<ScenarioName, ScenarioSpec> = {
     title: `cpu-task: 4 clients loop on /api/fib?n=${FIB_N} while 10 connections fetch ${BENCH_PATH} — static p99 latency`,
     headline: { label: 'p99 latency of static requests', unit: 'ms', better: 'lower' },
   },
+  c10k: {
+    name: 'c10k', connections: C10K_ACTIVE, pipelining: 1, style: 'in-flight', churn: false,
+    title: `c10k: N idle keep-alive connections (N = ${C10K_IDLE.join(', ')}) held while ${C10K_ACTIVE} connections load the server`,
+    headline: { label: 'requests per server-CPU-second', unit: 'req/CPU-s', better: 'higher' },
+  },
 };
 
 /** Background clients asking for /api/fib in the cpu-task scenario. */
@@ -121,6 +134,8 @@ export interface ModeSpec {
   idleCap?: number;
   /** herd: processes or threads blocked in accept, and whether they are processes (02) or threads of one (03). */
   herd?: { members: number; kind: 'processes' | 'threads' };
+  /** c10k: idle connections to hold beside the load, and the chart line (model and mode without N) the run belongs to. */
+  c10k?: { idle: number; series: string };
 }
 
 const nodeHttp: ModeSpec = { model: 'node-http', mode: '', args: () => [] };
@@ -130,6 +145,7 @@ const prefork: ModeSpec = { model: '02-fork', mode: 'prefork', args: (ctx) => ['
 const threadPerConnection: ModeSpec = { model: '03-threads', mode: 'per-connection', args: () => ['--mode', 'per-connection'], idleCap: 100 };
 const threadPool: ModeSpec = { model: '03-threads', mode: 'pool', args: (ctx) => ['--mode', 'pool', '--threads', poolSize(ctx)] };
 const busyPoll: ModeSpec = { model: '04-nonblocking', mode: '', args: () => [] };
+const pollPoller: ModeSpec = { model: '04-nonblocking', mode: 'poll', args: () => ['--poller', 'poll'] };
 const epoll: ModeSpec = { model: '05-epoll-native', mode: '', args: () => [] };
 /** Pinned to one core, 06 gets one sub-reactor and one worker: the per-CPU comparison. Unpinned, its defaults. */
 const reactorPool: ModeSpec = { model: '06-reactor-pool', mode: '', args: (ctx) => (ctx.pinned ? ['--reactors', '1', '--workers', '1'] : []) };
@@ -146,12 +162,20 @@ const herdModes: ModeSpec[] = HERD_SIZES.flatMap((n): ModeSpec[] => [
   { model: '03-threads', mode: `pool ×${n}`, args: () => ['--mode', 'pool', '--threads', String(n)], herd: { members: n, kind: 'threads' } },
 ]);
 
+/** c10k: each event-driven loop once per idle count: `04-nonblocking (poll 1000 idle)`. */
+const c10kModes: ModeSpec[] = [busyPoll, pollPoller, epoll, reactorPool].flatMap((base) => C10K_IDLE.map((n): ModeSpec => ({
+  ...base,
+  mode: `${base.mode ? `${base.mode} ` : ''}${n} idle`,
+  c10k: { idle: n, series: modeLabel(base.model, base.mode) },
+})));
+
 /**
  * The table: which modes each scenario runs. Blocking pools (02 prefork, 03 pool, one worker per
  * load connection) serve keep-alive load (pipelining runs the event-driven models only); churn adds the per-connection modes, whose cost is
  * creating a process or thread per connection; idle-1k holds connections in the per-connection
  * modes, capped; idle-10k holds 10,000 in 05 and 06 against node:http; herd sizes 02's and 03's pools
- * from 1 to 8. 04 runs its default busy-poll loop, 05 its default level-triggered reactor.
+ * from 1 to 8; c10k runs 04 (both pollers), 05 and 06 beside 0 to 10,000 idle connections. 04
+ * runs its default busy-poll loop elsewhere, 05 its default level-triggered reactor.
  */
 export const PLAN: Record<ScenarioName, readonly ModeSpec[]> = {
   keepalive: [nodeHttp, blocking, prefork, threadPool, busyPoll, epoll, reactorPool, proactor],
@@ -167,6 +191,7 @@ export const PLAN: Record<ScenarioName, readonly ModeSpec[]> = {
   'idle-10k': [nodeHttp, epoll, reactorPool],
   herd: [...herdModes.filter((m) => m.model === '02-fork'), ...herdModes.filter((m) => m.model === '03-threads')],
   'cpu-task': [nodeHttpInline, reactorPoolWorkers, reactorPoolInline],
+  c10k: c10kModes,
 };
 
 /** One run of the bench: a mode under a scenario. */

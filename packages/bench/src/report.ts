@@ -7,8 +7,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { describePinning } from './machine.js';
-import { SCENARIO_SPECS, modeLabel } from './plan.js';
-import { barChartSvg, type Chart } from './svg.js';
+import { C10K_IDLE, SCENARIO_SPECS, modeLabel } from './plan.js';
+import { barChartSvg, lineChartSvg, type Chart, type LineChart } from './svg.js';
 import { flagsLine, footnotes, headlineFor, tableCells } from './table.js';
 import { herdLegend, targetVerdicts, type Verdict } from './verdicts.js';
 import type { Report, Row, ScenarioName } from './types.js';
@@ -34,6 +34,34 @@ export function chartFor(scenario: ScenarioName, rows: readonly Row[]): Chart {
       baseline: r.model === 'node-http',
     })),
   };
+}
+
+/**
+ * The C10K curve: requests per server-CPU-second against the idle connections held, one line per
+ * loop (its series), a gap where a point was not measured.
+ */
+export function c10kChart(rows: readonly Row[]): LineChart {
+  const series = [...new Set(rows.map((r) => r.c10k?.series).filter((s): s is string => s !== undefined))];
+  return {
+    title: 'c10k: requests per server-CPU-second against idle connections held (higher is better)',
+    subtitle: SCENARIO_SPECS.c10k.title,
+    xs: C10K_IDLE.map((n) => n.toLocaleString('en-US')),
+    xLabel: 'idle keep-alive connections held (N)',
+    yLabel: 'req/CPU-s',
+    format: (n) => Math.round(n).toLocaleString('en-US'),
+    series: series.map((label) => ({
+      label,
+      values: C10K_IDLE.map((n) => {
+        const r = rows.find((row) => row.c10k?.series === label && row.c10k.idle === n);
+        return r && r.status === 'ok' ? r.requestsPerServerCpuSec : null;
+      }),
+    })),
+  };
+}
+
+/** A scenario's chart: c10k's curve, every other scenario's bars. */
+export function chartSvg(scenario: ScenarioName, rows: readonly Row[]): string {
+  return scenario === 'c10k' ? lineChartSvg(c10kChart(rows)) : barChartSvg(chartFor(scenario, rows));
 }
 
 /** File name of a scenario's chart, relative to the report named `report` (e.g. `latest`). */
@@ -106,7 +134,7 @@ export function writeReport(report: Report, outPath: string): { json: string; ma
     const rows = rowsOf(report, scenario);
     if (rows.length === 0) continue;
     const file = join(dir, chartFileName(name, scenario));
-    writeFileSync(file, barChartSvg(chartFor(scenario, rows)));
+    writeFileSync(file, chartSvg(scenario, rows));
     charts.push(file);
   }
   return { json: outPath, markdown, charts };

@@ -55,9 +55,9 @@ async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
     : env.connections ?? spec.connections;
   const row = emptyRow(run, connections);
   // What cannot run here is a row that says why, before any server starts.
-  const why = run.scenario === 'idle-10k'
-    ? idleCapacityProblem(connections, connectionLimits())
-    : usesEngine(run) ? env.engine.cannot(shapeOf(row, env.durationS)) : null;
+  const idleHeld = run.scenario === 'idle-10k' ? connections : run.spec.c10k?.idle ?? 0;
+  const why = (idleHeld >= 1000 ? idleCapacityProblem(idleHeld, connectionLimits()) : null)
+    ?? (usesEngine(run) ? env.engine.cannot(shapeOf(row, env.durationS)) : null);
   if (why) return { ...row, status: 'not available', reason: why, engine: usesEngine(run) ? env.engine.name : '' };
 
   env.onPhase('starting', 1);
@@ -82,6 +82,9 @@ async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
             stalled.release();
           };
         });
+        break;
+      case 'c10k':
+        await loadScenario(server, row, env, () => holdIdleCrowd(server, row, env, run.spec.c10k!));
         break;
       case 'idle-1k':
       case 'idle-10k':
@@ -189,6 +192,34 @@ function fillLoadRow(row: Row, engine: LoadEngine, r: EngineResult, usage: Usage
 
 /** Stop opening idle connections below this much free memory: a thread per connection is ~8 MB. */
 const MIN_FREE_KB = 1024 * 1024;
+
+/**
+ * c10k: open the idle crowd (each served one request, so the server really holds it) before the
+ * load phase, and return its clean-up. The crowd is opened outside the measured interval: the
+ * curve is about what holding it costs per request, not what accepting it cost.
+ */
+async function holdIdleCrowd(server: RunningServer, row: Row, env: RunEnv, c10k: { idle: number; series: string }): Promise<() => void> {
+  row.c10k = { idle: c10k.idle, held: 0, closedByServer: 0, series: c10k.series };
+  if (c10k.idle === 0) return () => {};
+  env.onPhase(`opening ${c10k.idle} idle connections`, Math.max(1, c10k.idle / 200));
+  const idle = await openIdleConnections(server.port, server.host, BENCH_PATH, c10k.idle, {
+    batch: c10k.idle > 1000 ? 100 : 25,
+    timeoutMs: 5000,
+    stop: () => (memAvailableKb() < MIN_FREE_KB ? 'less than 1 GiB of memory left' : null),
+  });
+  row.c10k.held = idle.held;
+  if (idle.held < c10k.idle) {
+    // A point of the curve with fewer idle connections than its N would be a point of another curve.
+    row.status = 'collapsed';
+    row.reason = `held ${idle.held} of ${c10k.idle} idle connections${idle.stoppedEarly ? ` (${idle.stoppedEarly})` : ''}${idle.firstError ? `: ${idle.firstError}` : ''}`;
+  }
+  await sleep(200); // let the server settle after the last of them
+  return () => {
+    row.c10k!.closedByServer = idle.closedByServer();
+    if (row.c10k!.closedByServer > 0) row.notes.push(`the server closed ${row.c10k!.closedByServer} idle connections during the load`);
+    idle.release();
+  };
+}
 
 async function idleScenario(server: RunningServer, row: Row, env: RunEnv, cap: number | undefined): Promise<void> {
   const target = row.connections;

@@ -63,3 +63,67 @@ export function barChartSvg(chart: Chart): string {
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
+
+/** One line of a line chart: a value per x category, null where nothing was measured. */
+export interface Series {
+  label: string;
+  values: (number | null)[];
+}
+
+export interface LineChart {
+  title: string;
+  subtitle: string;
+  /** The x categories, evenly spaced (0, 100, 1,000, 10,000 fit no linear or log axis). */
+  xs: string[];
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  format(n: number): string;
+}
+
+const LINE_COLORS = ['#4c78a8', '#e45756', '#2e9b4f', '#b279a2', '#f58518', '#72b7b2'];
+
+/** Lines over categories, y from 0, a gap where a value is missing, a legend on the right. Pure. */
+export function lineChartSvg(chart: LineChart): string {
+  const plot = { left: 80, top: 60, width: 440, height: 260 };
+  const legendX = plot.left + plot.width + 30;
+  const height = plot.top + plot.height + 60;
+  const values = chart.series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v));
+  const max = Math.max(0, ...values) * 1.1 || 1;
+  const x = (i: number) => plot.left + (chart.xs.length > 1 ? (i * plot.width) / (chart.xs.length - 1) : plot.width / 2);
+  const y = (v: number) => plot.top + plot.height - (v / max) * plot.height;
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif" font-size="13">`,
+    `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
+    `<text x="10" y="22" font-size="15" font-weight="bold" fill="${COLORS.text}">${escapeXml(chart.title)}</text>`,
+    `<text x="10" y="40" fill="${COLORS.muted}">${escapeXml(chart.subtitle)}</text>`,
+  ];
+  for (let k = 0; k <= 4; k++) {
+    const v = (max * k) / 4;
+    out.push(`<line x1="${plot.left}" y1="${y(v).toFixed(1)}" x2="${plot.left + plot.width}" y2="${y(v).toFixed(1)}" stroke="#e6e6e6"/>`);
+    out.push(`<text x="${plot.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="${COLORS.muted}">${escapeXml(chart.format(v))}</text>`);
+  }
+  chart.xs.forEach((label, i) => {
+    out.push(`<text x="${x(i).toFixed(1)}" y="${plot.top + plot.height + 18}" text-anchor="middle" fill="${COLORS.text}">${escapeXml(label)}</text>`);
+  });
+  out.push(`<text x="${plot.left + plot.width / 2}" y="${plot.top + plot.height + 40}" text-anchor="middle" fill="${COLORS.muted}">${escapeXml(chart.xLabel)}</text>`);
+  out.push(`<text x="${plot.left}" y="${plot.top - 8}" fill="${COLORS.muted}">${escapeXml(chart.yLabel)}</text>`);
+  chart.series.forEach((s, n) => {
+    const color = LINE_COLORS[n % LINE_COLORS.length]!;
+    // A missing value breaks the line: M starts a new piece after a gap.
+    let d = '';
+    let pen = false;
+    s.values.forEach((v, i) => {
+      if (v === null || !Number.isFinite(v)) { pen = false; return; }
+      d += `${pen ? 'L' : 'M'}${x(i).toFixed(1)} ${y(v).toFixed(1)} `;
+      pen = true;
+      out.push(`<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3.5" fill="${color}"/>`);
+    });
+    if (d) out.push(`<path d="${d.trim()}" fill="none" stroke="${color}" stroke-width="2"/>`);
+    const ly = plot.top + 10 + n * 22;
+    out.push(`<rect x="${legendX}" y="${ly - 9}" width="14" height="4" fill="${color}"/>`);
+    out.push(`<text x="${legendX + 20}" y="${ly - 3}" fill="${COLORS.text}">${escapeXml(s.label)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}

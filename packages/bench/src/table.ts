@@ -30,6 +30,7 @@ export function headline(row: Row): number | null {
     case 'idle-10k': return row.idle?.pssPerConnectionKb ?? row.idle?.rssPerConnectionKb ?? null;
     case 'cpu-task': return row.latencyP99Ms;
     case 'herd': return row.herd?.wakeupsPerConnection ?? null;
+    case 'c10k': return row.requestsPerServerCpuSec;
     default: return row.requestsPerSec;
   }
 }
@@ -115,6 +116,15 @@ export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column
         { header: 'wake-ups/conn', value: (r) => r.herd?.wakeupsPerConnection ?? null, format: (n) => n.toFixed(2) },
         { header: 'served', value: (r) => (r.status === 'ok' || r.status === 'collapsed' ? r.totalRequests : null), format: int },
         errors,
+      ];
+    case 'c10k':
+      // No node-http row: the curve compares the loops with themselves as N grows.
+      return [
+        { header: 'idle held', value: (r) => r.c10k?.held ?? null, format: int },
+        { header: 'req/s', value: (r) => r.requestsPerSec, format: int, better: 'higher' },
+        { header: 'req/CPU-s', value: (r) => r.requestsPerServerCpuSec, format: int, better: 'higher' },
+        { header: 'p99 ms', value: (r) => r.latencyP99Ms, format: ms, better: 'lower' },
+        errors, rss,
       ];
     case 'cpu-task':
       return [

@@ -5,7 +5,7 @@
  */
 
 /** The scenarios, in the order they are run and shown. */
-export const SCENARIOS = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client', 'idle-1k', 'idle-10k', 'herd', 'cpu-task'] as const;
+export const SCENARIOS = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client', 'idle-1k', 'idle-10k', 'herd', 'cpu-task', 'c10k'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /**
@@ -46,6 +46,18 @@ export interface HerdFacts {
   connections: number;
   /** Voluntary context switches of the pool members per connection: 1 if one wakes, N if all do. */
   wakeupsPerConnection: number;
+}
+
+/** Extra facts of the c10k scenario: the idle crowd the active load ran beside. */
+export interface C10kFacts {
+  /** Idle keep-alive connections the bench meant to hold (0, 100, 1,000 or 10,000). */
+  idle: number;
+  /** Idle connections opened, served once and still held when the load started. */
+  held: number;
+  /** Idle connections the server had closed by the end of the load phase. */
+  closedByServer: number;
+  /** The line this row belongs to in the chart: the model and poller, without the idle count. */
+  series: string;
 }
 
 /** Extra facts of the cpu-task scenario. */
@@ -106,6 +118,7 @@ export interface Row {
   idle?: IdleFacts;
   cpuTask?: CpuTaskFacts;
   herd?: HerdFacts;
+  c10k?: C10kFacts;
   /** Observations worth a reader's attention ("load generator saturated its core"). */
   notes: string[];
 }
