@@ -93,6 +93,15 @@ class AppSession implements Session {
     return this.inner !== null && this.inner.paused;
   }
 
+  /** A WebSocket's own deadline (heartbeat, close wait), once the HTTP session upgraded. */
+  get deadline(): number {
+    return this.inner?.deadline ?? 0;
+  }
+
+  timeout(now: number): boolean {
+    return this.inner?.timeout?.(now) ?? true;
+  }
+
   drained(): void {
     if (this.inner === null) return;
     current = this.conn; // a held request may reach the app's route
@@ -143,10 +152,17 @@ class AppSession implements Session {
   }
 }
 
-/** What `--protocol` selects, plus the static root for HTTP. */
+/** What `--protocol` selects, plus the static root and the WebSocket limits for HTTP. */
 export interface ProtocolChoice {
   protocol: 'http' | 'echo';
   root: string;
+  websocket: WebSocketLimits;
+}
+
+/** `--ws-max-message` and `--ws-ping` as plain data (it crosses into the SubReactor threads). */
+export interface WebSocketLimits {
+  maxMessage?: number;
+  pingIntervalMs?: number;
 }
 
 /**
@@ -168,7 +184,7 @@ export class AppProtocol implements Protocol {
     this.name = choice.protocol;
     this.scheme = choice.protocol === 'http' ? 'http' : 'tcp';
     if (choice.protocol === 'http') {
-      this.inner = httpProtocol({ root: choice.root, route: (req, res) => this.route(req, res) });
+      this.inner = httpProtocol({ root: choice.root, websocket: choice.websocket, route: (req, res) => this.route(req, res) });
     } else {
       // TCP: the app's onReceive if it has one, else the plain echo protocol.
       this.inner = app.onReceive !== undefined ? null : echoProtocol();

@@ -35,6 +35,7 @@ import { FdRing, Lifecycle, type TaskReply, type TaskRequest } from './handoff.j
 import type { StatsBoard } from './stats.js';
 import type { SubReactorData } from './sub-reactor.js';
 import { WorkerPool, type PoolTask, type TaskOutcome } from './worker-pool.js';
+import type { WebSocketLimits } from './connection.js';
 
 const { C } = sys;
 
@@ -50,6 +51,7 @@ export interface MainReactorOptions {
   maxRequests: number;
   protocol: 'http' | 'echo';
   root: string;
+  websocket: WebSocketLimits;
   appUrl: string;
   mode: ReactorMode;
   headerTimeoutMs: number;
@@ -190,6 +192,7 @@ export class MainReactor {
       appUrl: o.appUrl,
       protocol: o.protocol,
       root: o.root,
+      websocket: o.websocket,
       mode: o.mode,
       headerTimeoutMs: o.headerTimeoutMs,
       idleTimeoutMs: o.idleTimeoutMs,

@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createProtocol } from '@course/protocol';
 import * as sys from '@course/syscalls';
-import { announce, exitNow, log, parseCommandLine } from '@course/server-kit';
+import { announce, exitNow, log, parseCommandLine, protocolSettings } from '@course/server-kit';
 import type { BalancePolicy } from './balancer.js';
 import { DEMO_APP, createServer, type Server } from './server.js';
 
@@ -55,6 +55,7 @@ try {
     idleTimeoutMs: opts['idle-timeout-ms'],
     drainTimeoutMs: opts['drain-timeout-ms'],
     app: opts.app,
+    websocket: protocolSettings(opts).websocket,
   });
 } catch (err) {
   // A syscall failure (EADDRINUSE...) is one line; anything else (the app module failed to load)
@@ -63,7 +64,7 @@ try {
   exitNow(1);
 }
 
-announce(server.listener, createProtocol(opts.protocol, { root: opts.root }), PKG, {
+announce(server.listener, createProtocol(opts.protocol, protocolSettings(opts)), PKG, {
   model: 'reactor-pool',
   reactors: opts.reactors,
   workers: opts.workers,

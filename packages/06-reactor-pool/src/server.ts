@@ -23,6 +23,7 @@ import { LocalServer, appUrl, loadApp } from './app.js';
 import { BALANCE_POLICIES, type BalancePolicy } from './balancer.js';
 import { MainReactor } from './main-reactor.js';
 import { StatsBoard, type ServerStats } from './stats.js';
+import type { WebSocketLimits } from './connection.js';
 
 export interface ServerOptions {
   /** IPv4 or IPv6 literal. Default 127.0.0.1. */
@@ -39,6 +40,8 @@ export interface ServerOptions {
   protocol?: 'http' | 'echo';
   /** Static document root (HTTP). Default: the course's demo site. */
   root?: string;
+  /** WebSocket limits (`/ws/echo`): largest message, heartbeat period. Default 1 MiB, no heartbeat. */
+  websocket?: WebSocketLimits;
   /** The app module every thread loads. Default: the demo app. */
   app?: string | URL;
   /** Recycle a WorkerPool thread after this many tasks (swoole's max_request); 0 = never. */
@@ -87,6 +90,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
     balance: options.balance ?? 'rr',
     protocol: options.protocol ?? 'http',
     root: options.root ?? DEMO_SITE_ROOT,
+    websocket: options.websocket ?? {},
     app: appUrl(options.app ?? DEMO_APP),
     maxRequests: options.maxRequests ?? 0,
     mode: options.mode ?? 'lt',
@@ -119,6 +123,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
     maxRequests: o.maxRequests,
     protocol: o.protocol,
     root: o.root,
+    websocket: o.websocket,
     appUrl: o.app,
     mode: o.mode,
     headerTimeoutMs: o.headerTimeoutMs,
