@@ -124,7 +124,7 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
         if (ready === -C.EINTR) continue; // a signal: the loop looks for shutdown
         if (ready === 0) {
           if (session.timeout!(Date.now())) break; // the peer is gone or never answered: cut
-          flushAll(sink, session);
+          flushAll(conn, protocol);
           continue;
         }
       }
