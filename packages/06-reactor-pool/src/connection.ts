@@ -16,9 +16,22 @@
  * thread.
  */
 import { Buffer } from 'node:buffer';
-import { echoProtocol, httpProtocol, type HttpRequest, type HttpResponder, type PeerInfo, type Protocol, type Session, type Sink } from '@course/protocol';
+import {
+  echoHandler,
+  echoProtocol,
+  httpProtocol,
+  type HttpRequest,
+  type HttpResponder,
+  type PeerInfo,
+  type Protocol,
+  type Session,
+  type Sink,
+  type WebSocketConn,
+  type WebSocketHandler,
+} from '@course/protocol';
 import { log } from '@course/server-kit';
 import type { App, Conn, LocalServer } from './app.js';
+import { pushFrame, type ConnRef, type HubMember, type WebSocketHub } from './push.js';
 import type { StatsBoard } from './stats.js';
 
 /**
@@ -28,7 +41,7 @@ import type { StatsBoard } from './stats.js';
  */
 let current: Connection | null = null;
 
-export class Connection implements Conn {
+export class Connection implements Conn, HubMember {
   context: unknown = undefined;
   /** The Reactor closed it (AppSession.close ran). */
   closed = false;
@@ -36,6 +49,13 @@ export class Connection implements Conn {
   private ending = false;
   /** Tasks submitted for this connection whose results have not come back yet. */
   tasksInFlight = 0;
+  /** The WebSocket, from onOpen on (an app endpoint only); its frames go through the hub. */
+  ws: WebSocketConn | null = null;
+  /** WebSocket topics (the hub keeps them). */
+  topics: Set<string> | null = null;
+  /** How the WebSocket ended, for onClose. */
+  closeCode: number | undefined = undefined;
+  closeReason: string | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -56,17 +76,44 @@ export class Connection implements Conn {
     return this.sink.pendingBytes;
   }
 
+  get ref(): ConnRef {
+    return { reactor: this.server.index, id: this.id };
+  }
+
+  get isWebSocket(): boolean {
+    return this.ws !== null;
+  }
+
   send(data: Uint8Array | string): void {
     if (this.closed || this.ending) return;
+    // A WebSocket: one frame, under the same slow-consumer rule as every push (the payload is
+    // copied into the frame, so `data` may be a view the caller reuses).
+    if (this.ws !== null) {
+      this.server.hub!.deliver(this, pushFrame(data));
+      return;
+    }
     // Copy: the Sink keeps a reference, and `data` may view the reactor's reusable read buffer.
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : new Uint8Array(data);
     if (bytes.length > 0) this.sink.write(bytes);
   }
 
-  close(): void {
+  close(code?: number, reason?: string): void {
     if (this.closed || this.ending) return;
+    if (this.ws !== null) {
+      this.ws.close(code, reason); // the closing handshake; the protocol ends the sink after it
+      return;
+    }
     this.ending = true;
     this.sink.end();
+  }
+
+  subscribe(topic: string): void {
+    if (this.ws === null) throw new Error('conn.subscribe(): not a WebSocket connection (call it from onOpen or onMessage)');
+    this.server.hub!.subscribe(this, topic);
+  }
+
+  unsubscribe(topic: string): void {
+    if (this.ws !== null) this.server.hub!.unsubscribe(this, topic);
   }
 }
 
@@ -144,7 +191,8 @@ class AppSession implements Session {
     const onClose = this.hooks.app.onClose;
     if (onClose !== undefined) {
       try {
-        onClose(this.conn);
+        // The WebSocket's close code, recorded as the protocol reported it (inner.close above).
+        onClose(this.conn, this.conn.closeCode, this.conn.closeReason);
       } catch (err) {
         this.hooks.failed('onClose', err, this.conn);
       }
@@ -159,11 +207,15 @@ export interface ProtocolChoice {
   websocket: WebSocketLimits;
 }
 
-/** `--ws-max-message` and `--ws-ping` as plain data (it crosses into the SubReactor threads). */
+/** `--ws-max-message`, `--ws-ping` and `--max-backpressure` as plain data (it crosses into the SubReactor threads). */
 export interface WebSocketLimits {
   maxMessage?: number;
   pingIntervalMs?: number;
+  /** Unsent bytes past which the app's frames to a connection are dropped (push.ts). Default 1 MiB. */
+  maxBackpressure?: number;
 }
+
+export const DEFAULT_MAX_BACKPRESSURE = 1024 * 1024;
 
 /**
  * The Protocol of one SubReactor: opens an AppSession per connection. Also holds the per-thread
@@ -184,7 +236,10 @@ export class AppProtocol implements Protocol {
     this.name = choice.protocol;
     this.scheme = choice.protocol === 'http' ? 'http' : 'tcp';
     if (choice.protocol === 'http') {
-      this.inner = httpProtocol({ root: choice.root, websocket: choice.websocket, route: (req, res) => this.route(req, res) });
+      const { maxBackpressure: _bound, ...limits } = choice.websocket; // the hub applies it, not the protocol
+      const endpoints: Record<string, WebSocketHandler> = { '/ws/echo': echoHandler };
+      for (const path of app.webSocketPaths ?? []) endpoints[path] = this.appEndpoint;
+      this.inner = httpProtocol({ root: choice.root, websocket: { ...limits, endpoints }, route: (req, res) => this.route(req, res) });
     } else {
       // TCP: the app's onReceive if it has one, else the plain echo protocol.
       this.inner = app.onReceive !== undefined ? null : echoProtocol();
@@ -212,6 +267,36 @@ export class AppProtocol implements Protocol {
     const conn = current!;
     this.board.request(this.server.index);
     return this.app.onRequest !== undefined && this.app.onRequest(req, res, conn);
+  }
+
+  /**
+   * The WebSocket handler of the app's paths: one per thread, shared by every connection (no
+   * closure per connection). It ties the protocol's WebSocketConn to the app's Conn and the hub.
+   * A hook that throws is caught by the protocol, which closes that connection with 1011.
+   */
+  private readonly appEndpoint: WebSocketHandler = {
+    onOpen: (ws: WebSocketConn, req: HttpRequest): void => {
+      const conn = current!; // the handshake completes inside receive/drained, which set it
+      conn.ws = ws;
+      ws.context = conn;
+      this.hub.add(conn);
+      this.app.onOpen?.(conn, req);
+    },
+    onMessage: (ws: WebSocketConn, data: Buffer, isBinary: boolean): void => {
+      const conn = ws.context as Connection;
+      this.board.message(this.server.index, 'in');
+      this.app.onMessage!(conn, data, isBinary);
+    },
+    onClose: (ws: WebSocketConn, code: number, reason: string): void => {
+      const conn = ws.context as Connection;
+      conn.closeCode = code;
+      conn.closeReason = reason;
+      this.hub.remove(conn); // the app's onClose follows, when the Reactor closes the socket
+    },
+  };
+
+  private get hub(): WebSocketHub {
+    return this.server.hub!;
   }
 
   /** An app hook (or the protocol) threw: report it and close that one connection; the reactor carries on. */

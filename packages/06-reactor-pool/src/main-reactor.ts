@@ -32,6 +32,7 @@ import { exitNow, log, shutdownRequested } from '@course/server-kit';
 import { Acceptor, Reactor, type ReactorMode } from '05-epoll-native';
 import { createBalancer, type BalancePolicy, type Balancer } from './balancer.js';
 import { FdRing, Lifecycle, type TaskReply, type TaskRequest } from './handoff.js';
+import { isPushEnvelope, pushTargets, type Push, type PushEnvelope } from './push.js';
 import type { StatsBoard } from './stats.js';
 import type { SubReactorData } from './sub-reactor.js';
 import { WorkerPool, type PoolTask, type TaskOutcome } from './worker-pool.js';
@@ -107,6 +108,7 @@ export class MainReactor {
       wakeFd: this.wakeFd,
       board: opts.board,
       deliver: (task, outcome) => this.deliver(task, outcome),
+      push: (push) => this.relay(push),
       fatal: (message) => die(message),
     });
   }
@@ -161,6 +163,10 @@ export class MainReactor {
     sys.eventfdDrain(this.wakeFd);
     for (const s of this.subs) {
       for (let m = receiveMessageOnPort(s.port); m !== undefined; m = receiveMessageOnPort(s.port)) {
+        if (isPushEnvelope(m.message)) {
+          this.relay(m.message.push);
+          continue;
+        }
         const req = m.message as TaskRequest;
         this.pool.submit({ reactor: s.index, id: req.id, payload: req.payload });
       }
@@ -174,6 +180,18 @@ export class MainReactor {
     const reply: TaskReply = { id: task.id, ...outcome };
     s.port.postMessage(reply);
     s.needsWake = true;
+  }
+
+  /**
+   * A push from a SubReactor or a WorkerPool thread: onto each target reactor's port, in arrival
+   * order (so one sender's pushes stay in order), with one eventfd write per reactor per turn.
+   */
+  relay(push: Push): void {
+    for (const r of pushTargets(push, this.subs.length)) {
+      const s = this.subs[r]!;
+      s.port.postMessage({ push } satisfies PushEnvelope);
+      s.needsWake = true;
+    }
   }
 
   private startSubReactor(index: number): Promise<void> {

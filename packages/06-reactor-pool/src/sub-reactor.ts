@@ -6,6 +6,7 @@
  * Its epoll set holds its connections plus one eventfd, its wake-up. The eventfd fires when
  *   - the MainReactor pushed new connections onto its hand-off ring;
  *   - a task result came back (the MainReactor posted it on this thread's MessagePort);
+ *   - a push from another thread arrived (on the same port: push.ts);
  *   - shutdown began (the Lifecycle phase changed).
  * On a wake-up the SubReactor resets the eventfd FIRST and then empties the ring and the port, so
  * anything pushed after it looked comes with a fresh wake-up: nothing is missed.
@@ -23,8 +24,9 @@ import * as sys from '@course/syscalls';
 import { log } from '@course/server-kit';
 import { Reactor, type ReactorMode } from '05-epoll-native';
 import { LocalServer, type App, type Conn } from './app.js';
-import { AppProtocol, type Connection, type ProtocolChoice } from './connection.js';
+import { AppProtocol, DEFAULT_MAX_BACKPRESSURE, type Connection, type ProtocolChoice } from './connection.js';
 import { FdRing, Lifecycle, type TaskReply, type TaskRequest } from './handoff.js';
+import { WebSocketHub, isPushEnvelope, type Push, type PushEnvelope } from './push.js';
 import { StatsBoard } from './stats.js';
 
 /** What a SubReactor thread is started with (workerData). Plain data: it crosses threads. */
@@ -72,7 +74,8 @@ export class SubReactor {
     this.ring = new FdRing(data.ringBuffer);
     this.lifecycle = new Lifecycle(data.lifecycleBuffer);
     this.board = new StatsBoard(data.statsBuffer);
-    this.server = new LocalServer('reactor', data.index, this.board, (payload, conn, tag) => this.submit(payload, conn, tag));
+    this.server = new LocalServer('reactor', data.index, this.board, (payload, conn, tag) => this.submit(payload, conn, tag), (push) => this.postPush(push));
+    this.server.hub = new WebSocketHub(data.index, this.board, data.websocket.maxBackpressure ?? DEFAULT_MAX_BACKPRESSURE);
     this.reactor = new Reactor({
       protocol: new AppProtocol(data, app, this.server, this.board),
       mode: data.mode,
@@ -118,8 +121,15 @@ export class SubReactor {
       this.reactor.adopt(fd, typeof addr === 'number' ? undefined : { address: addr.address, port: addr.port });
     }
     for (let m = receiveMessageOnPort(this.data.port); m !== undefined; m = receiveMessageOnPort(this.data.port)) {
-      this.onReply(m.message as TaskReply);
+      if (isPushEnvelope(m.message)) this.server.hub!.apply(m.message.push);
+      else this.onReply(m.message as TaskReply);
     }
+  }
+
+  /** A push for other reactors: to the MainReactor, which relays it (woken once per turn). */
+  private postPush(push: Push): void {
+    this.data.port.postMessage({ push } satisfies PushEnvelope);
+    this.mainNeedsWake = true;
   }
 
   /** `server.task(payload, conn, tag)` on this thread. */

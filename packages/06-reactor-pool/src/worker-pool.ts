@@ -21,6 +21,7 @@
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { log } from '@course/server-kit';
+import { isPushEnvelope, type Push } from './push.js';
 import type { StatsBoard } from './stats.js';
 
 /** What a worker answers for one task. Crosses threads (structured clone). */
@@ -61,6 +62,8 @@ export interface WorkerPoolOptions {
   board: StatsBoard;
   /** Deliver an outcome to the SubReactor that submitted the task. */
   deliver(task: PoolTask, outcome: TaskOutcome): void;
+  /** A push a task made (server.send/broadcast/publish on a WorkerPool thread): relay it. */
+  push(push: Push): void;
   /** Something the pool cannot recover from (the app module fails to load in a new thread). */
   fatal(message: string): void;
 }
@@ -120,6 +123,10 @@ export class WorkerPool {
     for (;;) {
       const m = receiveMessageOnPort(w.port);
       if (m === undefined) return;
+      if (isPushEnvelope(m.message)) {
+        this.opts.push(m.message.push); // a push from onTask: relayed before its result, in order
+        continue;
+      }
       const msg = m.message as ResultMessage;
       const task = w.task;
       if (task === null || task.seq !== msg.seq) continue; // cannot happen: one task at a time

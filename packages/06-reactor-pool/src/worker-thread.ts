@@ -13,12 +13,18 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as sys from '@course/syscalls';
 import { LocalServer, errorText, loadApp } from './app.js';
+import type { PushEnvelope } from './push.js';
 import { StatsBoard } from './stats.js';
 import type { PoolWorkerData, ResultMessage, TaskMessage } from './worker-pool.js';
 
 const data = workerData as PoolWorkerData;
 const app = await loadApp(data.appUrl);
-const server = new LocalServer('worker', data.index, new StatsBoard(data.statsBuffer));
+// A push from a task goes on the same port as results, so the dispatcher relays it before the
+// task's own result (the order the task made them in), and wakes the main thread like a result.
+const server = new LocalServer('worker', data.index, new StatsBoard(data.statsBuffer), undefined, (push) => {
+  data.port.postMessage({ push } satisfies PushEnvelope);
+  sys.eventfdSignal(data.wakeFd);
+});
 await app.onStart?.(server);
 
 data.port.on('message', (msg: TaskMessage) => void runTask(msg));
