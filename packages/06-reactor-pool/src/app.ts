@@ -1,3 +1,4 @@
+// #region hooks
 /**
  * The application side of the library: the hooks an app module exports, and the objects they get.
  *
@@ -33,9 +34,11 @@
  * not functions or class instances). A `tag` never leaves its SubReactor: it is how an app finds
  * its way back to, say, the pending HTTP response a result answers.
  */
+// #endregion hooks
 import { pathToFileURL } from 'node:url';
 import type { Buffer } from 'node:buffer';
 import type { HttpRequest, HttpResponder } from '@course/protocol';
+import { ThreadAffinity } from './affinity.js';
 import { checkRef, pushFrame, type ConnRef, type Push, type WebSocketHub } from './push.js';
 import type { ServerStats, StatsBoard } from './stats.js';
 
@@ -163,11 +166,15 @@ export function errorText(err: unknown): string {
 /** Submits a task for a SubReactor; see `ThreadServer.task`. */
 export type TaskSubmitter = (payload: unknown, conn: Conn, tag: unknown) => number;
 
-/** Sends a push to the other threads (on a SubReactor: to the MainReactor, which relays it). */
+/** Sends a push to the reactors it names (push.ts `pushTargets`): their inboxes and wake-ups. */
 export type PushPoster = (push: Push) => void;
 
-/** The ThreadServer of one thread. Built once per thread by that thread's entry module. */
+/**
+ * The ThreadServer of one thread. Built once per thread by that thread's entry module, and used
+ * by that thread only (`affinity` checks it, and the connections of a SubReactor check through it).
+ */
 export class LocalServer implements ThreadServer {
+  readonly affinity: ThreadAffinity;
   /** SubReactor threads: the local half of every push (set by the SubReactor). */
   hub: WebSocketHub | null = null;
 
@@ -177,7 +184,9 @@ export class LocalServer implements ThreadServer {
     private readonly board: StatsBoard,
     private readonly submit?: TaskSubmitter,
     private readonly post?: PushPoster,
-  ) {}
+  ) {
+    this.affinity = new ThreadAffinity(`the ThreadServer of ${role} ${index}`);
+  }
 
   send(ref: ConnRef, data: string | Uint8Array): void {
     const to = checkRef(ref);
@@ -206,12 +215,14 @@ export class LocalServer implements ThreadServer {
 
   /** A push for one connection: here, or to its reactor. */
   private route(push: Push, here: boolean): void {
+    this.affinity.check();
     if (here) this.hub!.apply(push);
     else this.postOut(push);
   }
 
-  /** A push for every reactor: ours at once, the others through the relay. */
+  /** A push for every reactor: ours at once, the others through their inboxes. */
   private fanOut(push: Push): void {
+    this.affinity.check();
     this.hub?.apply(push);
     if (this.board.reactorCount > (this.hub === null ? 0 : 1)) this.postOut(push);
   }
@@ -226,6 +237,7 @@ export class LocalServer implements ThreadServer {
   }
 
   task(payload: unknown, conn: Conn, tag?: unknown): number {
+    this.affinity.check();
     if (this.submit === undefined) throw new Error(`server.task() runs on SubReactor threads only (this is a ${this.role} thread)`);
     return this.submit(payload, conn, tag);
   }

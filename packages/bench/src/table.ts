@@ -83,9 +83,20 @@ export function perCall(responses: number, calls: number | undefined): number | 
   return calls === undefined || calls === 0 ? null : responses / calls;
 }
 
+/** The ratio column's header names what it divides: a p99 ratio is not a throughput ratio. */
+function ratioHeader(h: Headline): string {
+  switch (h.unit) {
+    case 'req/CPU-s': return 'vs node-http (req/CPU-s)';
+    case 'ms': return 'p99 vs node-http';
+    case 'KiB': return 'PSS/conn vs node-http';
+    case 'wake-ups': return 'wake-ups vs node-http';
+    default: return 'vs node-http';
+  }
+}
+
 export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column[] {
   const h = headlineFor(scenario, rows);
-  const ratio: Column = { header: h.unit === 'req/CPU-s' ? 'vs node-http (req/CPU-s)' : 'vs node-http', value: (r) => ratioToBaseline(r, rows), format: ratioText };
+  const ratio: Column = { header: ratioHeader(h), value: (r) => ratioToBaseline(r, rows), format: ratioText };
   const rss: Column = { header: 'peak RSS MiB', value: (r) => r.peakRssKb, format: mib, better: 'lower' };
   const errors: Column = { header: 'errors', value: (r) => (r.status === 'not built' || r.status === 'not available' || r.status === 'failed' ? null : r.errors), format: int, better: 'lower' };
   switch (scenario) {

@@ -98,6 +98,14 @@ describe('footnotes and flags', () => {
   });
 });
 
+describe('the ratio column', () => {
+  it('names what it divides: a p99 ratio, a memory ratio, or a throughput ratio', () => {
+    expect(tableCells('cpu-task', [row('node-http', 'cpu-task')]).header.at(-1)).toBe('p99 vs node-http');
+    expect(tableCells('idle-1k', [row('node-http', 'idle-1k')]).header.at(-1)).toBe('PSS/conn vs node-http');
+    expect(tableCells('churn', [row('node-http', 'churn')]).header.at(-1)).toBe('vs node-http');
+  });
+});
+
 describe('headlineFor (the client-bound rule)', () => {
   it('keeps req/s while no load generator was saturated', () => {
     const h = headlineFor('keepalive', keepaliveRows());

@@ -60,7 +60,11 @@ export class BlockingSink implements Sink {
   }
 
   // #region flush
-  /** Write everything queued, blocking until the kernel took it. Coalesces byte chunks into one writev. */
+  /**
+   * Write everything queued, blocking until the kernel took it: byte chunks coalesced into
+   * writevs, files with sendfile (the addon's blocking helpers). A failed write (EPIPE,
+   * ECONNRESET: the peer is gone) or a file that ended early marks the sink broken.
+   */
   flush(): void {
     const queue = this.queue;
     this.queue = [];
@@ -71,16 +75,33 @@ export class BlockingSink implements Sink {
       if (item instanceof Uint8Array) {
         let j = i;
         while (j < queue.length && queue[j] instanceof Uint8Array) j++;
-        if (!this.broken && writevAll(this.fd, queue.slice(i, j) as Uint8Array[]) < 0) this.broken = true;
+        const chunks = queue.slice(i, j) as Uint8Array[];
+        if (!this.broken) {
+          this.broken = !this.tryWrite(() => {
+            sys.writevAll(this.fd, chunks);
+            return true;
+          });
+        }
         i = j;
       } else {
-        if (!this.broken && sendfileAll(this.fd, item.fd, item.offset, item.length) < 0) this.broken = true;
+        // sendfileAll sends fewer bytes only if the file shrank under us: the response is cut short.
+        if (!this.broken) this.broken = !this.tryWrite(() => sys.sendfileAll(this.fd, item.fd, item.offset, item.length) === item.length);
         closeFile(item.fd);
         i++;
       }
     }
   }
   // #endregion flush
+
+  /** One blocking write: its own verdict, or false if it failed (a SysError: the peer is gone). */
+  private tryWrite(write: () => boolean): boolean {
+    try {
+      return write();
+    } catch (err) {
+      if (err instanceof sys.SysError) return false;
+      throw err; // not a syscall failure: a bug, not the peer's doing
+    }
+  }
 
   /** The connection is over: close files never sent. */
   dispose(): void {
@@ -168,40 +189,4 @@ function flushAll(conn: GuardedConnection & { sink: BlockingSink }, protocol: Pr
 export function peerOf(fd: number): PeerInfo | undefined {
   const addr = sys.getpeername(fd);
   return typeof addr === 'number' ? undefined : { address: addr.address, port: addr.port };
-}
-
-// #region writev-all
-/**
- * writev until every byte is written. A blocking socket may still take only part of a large
- * write (the send buffer fills; a signal interrupts): advance past what was taken and go again.
- * Returns 0, or -errno if the peer is gone.
- */
-function writevAll(fd: number, chunks: Uint8Array[]): number {
-  let first = 0;
-  while (first < chunks.length) {
-    const batch = first === 0 && chunks.length <= 64 ? chunks : chunks.slice(first, first + 64); // IOV_MAX is 1024; 64 is plenty
-    let n = sys.writev(fd, batch);
-    if (n === -C.EINTR) continue;
-    if (n < 0) return n;
-    while (n > 0) {
-      const c = chunks[first]!;
-      if (n >= c.length) { n -= c.length; first++; }
-      else { chunks[first] = c.subarray(n); n = 0; }
-    }
-  }
-  return 0;
-}
-// #endregion writev-all
-
-/** sendfile until `length` bytes of the file are sent; 0, or -errno. */
-function sendfileAll(fd: number, fileFd: number, offset: number, length: number): number {
-  while (length > 0) {
-    const n = sys.sendfile(fd, fileFd, offset, length);
-    if (n === -C.EINTR) continue;
-    if (n < 0) return n;
-    if (n === 0) return -C.EPIPE; // file shrank under us: stop rather than spin
-    offset += n;
-    length -= n;
-  }
-  return 0;
 }
