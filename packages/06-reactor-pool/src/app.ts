@@ -188,6 +188,7 @@ export class LocalServer implements ThreadServer {
     this.affinity = new ThreadAffinity(`the ThreadServer of ${role} ${index}`);
   }
 
+  // #region thread-server-push
   send(ref: ConnRef, data: string | Uint8Array): void {
     const to = checkRef(ref);
     this.route({ kind: 'send', to: { reactor: to.reactor, id: to.id }, frame: pushFrame(data) }, to.reactor === this.local);
@@ -231,6 +232,7 @@ export class LocalServer implements ThreadServer {
     if (this.post === undefined) throw new Error(`pushes are not available on this ${this.role} thread`);
     this.post(push);
   }
+  // #endregion thread-server-push
 
   stats(): ServerStats {
     return this.board.snapshot();

@@ -335,6 +335,7 @@ export class AppProtocol implements Protocol {
     return taken;
   }
 
+  // #region app-endpoint
   /**
    * The WebSocket handler of the app's paths: one per thread, shared by every connection (no
    * closure per connection). It ties the protocol's WebSocketConn to the app's Conn and the hub.
@@ -360,6 +361,7 @@ export class AppProtocol implements Protocol {
       this.hub.remove(conn); // the app's onClose follows, when the Reactor closes the socket
     },
   };
+  // #endregion app-endpoint
 
   private get hub(): WebSocketHub {
     return this.server.hub!;

@@ -88,6 +88,7 @@ function parseN(query: string): number | null {
 
 // --- SubReactor threads: the WebSocket endpoints -------------------------------------------------
 
+// #region demo-chat
 export const webSocketPaths = ['/ws/chat', '/ws/stats'];
 
 const CHAT = 'chat';
@@ -156,6 +157,7 @@ function sendStats(server: ThreadServer, to: Iterable<Conn>): void {
 function publishRoster(server: ThreadServer): void {
   server.publish(CHAT, JSON.stringify({ type: 'roster', reactor: server.index, users: [...chatters.values()] }));
 }
+// #endregion demo-chat
 
 /** A bad chat message gets a clear answer; the connection stays. */
 function refuse(conn: Conn, message: string): void {

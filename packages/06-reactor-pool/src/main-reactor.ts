@@ -282,6 +282,7 @@ export class MainReactor {
   // #endregion shut-down
 }
 
+// #region push-mesh
 /**
  * The push mesh (push.ts): one MessageChannel per pair of SubReactors. `mesh[i][j]` is reactor
  * i's end of its channel to reactor j (null for i = j). Each end belongs to one thread, so a push
@@ -298,6 +299,7 @@ function pushMesh(reactors: number): Array<Array<MessagePort | null>> {
   }
   return mesh;
 }
+// #endregion push-mesh
 
 /** The peer's address, for the source-hash balancer ('' if the client already left). */
 function peerAddress(fd: number): string {

@@ -132,6 +132,7 @@ export class WebSocketHub {
     if (m.topics?.delete(topic)) this.leave(m, topic);
   }
 
+  // #region hub-deliver
   /**
    * Queue `frame` on `m`, unless it is closing or already holds `maxBackpressure` unsent bytes
    * (then the frame is dropped and counted). The bytes are queued by reference: one encoded
@@ -147,7 +148,9 @@ export class WebSocketHub {
     this.board.message(this.reactor, 'out');
     return true;
   }
+  // #endregion hub-deliver
 
+  // #region hub-apply
   /** The local half of a push (or a whole push that came from another thread). */
   apply(p: Push): void {
     switch (p.kind) {
@@ -172,6 +175,7 @@ export class WebSocketHub {
       }
     }
   }
+  // #endregion hub-apply
 
   private leave(m: HubMember, topic: string): void {
     const set = this.topics.get(topic);

@@ -142,7 +142,7 @@ describe('pushes across reactors', () => {
 });
 
 describe('slow consumers', () => {
-  it('a client that never reads gets no more past --max-backpressure: pushes are dropped and counted, RSS stays bounded while 100 MB go past it', async () => {
+  it('a client that never reads gets no more past --max-backpressure: pushes are dropped and counted, RSS stays bounded while 150 MiB go past it', async () => {
     const server = await servers.start(['--app', APP, '--reactors', '1', '--workers', '1', '--max-backpressure', String(256 * 1024)]);
     const reader = await client(server);
     // The slow one: a WebSocket that never reads after the handshake (paused socket).
@@ -154,25 +154,26 @@ describe('slow consumers', () => {
     reader.ws.on('message', (_d, isBinary) => {
       if (isBinary) got++;
     });
-    // 100 × 1 MiB broadcasts, one at a time: the reader acknowledges each by asking for the next.
+    // 150 × 1 MiB broadcasts, one at a time: the reader acknowledges each by asking for the next.
     const send = () => reader.ws.send(JSON.stringify({ cmd: 'big', bytes: MiB }));
     const before = rss();
     let peak = before;
-    for (let i = 1; i <= 100; i++) {
+    for (let i = 1; i <= 150; i++) {
       send();
       while (got < i) await new Promise((r) => setTimeout(r, 2));
       if (i % 10 === 0) peak = Math.max(peak, rss());
     }
     // Bounded: the slow client's share is its socket buffers plus at most the bound and one
-    // frame; 100 MiB kept for it would show as ~100 MiB here. (Allocator slack: 48 MiB.)
-    expect(peak - before).toBeLessThan(48 * MiB);
+    // frame; keeping what went past it would show as 150 MiB or more here. The rest of the
+    // growth is garbage not yet collected (two 1 MiB buffers per broadcast): hence the margin.
+    expect(peak - before).toBeLessThan(80 * MiB);
     // The drops are counted where stats() shows them.
     reader.ws.send(JSON.stringify({ cmd: 'stats' }));
     await reader.until((t) => t.some((x) => x.startsWith('{"reactors"')), 'the stats');
     const stats = JSON.parse(reader.texts.find((x) => x.startsWith('{"reactors"'))!) as { reactors: Array<{ dropped: number; websockets: number }> };
     expect(stats.reactors[0]!.websockets).toBe(2);
-    expect(stats.reactors[0]!.dropped).toBeGreaterThan(50); // most of the 100 MiB never queued for the slow one
-    expect(got).toBe(100);
+    expect(stats.reactors[0]!.dropped).toBeGreaterThan(100); // most of the 150 MiB never queued for the slow one
+    expect(got).toBe(150);
   });
 });
 
