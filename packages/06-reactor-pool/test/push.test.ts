@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { ServerFixture, type RunningServer } from '@course/testkit';
+import { ServerFixture, broadcastRound, maskedFrame, openRawWebSockets, type RunningServer } from '@course/testkit';
 import { PKG } from './helpers.js';
 
 const APP = fileURLToPath(new URL('./fixtures/push-app.mjs', import.meta.url));
@@ -129,6 +129,25 @@ describe('pushes across reactors', () => {
       const i = c.texts.indexOf(`from-task:for ${c.reactor}`);
       expect(i).toBeGreaterThanOrEqual(0);
       expect(i).toBeLessThan(c.texts.indexOf('task-done'));
+    }
+  });
+
+  it('a broadcast reaches 600 raw clients over three reactors, round after round (the bench\'s load side)', async () => {
+    const server = await servers.start(['--app', APP, '--reactors', '3', '--workers', '1']);
+    const raw = await openRawWebSockets(server.port, '127.0.0.1', '/ws/push', 600, 50);
+    try {
+      expect([raw.failures, raw.firstError]).toEqual([0, null]);
+      await new Promise((r) => setTimeout(r, 200)); // the greetings are in
+      const trigger = maskedFrame(0x1, JSON.stringify({ cmd: 'broadcast', n: 1 }));
+      for (let round = 1; round <= 3; round++) {
+        const before = raw.clients.map((c) => c.counter.frames);
+        await broadcastRound(raw.clients[0]!, trigger, raw.clients);
+        // Exactly one more frame each: nobody got it twice.
+        await new Promise((r) => setTimeout(r, 100));
+        expect(raw.clients.every((c, i) => c.counter.frames === before[i]! + 1)).toBe(true);
+      }
+    } finally {
+      raw.release();
     }
   });
 
