@@ -158,10 +158,10 @@ const reactorPool: ModeSpec = { model: '06-reactor-pool', mode: '', args: (ctx) 
 const reactorPoolWorkers: ModeSpec = { model: '06-reactor-pool', mode: 'fib on worker', args: () => ['--reactors', '1', '--workers', '1'] };
 /** The same server with the same computation run on the reactor thread itself: 06's --app loads bench's apps/fib-inline.js. */
 const reactorPoolInline: ModeSpec = { model: '06-reactor-pool', mode: 'fib inline', args: () => ['--reactors', '1', '--workers', '1', '--app', FIB_INLINE_APP] };
-/** 06 with the ws bench app; pinned, one SubReactor and one worker, as for the HTTP comparison. */
+/** 06 with the ws bench app; pinned, one SubReactor and one worker, as for the HTTP comparison. (A WebSocket has no idle timeout: the heartbeat, off here, is what ends a silent one.) */
 const reactorPoolWs: ModeSpec = {
   model: '06-reactor-pool', mode: '',
-  args: (ctx) => [...(ctx.pinned ? ['--reactors', '1', '--workers', '1'] : []), '--app', WS_BENCH_APP, '--idle-timeout-ms', '3600000'],
+  args: (ctx) => [...(ctx.pinned ? ['--reactors', '1', '--workers', '1'] : []), '--app', WS_BENCH_APP],
 };
 /** node:http computes /api/fib on its one event loop: the single reactor every Node user already has. */
 const nodeHttpInline: ModeSpec = { model: 'node-http', mode: 'fib inline', args: () => [] };
