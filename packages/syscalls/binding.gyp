@@ -10,7 +10,8 @@
         "native/readiness.c",
         "native/process.c",
         "native/signals.c",
-        "native/constants.c"
+        "native/constants.c",
+        "native/uring.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]

@@ -26,7 +26,6 @@
  * Threads: a Reactor belongs to the thread that created it; every method must be called there.
  * With COURSE_CHECK_THREADS=1 in the environment (the tests set it) every public method checks.
  */
-import { threadId } from 'node:worker_threads';
 import * as sys from '@course/syscalls';
 import type { PeerInfo, Protocol, Session } from '@course/protocol';
 import {
@@ -38,15 +37,13 @@ import {
   LINGER_MS,
   NonBlockingSink,
   RETIRED,
+  ThreadAffinity,
   type FlushScheduler,
   type GuardedConnection,
 } from '@course/server-kit';
 
 const { C } = sys;
 const { EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR, EPOLLHUP, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL } = C;
-
-/** Read once per thread: when off, the affinity check costs one branch on a constant. */
-const CHECK_THREADS = process.env.COURSE_CHECK_THREADS === '1';
 
 /** How readiness is reported and consumed; see `readConn`. */
 export type ReactorMode = 'lt' | 'et' | 'et-nodrain';
@@ -110,6 +107,8 @@ class Conn implements GuardedConnection {
     readonly fd: number,
     readonly sink: NonBlockingSink,
     readonly peer: PeerInfo | undefined,
+    /** Where the session came from: the reactor's protocol, or the one a client brought to `adopt`. */
+    readonly protocol: Protocol,
   ) {}
 }
 // #endregion conn
@@ -161,7 +160,7 @@ export class Reactor implements FlushScheduler {
   private nextSweep = 0;
   private draining = false;
   /** The thread that created this reactor: the only one that may call it. */
-  private readonly ownerThread = threadId;
+  private readonly affinity = new ThreadAffinity('Reactor');
 
   constructor(opts: ReactorOptions) {
     this.protocol = opts.protocol;
@@ -189,7 +188,7 @@ export class Reactor implements FlushScheduler {
    */
   // #region run-once
   runOnce(maxWaitMs: number): number {
-    if (CHECK_THREADS) this.checkThread('runOnce');
+    this.affinity.check('runOnce');
     const timeout = this.dirty.length > 0 ? 0 : this.waitTime(maxWaitMs);
     const n = sys.epoll_wait(this.epfd, this.events, this.maxEvents, timeout);
     if (n < 0 && n !== -C.EINTR) sys.check(n, 'epoll_wait'); // EINTR: a signal; the caller looks at it
@@ -249,7 +248,7 @@ export class Reactor implements FlushScheduler {
       if (n > 0) {
         this.stats.bytesIn += n;
         const before = c.sink.totalQueued;
-        guardedReceive(c, this.protocol, buf.subarray(0, n));
+        guardedReceive(c, c.protocol, buf.subarray(0, n));
         this.touch(c, c.sink.totalQueued !== before);
         if (!this.drainReads) break; // lt, et-nodrain: one read per event
         // et: a short read emptied the socket (epoll(7)) — unless a FIN came with this edge:
@@ -262,7 +261,7 @@ export class Reactor implements FlushScheduler {
         }
       } else if (n === 0) {
         c.eof = true; // the peer sent FIN: answer what it asked, then close
-        guardedPeerClosed(c, this.protocol);
+        guardedPeerClosed(c, c.protocol);
         break;
       } else if (n === -C.EAGAIN) {
         break; // empty: wait for the next event
@@ -292,7 +291,7 @@ export class Reactor implements FlushScheduler {
     }
     // Room again: a session that held pipelined requests back answers more (queued, flushed
     // later this turn by the dirty list).
-    if (sink.pendingBytes <= this.lowWaterMark) guardedDrained(c, this.protocol);
+    if (sink.pendingBytes <= this.lowWaterMark) guardedDrained(c, c.protocol);
     if (sink.pendingBytes === 0) {
       // Nothing left to send: close if the peer left or we shut down with nothing in flight.
       const inFlight = busy(c.session);
@@ -350,7 +349,7 @@ export class Reactor implements FlushScheduler {
 
   /** FlushScheduler: a sink got output; flush it before the next epoll_wait. */
   scheduleFlush(sink: NonBlockingSink): void {
-    if (CHECK_THREADS) this.checkThread('scheduleFlush');
+    this.affinity.check('scheduleFlush');
     const c = this.conns[sink.fd];
     if (c !== undefined && c.sink === sink) this.dirty.push(c);
   }
@@ -429,7 +428,7 @@ export class Reactor implements FlushScheduler {
 
   /** Run `fn` on this thread once `delayMs` have passed (checked once per turn). */
   after(delayMs: number, fn: () => void): void {
-    if (CHECK_THREADS) this.checkThread('after');
+    this.affinity.check('after');
     const at = Date.now() + delayMs;
     let i = this.timers.length;
     while (i > 0 && this.timers[i - 1]!.at > at) i--;
@@ -438,14 +437,17 @@ export class Reactor implements FlushScheduler {
 
   // --- connections ---------------------------------------------------------------------------
 
-  /** Take ownership of a connected non-blocking socket: register it, open a protocol session. */
-  adopt(fd: number, peer?: PeerInfo): void {
-    if (CHECK_THREADS) this.checkThread('adopt');
+  /**
+   * Take ownership of a connected non-blocking socket: register it, open a protocol session —
+   * of the reactor's protocol, or of `protocol` (a client connection brings its own: packages/client).
+   */
+  adopt(fd: number, peer?: PeerInfo, protocol: Protocol = this.protocol): void {
+    this.affinity.check('adopt');
     if (this.conns[fd] !== undefined || this.watchers[fd] !== undefined) throw new Error(`reactor: fd ${fd} adopted twice (state must be dropped before close)`);
     // TCP_NODELAY: send a response at once rather than wait for the ACK of the previous packet
     // (Nagle's algorithm; with delayed ACKs that wait can be 40 ms).
     sys.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
-    const c = new Conn(fd, new NonBlockingSink(fd, this), peer);
+    const c = new Conn(fd, new NonBlockingSink(fd, this), peer, protocol);
     c.interest = EPOLLIN | EPOLLRDHUP | this.edge;
     if (sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, c.interest) < 0) {
       sys.close(fd); // ENOMEM, ENOSPC (max_user_watches): refuse this one connection
@@ -457,7 +459,7 @@ export class Reactor implements FlushScheduler {
     this.stats.accepted++;
     this.stats.connections = this.live.length;
     c.deadline = Date.now() + this.idleTimeoutMs;
-    const session = guardedOpen(c, this.protocol);
+    const session = guardedOpen(c, protocol);
     if (session === undefined) {
       c.session = RETIRED;
       return this.closeConn(c); // the protocol could not open a session (logged)
@@ -500,17 +502,18 @@ export class Reactor implements FlushScheduler {
   /**
    * Watch another fd (a listening socket, an eventfd): `onReady(events)` runs on this thread
    * when epoll reports it, level-triggered unless `edgeTriggered`. The caller still owns `fd`.
+   * `events` is what to wait for: EPOLLIN, or EPOLLOUT for a connect in progress (packages/client).
    */
-  watch(fd: number, onReady: (events: number) => void, edgeTriggered = false): void {
-    if (CHECK_THREADS) this.checkThread('watch');
+  watch(fd: number, onReady: (events: number) => void, edgeTriggered = false, events = EPOLLIN): void {
+    this.affinity.check('watch');
     if (this.conns[fd] !== undefined || this.watchers[fd] !== undefined) throw new Error(`reactor: fd ${fd} is already registered`);
-    sys.check(sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, EPOLLIN | (edgeTriggered ? EPOLLET : 0)), 'epoll_ctl', `ADD ${fd}`);
+    sys.check(sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, events | (edgeTriggered ? EPOLLET : 0)), 'epoll_ctl', `ADD ${fd}`);
     this.watchers[fd] = onReady;
   }
 
   /** Stop watching `fd` (it stays open: the caller owns it). */
   unwatch(fd: number): void {
-    if (CHECK_THREADS) this.checkThread('unwatch');
+    this.affinity.check('unwatch');
     if (this.watchers[fd] === undefined) return;
     this.watchers[fd] = undefined;
     sys.epoll_ctl(this.epfd, EPOLL_CTL_DEL, fd, 0);
@@ -524,7 +527,7 @@ export class Reactor implements FlushScheduler {
    * true once no connection remains. Call repeatedly between runOnce turns.
    */
   drain(): boolean {
-    if (CHECK_THREADS) this.checkThread('drain');
+    this.affinity.check('drain');
     this.draining = true;
     for (let i = this.live.length - 1; i >= 0; i--) {
       const c = this.live[i]!;
@@ -537,19 +540,12 @@ export class Reactor implements FlushScheduler {
 
   /** Close every connection and the epoll fd. Watched fds stay open (their owners close them). */
   close(): void {
-    if (CHECK_THREADS) this.checkThread('close');
+    this.affinity.check('close');
     for (let i = this.live.length - 1; i >= 0; i--) this.closeConn(this.live[i]!);
     this.closeFds();
     this.watchers.length = 0;
     this.timers.length = 0;
     sys.close(this.epfd);
-  }
-
-  /** The affinity check (COURSE_CHECK_THREADS=1): throw if `method` was called off the owner thread. */
-  private checkThread(method: string): void {
-    if (threadId !== this.ownerThread) {
-      throw new Error(`Reactor.${method} called on thread ${threadId}; this reactor belongs to thread ${this.ownerThread}`);
-    }
   }
 }
 // #endregion reactor

@@ -6,6 +6,7 @@ import { threadId } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as sys from '@course/syscalls';
 import type { Protocol, Session, Sink } from '@course/protocol';
+import { ThreadAffinity } from '@course/server-kit';
 import { Acceptor, Reactor } from '../src/index.js';
 
 const { C } = sys;
@@ -335,8 +336,8 @@ describe('Reactor thread affinity (COURSE_CHECK_THREADS=1, set in vitest.config.
   it('refuses a call on any other thread, naming both', () => {
     // JS cannot hand an object to another thread, so forge the one field the check reads: a
     // reactor owned by some other thread, called here. The check runs before anything else.
-    const foreign = Object.assign(Object.create(Reactor.prototype) as object, { ownerThread: threadId + 1 }) as unknown as Reactor;
-    expect(() => foreign.runOnce(0)).toThrow(`Reactor.runOnce called on thread ${threadId}; this reactor belongs to thread ${threadId + 1}`);
+    const foreign = Object.assign(Object.create(Reactor.prototype) as object, { affinity: new ThreadAffinity('Reactor', threadId + 1) }) as unknown as Reactor;
+    expect(() => foreign.runOnce(0)).toThrow(`Reactor.runOnce called on thread ${threadId}; it belongs to thread ${threadId + 1}`);
     expect(() => foreign.adopt(0)).toThrow(/Reactor\.adopt called on thread/);
     expect(() => foreign.watch(0, () => {})).toThrow(/Reactor\.watch called on thread/);
   });

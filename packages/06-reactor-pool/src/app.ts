@@ -38,7 +38,7 @@
 import { pathToFileURL } from 'node:url';
 import type { Buffer } from 'node:buffer';
 import type { HttpRequest, HttpResponder } from '@course/protocol';
-import { ThreadAffinity } from './affinity.js';
+import { ThreadAffinity } from '@course/server-kit';
 import { checkRef, pushFrame, type ConnRef, type Push, type WebSocketHub } from './push.js';
 import type { ServerStats, StatsBoard } from './stats.js';
 

@@ -34,9 +34,8 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as sys from '@course/syscalls';
 import { echoProtocol } from '@course/protocol';
-import { exitNow, log, shutdownRequested } from '@course/server-kit';
+import { exitNow, log, shutdownRequested, ThreadAffinity } from '@course/server-kit';
 import { Acceptor, Reactor } from '05-epoll-native';
-import { ThreadAffinity } from './affinity.js';
 import { createBalancer, type Balancer } from './balancer.js';
 import { FdRing, Lifecycle, WakeFlags, type PoolNote } from './handoff.js';
 import type { Settings } from './options.js';

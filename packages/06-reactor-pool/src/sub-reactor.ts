@@ -25,9 +25,8 @@
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import * as sys from '@course/syscalls';
-import { log } from '@course/server-kit';
+import { log, ThreadAffinity } from '@course/server-kit';
 import { Reactor } from '05-epoll-native';
-import { ThreadAffinity } from './affinity.js';
 import { LocalServer, type App, type Conn } from './app.js';
 import { AppProtocol, type Connection } from './connection.js';
 import { FdRing, LINK_END, Lifecycle, WakeFlags, type PoolNote, type TaskReply, type TaskRequest } from './handoff.js';

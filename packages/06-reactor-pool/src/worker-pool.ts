@@ -25,8 +25,7 @@
  * Ownership: a WorkerPool and its PoolWorkers belong to the main thread; call them from there only.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { log } from '@course/server-kit';
-import { ThreadAffinity } from './affinity.js';
+import { log, ThreadAffinity } from '@course/server-kit';
 import type { PoolNote, WakeFlags } from './handoff.js';
 import type { Settings } from './options.js';
 import type { StatsBoard } from './stats.js';

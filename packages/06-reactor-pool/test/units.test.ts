@@ -6,7 +6,7 @@ import { FdRing, Lifecycle, RING_CAPACITY, WakeFlags } from '../src/handoff.js';
 import { createBalancer, sourceHash } from '../src/balancer.js';
 import { StatsBoard } from '../src/stats.js';
 import { loadApp } from '../src/app.js';
-import { ThreadAffinity } from '../src/affinity.js';
+import { ThreadAffinity } from '@course/server-kit';
 
 const dataUrl = (source: string): string => `data:text/javascript,${encodeURIComponent(source)}`;
 
@@ -173,7 +173,7 @@ describe('ThreadAffinity', () => {
     expect(process.env.COURSE_CHECK_THREADS).toBe('1'); // vitest.config.ts
     expect(() => new ThreadAffinity('the MainReactor').check()).not.toThrow();
     // An owner on another thread, as a SubReactor's objects are to the main thread.
-    expect(() => new ThreadAffinity('SubReactor 0', threadId + 1).check()).toThrow(`SubReactor 0 belongs to thread ${threadId + 1}; thread ${threadId} called it`);
+    expect(() => new ThreadAffinity('SubReactor 0', threadId + 1).check()).toThrow(`SubReactor 0 called on thread ${threadId}; it belongs to thread ${threadId + 1}`);
   });
 });
 

@@ -73,7 +73,7 @@ export const USAGE = `usage: pnpm bench [flags]
   --engine E        load generator: ${ENGINE_NAMES.join(', ')}; default ${DEFAULT_ENGINE}
   --duration S      seconds of load per run, after a short warm-up; default 5
   --connections N   load-generator connections for every scenario (default: per scenario)
-  --models a,b      models to run: ${MODELS.join(', ')} (or 01..06); default all
+  --models a,b      models to run: ${MODELS.join(', ')} (or 01..07); default all
   --scenario x,y    scenarios to run: ${SCENARIOS.join(', ')}; default all
   --out FILE        JSON results; the Markdown report and SVG charts go next to it;
                     default docs/bench/latest.json

@@ -25,7 +25,7 @@ export const WS_ECHO_BYTES = 64;
 /** Broadcast rounds of the ws-broadcast scenario (median and max are reported). */
 export const WS_BROADCASTS = 20;
 
-export const MODELS = ['node-http', '01-blocking', '02-fork', '03-threads', '04-nonblocking', '05-epoll-native', '06-reactor-pool'] as const;
+export const MODELS = ['node-http', '01-blocking', '02-fork', '03-threads', '04-nonblocking', '05-epoll-native', '06-reactor-pool', '07-io-uring'] as const;
 export type ModelName = (typeof MODELS)[number];
 
 /** Sequential connections per herd run: every pool member but the one serving sleeps in accept each time. */
@@ -163,6 +163,8 @@ const reactorPoolWs: ModeSpec = {
   model: '06-reactor-pool', mode: '',
   args: (ctx) => [...(ctx.pinned ? ['--reactors', '1', '--workers', '1'] : []), '--app', WS_BENCH_APP],
 };
+/** One io_uring proactor on one thread: 05's single reactor with completions instead of readiness. */
+const proactor: ModeSpec = { model: '07-io-uring', mode: '', args: () => [] };
 /** node:http computes /api/fib on its one event loop: the single reactor every Node user already has. */
 const nodeHttpInline: ModeSpec = { model: 'node-http', mode: 'fib inline', args: () => [] };
 
@@ -175,20 +177,21 @@ const herdModes: ModeSpec[] = HERD_SIZES.flatMap((n): ModeSpec[] => [
  * The table: which modes each scenario runs. Blocking pools (02 prefork, 03 pool, one worker per
  * load connection) serve keep-alive load (pipelining runs the event-driven models only); churn adds the per-connection modes, whose cost is
  * creating a process or thread per connection; idle-1k holds connections in the per-connection
- * modes, capped; idle-10k holds 10,000 in 06 against node:http; herd sizes 02's and 03's pools
+ * modes, capped; idle-10k holds 10,000 in 05 and 06 against node:http; herd sizes 02's and 03's pools
  * from 1 to 8. 04 runs its default busy-poll loop, 05 its default level-triggered reactor.
  */
 export const PLAN: Record<ScenarioName, readonly ModeSpec[]> = {
-  keepalive: [nodeHttp, blocking, prefork, threadPool, busyPoll, epoll, reactorPool],
+  keepalive: [nodeHttp, blocking, prefork, threadPool, busyPoll, epoll, reactorPool, proactor],
   // The blocking models answer a pipelined read the same way (one writev for all of it) and
   // learn nothing new here: keepalive and slow-client already show where they stand.
-  pipelined: [nodeHttp, busyPoll, epoll, reactorPool],
+  pipelined: [nodeHttp, busyPoll, epoll, reactorPool, proactor],
   burst: [nodeHttp, busyPoll, epoll, reactorPool],
-  churn: [nodeHttp, blocking, forkPerConnection, prefork, threadPerConnection, threadPool, busyPoll, epoll, reactorPool],
+  churn: [nodeHttp, blocking, forkPerConnection, prefork, threadPerConnection, threadPool, busyPoll, epoll, reactorPool, proactor],
   'slow-client': [nodeHttp, blocking, prefork, threadPool, busyPoll, epoll, reactorPool],
-  'idle-1k': [nodeHttp, blocking, forkPerConnection, threadPerConnection, busyPoll, epoll, reactorPool],
-  // Step 06's memory target: 10,000 served, idle connections, and a newcomer still answered.
-  'idle-10k': [nodeHttp, reactorPool],
+  'idle-1k': [nodeHttp, blocking, forkPerConnection, threadPerConnection, busyPoll, epoll, reactorPool, proactor],
+  // Step 06's memory target: 10,000 served, idle connections, and a newcomer still answered; 05
+  // beside it, since at 1,000 connections heap-growth steps blur the two.
+  'idle-10k': [nodeHttp, epoll, reactorPool],
   herd: [...herdModes.filter((m) => m.model === '02-fork'), ...herdModes.filter((m) => m.model === '03-threads')],
   'cpu-task': [nodeHttpInline, reactorPoolWorkers, reactorPoolInline],
   // Long-lived connections: the `ws` package on node:http against step 06's push API.

@@ -55,12 +55,12 @@ describe('refreshText', () => {
   });
 
   it('names the line of a marker it cannot fill, and keeps that block as it was', () => {
-    const doc = 'x\n<!-- bench:table nosuch -->\nkept\n<!-- /bench:table -->\n<!-- bench:table churn models=07-io-uring -->\n<!-- /bench:table -->';
+    const doc = 'x\n<!-- bench:table nosuch -->\nkept\n<!-- /bench:table -->\n<!-- bench:table churn models=08-io-uring -->\n<!-- /bench:table -->';
     const r = refreshText(doc, report, 'l.md');
     expect(r.text).toBe(doc);
     expect(r.problems).toEqual([
       'line 2: bench:table needs a scenario (keepalive, pipelined, burst, churn, slow-client, idle-1k, idle-10k, herd, cpu-task, ws-echo, ws-broadcast, ws-idle-10k), got "nosuch"',
-      'line 5: bench:table churn: unknown model "07-io-uring"',
+      'line 5: bench:table churn: unknown model "08-io-uring"',
     ]);
   });
 });

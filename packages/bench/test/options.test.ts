@@ -42,7 +42,7 @@ describe('parseOptions', () => {
     [['--duration', '0.1'], /--duration expects seconds/],
     [['--connections', '0'], /--connections expects an integer/],
     [['--connections', '2.5'], /--connections expects an integer/],
-    [['--models', '07-io-uring'], /unknown model "07-io-uring"/],
+    [['--models', '08-io-uring'], /unknown model "08-io-uring"/],
     [['--models', ','], /at least one model/],
     [['--scenario', 'idle-100k'], /unknown scenario "idle-100k"/],
     [['--engine', 'ab'], /--engine: unknown engine "ab" \(known: autocannon, wrk\)/],

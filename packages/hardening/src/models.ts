@@ -4,8 +4,9 @@
  * design promises, so that a suite can tell "this model cannot, by design" (01 serves one
  * connection at a time) from "this model is broken".
  *
- * Immutable data; any thread.
+ * Immutable data; any thread. (Loading it asks the kernel once whether io_uring works here.)
  */
+import { uringSupport } from '07-io-uring';
 
 /** What a model does when its process runs out of file descriptors. */
 export type FdExhaustion =
@@ -49,7 +50,7 @@ function config(pkg: string, args: string[], traits: Omit<ModelConfig, 'name' | 
 const BLOCKING = { timeouts: false, fdExhaustion: 'not-applicable', busyPolls: false } as const;
 
 /**
- * 01-06, every variant. Pools are pinned to 2 processes/threads/reactors (the default is one per
+ * 01-07, every variant. Pools are pinned to 2 processes/threads/reactors (the default is one per
  * core) so that the suites behave the same on any machine.
  */
 export const MODEL_CONFIGS: readonly ModelConfig[] = Object.freeze([
@@ -65,9 +66,12 @@ export const MODEL_CONFIGS: readonly ModelConfig[] = Object.freeze([
   config('05-epoll-native', ['--mode', 'lt'], { concurrent: true, timeouts: true, fdExhaustion: 'sheds', busyPolls: false }),
   config('05-epoll-native', ['--mode', 'et'], { concurrent: true, timeouts: true, fdExhaustion: 'sheds', busyPolls: false }),
   config('06-reactor-pool', ['--reactors', '2', '--workers', '2'], { concurrent: true, timeouts: true, fdExhaustion: 'sheds', busyPolls: false }),
+  // 07 needs io_uring. Where the kernel refuses it (a container's seccomp profile,
+  // kernel.io_uring_disabled), 07's own tests check that it says so and exits 1 instead.
+  ...(uringSupport() === 0 ? [config('07-io-uring', [], { concurrent: true, timeouts: true, fdExhaustion: 'sheds', busyPolls: false })] : []),
 ]);
 
-/** The rows that have header and idle timeouts (05, 06). */
+/** The rows that have header and idle timeouts (05, 06, 07). */
 export const WITH_TIMEOUTS: readonly ModelConfig[] = MODEL_CONFIGS.filter((c) => c.timeouts);
 
 /** The rows whose process can run out of fds because of connections. */

@@ -38,6 +38,19 @@ export * as ws from './ws/frame.js';
 export { acceptKey, checkHandshake } from './ws/handshake.js';
 export { Utf8Validator } from './ws/utf8.js';
 export { STATUS_TEXT, httpDate } from './http/response.js';
+export {
+  ResponseParser,
+  type ParsedResponse,
+  type ResponseHandler,
+  type ResponseParserOptions,
+} from './http/response-parser.js';
+export {
+  HttpClientSession,
+  encodeRequest,
+  type HttpResponse,
+  type RequestOptions,
+  type ResponseCallback,
+} from './http/client-session.js';
 export { echoProtocol } from './echo.js';
 
 /**

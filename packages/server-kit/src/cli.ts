@@ -63,7 +63,20 @@ export class UsageError extends Error {}
 
 /** Parse argv (without node and the script) against the common flags plus the model's own. Pure: throws UsageError. */
 export function parseArgs<S extends FlagSpecs>(argv: readonly string[], model: S): CommonOptions & FlagValues<S> & { help: boolean } {
-  const specs: FlagSpecs = { ...COMMON, ...model };
+  const out = parseFlags(argv, { ...COMMON, ...model }) as Record<string, string | number | boolean>;
+  out.host = normaliseHost(out.host as string);
+  const root = out.root as string;
+  let isDir = false;
+  try { isDir = statSync(root).isDirectory(); } catch { /* reported below */ }
+  if (!isDir) throw new UsageError(`--root: "${root}" is not a directory`);
+  return out as CommonOptions & FlagValues<S> & { help: boolean };
+}
+
+/**
+ * Parse argv against `specs` alone, without the models' common flags: for programs that are not
+ * servers (the load engine). Pure: throws UsageError.
+ */
+export function parseFlags<S extends FlagSpecs>(argv: readonly string[], specs: S): FlagValues<S> & { help: boolean } {
   const out: Record<string, string | number | boolean> = { help: false };
   for (const [name, spec] of Object.entries(specs)) out[name] = spec.default;
 
@@ -82,13 +95,7 @@ export function parseArgs<S extends FlagSpecs>(argv: readonly string[], model: S
     if (raw === undefined) throw new UsageError(`--${name} needs a value (${spec.help})`);
     out[name] = convert(name, spec, raw);
   }
-
-  out.host = normaliseHost(out.host as string);
-  const root = out.root as string;
-  let isDir = false;
-  try { isDir = statSync(root).isDirectory(); } catch { /* reported below */ }
-  if (!isDir) throw new UsageError(`--root: "${root}" is not a directory`);
-  return out as CommonOptions & FlagValues<S> & { help: boolean };
+  return out as FlagValues<S> & { help: boolean };
 }
 
 function convert(name: string, spec: FlagSpec, raw: string): string | number {
@@ -109,18 +116,18 @@ function convert(name: string, spec: FlagSpec, raw: string): string | number {
   }
 }
 
-/** bind(2) takes address literals only; `localhost` is the one name readers type anyway. */
-function normaliseHost(host: string): string {
+/** bind(2) and connect(2) take address literals only; `localhost` is the one name readers type anyway. Throws UsageError. */
+export function normaliseHost(host: string): string {
   if (host === 'localhost') return '127.0.0.1';
   const literal = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   if (isIP(literal) === 0) throw new UsageError(`--host expects an IPv4 or IPv6 address, got "${host}"`);
   return literal;
 }
 
-/** Usage text for --help, listing common and model flags. */
-export function usage(pkg: string, model: FlagSpecs): string {
+/** Usage text for --help, listing common and model flags (or, with `common` false, the given flags only). */
+export function usage(pkg: string, model: FlagSpecs, common = true): string {
   const lines = [`usage: pnpm --filter ${pkg} start [flags]`, ''];
-  const all = Object.entries({ ...COMMON, ...model });
+  const all = Object.entries(common ? { ...COMMON, ...model } : model);
   const width = Math.max(...all.map(([name]) => name.length));
   for (const [name, spec] of all) {
     const values = spec.kind === 'enum' ? ` (${spec.values.join('|')})` : '';
@@ -135,10 +142,19 @@ export function usage(pkg: string, model: FlagSpecs): string {
  * flush asynchronous output.
  */
 export function parseCommandLine<S extends FlagSpecs>(pkg: string, model: S, argv = process.argv.slice(2)): CommonOptions & FlagValues<S> {
+  return orExit(pkg, usage(pkg, model), () => parseArgs(argv, model));
+}
+
+/** `parseCommandLine` for a program that is not a server: only `specs`, no common flags. */
+export function parseFlagsOrExit<S extends FlagSpecs>(pkg: string, specs: S, argv = process.argv.slice(2)): FlagValues<S> {
+  return orExit(pkg, usage(pkg, specs, false), () => parseFlags(argv, specs));
+}
+
+function orExit<T extends { help: boolean }>(pkg: string, help: string, parse: () => T): T {
   try {
-    const opts = parseArgs(argv, model);
+    const opts = parse();
     if (opts.help) {
-      writeSync(1, usage(pkg, model));
+      writeSync(1, help);
       process.exit(0);
     }
     return opts;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs, UsageError, usage } from '../src/cli.js';
+import { parseArgs, parseFlags, UsageError, usage } from '../src/cli.js';
 
 const MODEL = {
   mode: { kind: 'enum', default: 'lt', values: ['lt', 'et'], help: 'trigger mode' },
@@ -41,5 +41,14 @@ describe('parseArgs', () => {
   it('lists every flag in the usage text', () => {
     const text = usage('demo', MODEL);
     for (const flag of ['--port', '--host', '--root', '--protocol', '--mode', '--workers']) expect(text).toContain(flag);
+  });
+});
+
+describe('parseFlags (programs that are not servers)', () => {
+  it('reads only the flags it is given: no common flags, no --root check', () => {
+    expect(parseFlags(['--workers', '3'], MODEL)).toEqual({ help: false, mode: 'lt', workers: 3 });
+    expect(() => parseFlags(['--root', '/tmp'], MODEL)).toThrow(new UsageError('unknown flag --root'));
+    expect(() => parseFlags(['--workers', '0'], MODEL)).toThrow('--workers expects an integer from 1 to 64, got "0"');
+    expect(usage('x', MODEL, false)).not.toContain('--port');
   });
 });

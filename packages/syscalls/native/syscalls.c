@@ -13,5 +13,6 @@ NAPI_MODULE_INIT() {
   register_process(env, exports);
   register_signals(env, exports);
   register_constants(env, exports);
+  register_uring(env, exports);
   return exports;
 }

@@ -70,6 +70,7 @@ void register_readiness(napi_env env, napi_value exports);
 void register_process(napi_env env, napi_value exports);
 void register_signals(napi_env env, napi_value exports);
 void register_constants(napi_env env, napi_value exports);
+void register_uring(napi_env env, napi_value exports); /* uring.c: io_uring */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Between concerns. */

@@ -24,3 +24,4 @@ export {
   type TcpListener,
   type ExitStatus,
 } from './helpers.js';
+export * from './uring.js';
