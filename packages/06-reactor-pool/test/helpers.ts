@@ -6,9 +6,15 @@ export const PKG = '06-reactor-pool';
 
 /** The shape /api/stats answers (see src/stats.ts). */
 export interface Stats {
-  reactors: Array<{ index: number; connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; tasks: number; refused: number; timedOut: number }>;
+  reactors: Array<{
+    index: number; connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; tasks: number;
+    refused: number; timedOut: number; websockets: number; messagesIn: number; messagesOut: number; dropped: number;
+  }>;
   workers: { threads: number; queued: number; running: number; done: number; failed: number; restarts: number; recycled: number; refused: number; timedOut: number };
-  totals: { connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; refusedConnections: number };
+  totals: {
+    connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; refusedConnections: number;
+    websockets: number; messagesIn: number; messagesOut: number; dropped: number;
+  };
 }
 
 /**

@@ -18,6 +18,13 @@ export const FIB_N = 35;
 /** An app module for 06 that computes /api/fib on the reactor (see apps/fib-inline.ts); compiled next to this file. */
 export const FIB_INLINE_APP = fileURLToPath(new URL('./apps/fib-inline.js', import.meta.url));
 
+/** The app 06 runs in the ws scenarios (apps/ws-bench.js): /ws/bench, the same endpoint as the `ws` peer. */
+export const WS_BENCH_APP = fileURLToPath(new URL('./apps/ws-bench.js', import.meta.url));
+/** Messages of the ws-echo scenario, bytes. */
+export const WS_ECHO_BYTES = 64;
+/** Broadcast rounds of the ws-broadcast scenario (median and max are reported). */
+export const WS_BROADCASTS = 20;
+
 export const MODELS = ['node-http', '01-blocking', '02-fork', '03-threads', '04-nonblocking', '05-epoll-native', '06-reactor-pool', '07-io-uring'] as const;
 export type ModelName = (typeof MODELS)[number];
 
@@ -91,6 +98,21 @@ export const SCENARIO_SPECS: Record<ScenarioName, ScenarioSpec> = {
     title: `herd: ${HERD_CONNECTIONS} sequential connections to a pool of N blocked in accept — wake-ups per connection`,
     headline: { label: 'wake-ups per connection', unit: 'wake-ups', better: 'lower' },
   },
+  'ws-echo': {
+    name: 'ws-echo', connections: 50, pipelining: 1, style: 'in-flight', churn: false,
+    title: 'ws-echo: 50 WebSocket connections, one 64-byte message in flight on each, echoed',
+    headline: { label: 'messages per server-CPU-second', unit: 'msg/CPU-s', better: 'higher' },
+  },
+  'ws-broadcast': {
+    name: 'ws-broadcast', connections: 10_000, pipelining: 1, style: 'in-flight', churn: false,
+    title: `ws-broadcast: 10,000 WebSocket clients, ${WS_BROADCASTS} broadcasts of 64 bytes — server CPU per broadcast`,
+    headline: { label: 'median server CPU ms per broadcast', unit: 'CPU ms', better: 'lower' },
+  },
+  'ws-idle-10k': {
+    name: 'ws-idle-10k', connections: 10_000, pipelining: 1, style: 'in-flight', churn: false,
+    title: 'ws-idle-10k: 10,000 idle WebSocket connections — memory per connection',
+    headline: { label: 'KiB per idle WebSocket (RSS)', unit: 'KiB RSS', better: 'lower' },
+  },
   'cpu-task': {
     name: 'cpu-task', connections: 10, pipelining: 1, style: 'in-flight', churn: false,
     title: `cpu-task: 4 clients loop on /api/fib?n=${FIB_N} while 10 connections fetch ${BENCH_PATH} — static p99 latency`,
@@ -152,6 +174,11 @@ const reactorPool: ModeSpec = { model: '06-reactor-pool', mode: '', args: (ctx) 
 const reactorPoolWorkers: ModeSpec = { model: '06-reactor-pool', mode: 'fib on worker', args: () => ['--reactors', '1', '--workers', '1'] };
 /** The same server with the same computation run on the reactor thread itself: 06's --app loads bench's apps/fib-inline.js. */
 const reactorPoolInline: ModeSpec = { model: '06-reactor-pool', mode: 'fib inline', args: () => ['--reactors', '1', '--workers', '1', '--app', FIB_INLINE_APP] };
+/** 06 with the ws bench app; pinned, one SubReactor and one worker, as for the HTTP comparison. (A WebSocket has no idle timeout: the heartbeat, off here, is what ends a silent one.) */
+const reactorPoolWs: ModeSpec = {
+  model: '06-reactor-pool', mode: '',
+  args: (ctx) => [...(ctx.pinned ? ['--reactors', '1', '--workers', '1'] : []), '--app', WS_BENCH_APP],
+};
 /** One io_uring proactor on one thread: 05's single reactor with completions instead of readiness. */
 const proactor: ModeSpec = { model: '07-io-uring', mode: '', args: () => [] };
 /** node:http computes /api/fib on its one event loop: the single reactor every Node user already has. */
@@ -192,6 +219,10 @@ export const PLAN: Record<ScenarioName, readonly ModeSpec[]> = {
   herd: [...herdModes.filter((m) => m.model === '02-fork'), ...herdModes.filter((m) => m.model === '03-threads')],
   'cpu-task': [nodeHttpInline, reactorPoolWorkers, reactorPoolInline],
   c10k: c10kModes,
+  // Long-lived connections: the `ws` package on node:http against step 06's push API.
+  'ws-echo': [nodeHttp, reactorPoolWs],
+  'ws-broadcast': [nodeHttp, reactorPoolWs],
+  'ws-idle-10k': [nodeHttp, reactorPoolWs],
 };
 
 /** One run of the bench: a mode under a scenario. */

@@ -13,6 +13,7 @@ import { BENCH_PATH, FIB_CLIENTS, FIB_N, SCENARIO_SPECS, modeLabel, type Planned
 import { exitDescription, startTarget, UsageSampler, type Usage } from './target.js';
 import type { Row } from './types.js';
 import { idleCapacityProblem } from './verdicts.js';
+import { wsScenario } from './ws-scenarios.js';
 
 /** Settings shared by every run. */
 export interface RunEnv {
@@ -55,7 +56,7 @@ async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
     : env.connections ?? spec.connections;
   const row = emptyRow(run, connections);
   // What cannot run here is a row that says why, before any server starts.
-  const idleHeld = run.scenario === 'idle-10k' ? connections : run.spec.c10k?.idle ?? 0;
+  const idleHeld = run.scenario === 'idle-10k' || run.scenario === 'ws-broadcast' || run.scenario === 'ws-idle-10k' ? connections : run.spec.c10k?.idle ?? 0;
   const why = (idleHeld >= 1000 ? idleCapacityProblem(idleHeld, connectionLimits()) : null)
     ?? (usesEngine(run) ? env.engine.cannot(shapeOf(row, env.durationS)) : null);
   if (why) return { ...row, status: 'not available', reason: why, engine: usesEngine(run) ? env.engine.name : '' };
@@ -95,6 +96,11 @@ async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
         break;
       case 'cpu-task':
         await cpuTaskScenario(server, row, env);
+        break;
+      case 'ws-echo':
+      case 'ws-broadcast':
+      case 'ws-idle-10k':
+        await wsScenario(server, row, env);
         break;
     }
   } catch (err) {
@@ -144,7 +150,7 @@ async function loadScenario(server: RunningServer, row: Row, env: RunEnv, before
 
 /** Whether a scenario's load comes from the engine (the others hold raw sockets only). */
 function usesEngine(run: PlannedRun): boolean {
-  return !['idle-1k', 'idle-10k', 'herd'].includes(run.scenario);
+  return !['idle-1k', 'idle-10k', 'herd', 'ws-echo', 'ws-broadcast', 'ws-idle-10k'].includes(run.scenario);
 }
 
 /** The load a row's scenario asks the engine for. Pure. */

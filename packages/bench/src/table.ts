@@ -31,6 +31,9 @@ export function headline(row: Row): number | null {
     case 'cpu-task': return row.latencyP99Ms;
     case 'herd': return row.herd?.wakeupsPerConnection ?? null;
     case 'c10k': return row.requestsPerServerCpuSec;
+    case 'ws-echo': return row.ws?.messagesPerServerCpuSec ?? null;
+    case 'ws-broadcast': return row.ws?.cpuMsPerBroadcast?.median ?? null;
+    case 'ws-idle-10k': return row.ws?.rssPerConnectionKb ?? null;
     default: return row.requestsPerSec;
   }
 }
@@ -90,7 +93,10 @@ function ratioHeader(h: Headline): string {
     case 'req/CPU-s': return 'vs node-http (req/CPU-s)';
     case 'ms': return 'p99 vs node-http';
     case 'KiB': return 'PSS/conn vs node-http';
+    case 'KiB RSS': return 'RSS/conn vs node-http';
     case 'wake-ups': return 'wake-ups vs node-http';
+    case 'msg/CPU-s': return 'msg/CPU-s vs node-http';
+    case 'CPU ms': return 'CPU/broadcast vs node-http';
     default: return 'vs node-http';
   }
 }
@@ -125,6 +131,29 @@ export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column
         { header: 'req/CPU-s', value: (r) => r.requestsPerServerCpuSec, format: int, better: 'higher' },
         { header: 'p99 ms', value: (r) => r.latencyP99Ms, format: ms, better: 'lower' },
         errors, rss,
+      ];
+    case 'ws-echo':
+      return [
+        { header: 'clients', value: (r) => r.ws?.clients ?? null, format: int },
+        { header: 'msg/s', value: (r) => r.requestsPerSec, format: int, better: 'higher' },
+        { header: 'msg/CPU-s', value: (r) => r.ws?.messagesPerServerCpuSec ?? null, format: int, better: 'higher' },
+        errors, rss, ratio,
+      ];
+    case 'ws-broadcast':
+      return [
+        { header: 'clients', value: (r) => r.ws?.clients ?? null, format: int },
+        { header: 'CPU ms median', value: (r) => r.ws?.cpuMsPerBroadcast?.median ?? null, format: ms, better: 'lower' },
+        { header: 'CPU ms max', value: (r) => r.ws?.cpuMsPerBroadcast?.max ?? null, format: ms, better: 'lower' },
+        { header: 'last client ms median', value: (r) => r.ws?.lastClientMs?.median ?? null, format: ms, better: 'lower' },
+        { header: 'last client ms max', value: (r) => r.ws?.lastClientMs?.max ?? null, format: ms, better: 'lower' },
+        errors, ratio,
+      ];
+    case 'ws-idle-10k':
+      return [
+        { header: 'held', value: (r) => r.ws?.clients ?? null, format: int, better: 'higher' },
+        { header: 'KiB/conn RSS', value: (r) => r.ws?.rssPerConnectionKb ?? null, format: kib, better: 'lower' },
+        { header: 'KiB/conn PSS', value: (r) => r.ws?.pssPerConnectionKb ?? null, format: kib, better: 'lower' },
+        errors, rss, ratio,
       ];
     case 'cpu-task':
       return [

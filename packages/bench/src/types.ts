@@ -5,7 +5,7 @@
  */
 
 /** The scenarios, in the order they are run and shown. */
-export const SCENARIOS = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client', 'idle-1k', 'idle-10k', 'herd', 'cpu-task', 'c10k'] as const;
+export const SCENARIOS = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client', 'idle-1k', 'idle-10k', 'herd', 'cpu-task', 'c10k', 'ws-echo', 'ws-broadcast', 'ws-idle-10k'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /**
@@ -70,6 +70,22 @@ export interface CpuTaskFacts {
   fibErrors: number;
 }
 
+/** Extra facts of the WebSocket scenarios (ws-scenarios.ts). */
+export interface WsFacts {
+  /** WebSocket clients connected (echoing, receiving broadcasts, or idle). */
+  clients: number;
+  /** ws-echo: messages echoed during the load, and per server-CPU-second. */
+  messages?: number;
+  messagesPerServerCpuSec?: number | null;
+  /** ws-broadcast: rounds run; server CPU per broadcast and time until the last client had it, ms. */
+  broadcasts?: number;
+  cpuMsPerBroadcast?: { median: number; max: number };
+  lastClientMs?: { median: number; max: number };
+  /** ws-idle-10k: growth of the server's RSS and PSS per idle WebSocket, KiB. */
+  rssPerConnectionKb?: number | null;
+  pssPerConnectionKb?: number | null;
+}
+
 /** One measurement: a model in one mode under one scenario. */
 export interface Row {
   /** Package name (`05-epoll-native`) or `node-http`. */
@@ -119,6 +135,7 @@ export interface Row {
   cpuTask?: CpuTaskFacts;
   herd?: HerdFacts;
   c10k?: C10kFacts;
+  ws?: WsFacts;
   /** Observations worth a reader's attention ("load generator saturated its core"). */
   notes: string[];
 }

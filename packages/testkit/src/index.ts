@@ -5,3 +5,4 @@ export * from './site.js';
 export * from './llhttp.js';
 export * from './latency.js';
 export * from './load.js';
+export * from './ws-load.js';

@@ -3,7 +3,8 @@
  * serves the same site with the same CLI contract as the models, keeps file contents in memory
  * after the first request, answers conditional requests, keeps connections alive — a competent
  * server, not a straw man. It also answers /api/fib on its one event loop, which makes it the
- * "CPU work inline on a single reactor" of the cpu-task scenario.
+ * "CPU work inline on a single reactor" of the cpu-task scenario. With the `ws` package it is the
+ * WebSocket peer of the ws scenarios too (ws-bench.ts).
  *
  *   node dist/baselines/node-http.js [--port N] [--host H] [--root DIR] [--protocol http|echo]
  *
@@ -15,6 +16,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { attachWebSocketBench } from './ws-bench.js';
 
 const NAME = 'node-http';
 
@@ -214,6 +216,8 @@ function main(): void {
         sock.on('error', () => { /* the peer reset: close follows */ });
         sock.pipe(sock);
       });
+
+  if (opts.protocol === 'http') attachWebSocketBench(server as ReturnType<typeof createServer>); // the ws scenarios' peer
 
   server.on('error', (err: NodeJS.ErrnoException) => {
     process.stderr.write(`${NAME}: ${err.syscall ?? 'listen'}: ${err.code ?? err.message}\n`);
