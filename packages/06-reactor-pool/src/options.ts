@@ -12,7 +12,6 @@ import { DEMO_SITE_ROOT } from '@course/protocol';
 import type { ReactorMode } from '05-epoll-native';
 import { appUrl } from './app.js';
 import { BALANCE_POLICIES, type BalancePolicy } from './balancer.js';
-import type { WebSocketLimits } from './connection.js';
 
 export interface ServerOptions {
   /** IPv4 or IPv6 literal. Default 127.0.0.1. */
@@ -29,8 +28,6 @@ export interface ServerOptions {
   protocol?: 'http' | 'echo';
   /** Static document root (HTTP). Default: the course's demo site. */
   root?: string;
-  /** WebSocket limits (`/ws/echo`): largest message, heartbeat period. Default 1 MiB, no heartbeat. */
-  websocket?: WebSocketLimits;
   /** The app module every thread loads. Default: the demo app. */
   app?: string | URL;
   /** Recycle a WorkerPool thread after this many tasks (swoole's max_request); 0 = never. */
@@ -93,7 +90,6 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
     balance: options.balance ?? 'rr',
     protocol: options.protocol ?? 'http',
     root: options.root ?? DEMO_SITE_ROOT,
-    websocket: Object.freeze({ ...options.websocket }),
     app: appUrl(options.app ?? DEMO_APP),
     maxRequests: options.maxRequests ?? 0,
     maxQueuedTasks: options.maxQueuedTasks ?? 1024,
