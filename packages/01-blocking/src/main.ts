@@ -11,11 +11,11 @@
  */
 import * as sys from '@course/syscalls';
 import { createProtocol } from '@course/protocol';
-import { announce, catchShutdownSignals, exitNow, listenOrExit, parseCommandLine, peerOf, serveConnection, shutdownRequested } from '@course/server-kit';
+import { announce, catchShutdownSignals, exitNow, listenOrExit, parseCommandLine, peerOf, protocolSettings, serveConnection, shutdownRequested } from '@course/server-kit';
 
 const PKG = '01-blocking';
 const opts = parseCommandLine(PKG, {});
-const protocol = createProtocol(opts.protocol, { root: opts.root });
+const protocol = createProtocol(opts.protocol, protocolSettings(opts));
 
 // #region catch-signals
 catchShutdownSignals(); // SIGTERM interrupts accept/read with EINTR instead of killing us

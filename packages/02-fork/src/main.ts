@@ -20,7 +20,7 @@
 import { availableParallelism } from 'node:os';
 import * as sys from '@course/syscalls';
 import { createProtocol, type Protocol } from '@course/protocol';
-import { announce, exitNow, listenOrExit, log, parseCommandLine, peerOf, serveConnection, shutdownRequested, type Listener } from '@course/server-kit';
+import { announce, exitNow, listenOrExit, log, parseCommandLine, peerOf, protocolSettings, serveConnection, shutdownRequested, type Listener } from '@course/server-kit';
 import { catchParentSignals, ChildSet, nap, stopRequested } from './children.js';
 import { isSingleThreaded, relaunchSingleThreaded, WRAPPER_PID_ENV } from './relaunch.js';
 
@@ -36,7 +36,7 @@ if (!isSingleThreaded()) {
   relaunchSingleThreaded(); // this process becomes a thin wrapper around the real server
 } else {
   dieWithWrapper();
-  const protocol = createProtocol(opts.protocol, { root: opts.root });
+  const protocol = createProtocol(opts.protocol, protocolSettings(opts));
   catchParentSignals(); // before listen: from now on SIGTERM interrupts our blocking calls
   const listener = listenOrExit(PKG, opts); // a blocking listening socket, shared by every child
   if (opts.mode === 'prefork') prefork(listener, protocol, opts.workers);

@@ -6,6 +6,7 @@
  * fd 12 means the same socket in every thread. Ownership is what moves: once handed over, only
  * the receiving thread may use or close it.
  */
+import type { ProtocolSettings } from '@course/server-kit';
 
 /** For connection-worker.js: serve this one connection, then end the thread. */
 export interface ConnectionJob {
@@ -13,6 +14,7 @@ export interface ConnectionJob {
   fd: number;
   protocol: 'http' | 'echo';
   root: string;
+  websocket: ProtocolSettings['websocket'];
   /**
    * Int32Array(1) over a SharedArrayBuffer. The Worker stores 1 in it as its first act: from then
    * on the fd is the Worker's. A Worker that exits with 0 here never ran (its modules failed to
@@ -27,6 +29,7 @@ export interface PoolJob {
   listenFd: number;
   protocol: 'http' | 'echo';
   root: string;
+  websocket: ProtocolSettings['websocket'];
   /**
    * Start-up handshake, Int32Array over a SharedArrayBuffer: [0] counts threads about to accept,
    * [1] counts threads that failed to start. A blocked main thread never sees postMessage, so

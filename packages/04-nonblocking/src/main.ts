@@ -22,7 +22,8 @@ import * as sys from '@course/syscalls';
 import { createProtocol, type Session } from '@course/protocol';
 import {
   announce, catchShutdownSignals, exitNow, guardedClose, guardedDrained, guardedOpen, guardedPeerClosed, guardedReceive,
-  LINGER_MS, listenOrExit, log, NonBlockingSink, parseCommandLine, peerOf, shutdownRequested, type GuardedConnection,
+  LINGER_MS, listenOrExit, log, NonBlockingSink, parseCommandLine, peerOf, protocolSettings, shutdownRequested,
+  type GuardedConnection,
 } from '@course/server-kit';
 
 const { C } = sys;
@@ -36,7 +37,7 @@ if (usePoll && opts['sleep-ms'] > 0) {
   log(`${PKG}: --sleep-ms applies to --poller busy only (poll already sleeps until a socket is ready)`);
   exitNow(2);
 }
-const protocol = createProtocol(opts.protocol, { root: opts.root });
+const protocol = createProtocol(opts.protocol, protocolSettings(opts));
 
 /**
  * One client. Lives in `conns` from accept until it is closed. Main thread only. Every call
@@ -92,11 +93,12 @@ while (!shutdownRequested()) {
   if (!usePoll || pollFds[2] !== 0) worked = acceptAll();
 
   let kept = 0;
+  const now = Date.now();
   for (let i = 0; i < conns.length; i++) {
     const c = conns[i]!;
     // busy: try everyone. poll: only those it reported, plus anyone accepted since.
     const due = !usePoll || i >= polled || pollFds[3 * (i + 1) + 2] !== 0;
-    const result = due ? serve(c) : IDLE;
+    const result = timedOut(c, now) ? DONE : due ? serve(c) : IDLE;
     if (result === DONE) closeConnection(c);
     else conns[kept++] = c;
     if (result !== IDLE) worked = true;
@@ -182,6 +184,15 @@ function linger(c: Connection): number {
 }
 // #endregion linger
 
+/**
+ * A session that keeps its own time (a WebSocket's heartbeat or close wait: `session.deadline`)
+ * is called when it is due; it may queue a ping. True when it wants the connection cut.
+ */
+function timedOut(c: Connection, now: number): boolean {
+  const deadline = c.session.deadline ?? 0;
+  return deadline > 0 && deadline <= now && c.session.timeout!(now);
+}
+
 function closeConnection(c: Connection): void {
   guardedClose(c);
   c.sink.dispose();
@@ -199,15 +210,19 @@ function waitUntilReady(): void {
   if (pollFds.length < 3 * (polled + 1)) pollFds = new Int32Array(6 * (polled + 1));
   pollFds[0] = listener.fd;
   pollFds[1] = C.POLLIN;
+  let wake = Infinity; // the earliest session deadline: poll must not sleep past it
   for (let i = 0; i < polled; i++) {
     const c = conns[i]!;
     const lingering = c.lingerUntil !== 0;
     if (lingering) lingerUntil = Math.min(lingerUntil, c.lingerUntil);
+    const deadline = c.session.deadline ?? 0;
+    if (deadline > 0 && deadline < wake) wake = deadline;
     const wantRead = lingering || (!c.eof && !c.sink.ended && !c.session.paused && c.sink.pendingBytes <= HIGH_WATER);
     pollFds[3 * (i + 1)] = c.fd;
     pollFds[3 * (i + 1) + 1] = (wantRead ? C.POLLIN : 0) | (c.sink.pendingBytes > 0 ? C.POLLOUT : 0);
   }
-  const timeout = lingerUntil === Infinity ? -1 : Math.max(0, lingerUntil - Date.now());
+  const until = Math.min(lingerUntil, wake);
+  const timeout = until === Infinity ? -1 : Math.max(0, Math.ceil(until - Date.now()));
   const n = sys.poll(pollFds, polled + 1, timeout); // -EINTR (a signal) leaves every revents 0: the loop checks for shutdown
   // A linger deadline passed: mark its connection due, so that the pass closes it.
   if (n === 0 && lingerUntil !== Infinity) {

@@ -15,7 +15,7 @@
  */
 import { createProtocol } from '@course/protocol';
 import * as sys from '@course/syscalls';
-import { announce, catchShutdownSignals, exitNow, listenOrExit, parseCommandLine, peerOf, shutdownRequested } from '@course/server-kit';
+import { announce, catchShutdownSignals, exitNow, listenOrExit, parseCommandLine, peerOf, protocolSettings, shutdownRequested } from '@course/server-kit';
 import { Acceptor } from './acceptor.js';
 import { Reactor, type ReactorMode } from './reactor.js';
 
@@ -27,7 +27,7 @@ const opts = parseCommandLine(PKG, {
   'high-water-mark': { kind: 'int', default: 1024 * 1024, min: 1, max: 1 << 30, help: 'stop reading from a connection with more unsent output than this (bytes)' },
 });
 const mode = opts.mode as ReactorMode;
-const protocol = createProtocol(opts.protocol, { root: opts.root });
+const protocol = createProtocol(opts.protocol, protocolSettings(opts));
 
 catchShutdownSignals(); // SIGTERM makes epoll_wait return -EINTR instead of killing us
 const listener = listenOrExit(PKG, opts, { nonBlocking: true });

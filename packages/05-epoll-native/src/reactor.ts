@@ -376,12 +376,17 @@ export class Reactor implements FlushScheduler {
    *    restarted only by progress (an answer queued or sent), so a client dribbling one byte at
    *    a time cannot keep extending it (slowloris);
    *  - an answer owed and still being computed (awaiting, step 06's tasks): no deadline — the
-   *    client is waiting for us, not the other way round. The answer's flush sets one again.
+   *    client is waiting for us, not the other way round. The answer's flush sets one again;
+   *  - a session that keeps its own time (`session.deadline`, a WebSocket's heartbeat or close
+   *    wait): that deadline instead of ours, and at it `session.timeout` rather than a close.
    */
   // #region touch
   private touch(c: Conn, progressed: boolean): void {
     if (c.lingering) return; // its deadline is the linger time, whatever arrives
-    if (!c.session.midRequest) {
+    const own = c.session.deadline ?? 0;
+    if (own > 0) {
+      c.deadline = own;
+    } else if (!c.session.midRequest) {
       c.headerClock = false;
       c.deadline = c.session.awaiting ? Infinity : this.now + this.idleTimeoutMs;
     } else if (progressed || !c.headerClock) {
@@ -399,7 +404,10 @@ export class Reactor implements FlushScheduler {
       // Backwards: closeConn moves the last connection into the freed slot, already visited.
       for (let i = this.live.length - 1; i >= 0; i--) {
         const c = this.live[i]!;
-        if (c.deadline <= now) this.closeConn(c);
+        if (c.deadline > now) continue;
+        // A session with its own deadline acts (a ping) or asks to be cut; ours just close.
+        if ((c.session.deadline ?? 0) > 0 && !c.session.timeout!(now)) this.touch(c, false);
+        else this.closeConn(c);
       }
     }
     while (this.timers.length > 0 && this.timers[0]!.at <= now) this.timers.shift()!.fn();

@@ -12,7 +12,12 @@
  *   onReceive(conn, data)     SubReactor       bytes arrived (TCP: --protocol echo)
  *   onRequest(req, res, conn) SubReactor       an HTTP request; true = "I answer it" (now or later
  *                                              through res.send), false = static files answer
- *   onClose(conn)             SubReactor       the connection is gone
+ *   onOpen(conn, req)         SubReactor       a WebSocket handshake on one of the app's
+ *                                              `webSocketPaths` is done (conn.send now frames)
+ *   onMessage(conn, data, isBinary) SubReactor a whole WebSocket message
+ *   onClose(conn, code, reason) SubReactor     the connection is gone (code and reason: a
+ *                                              WebSocket's close code, 1006 if it just dropped;
+ *                                              undefined for HTTP and TCP connections)
  *   onTask(payload, server)   WorkerPool       server.task(...) was called; returns the result
  *                                              (or a Promise of it); may block or burn CPU
  *   onFinish(conn, result, tag)  SubReactor    the task's result is back, on the thread that
@@ -21,14 +26,20 @@
  *                                              (default: close the connection)
  *   onTick(server)            SubReactor       every `tickMs` (a timer on the reactor's loop)
  *
+ * Pushes (push.ts): `server.send(ref, data)`, `server.close(ref)`, `server.broadcast(data)` and
+ * `server.publish(topic, data)` work on EVERY thread; a `conn.ref` is plain data that may travel
+ * in a task payload to say where the answer goes.
+ *
  * Payloads and results cross threads by structured clone (what postMessage copies: plain data,
  * not functions or class instances). A `tag` never leaves its SubReactor: it is how an app finds
  * its way back to, say, the pending HTTP response a result answers.
  */
 // #endregion hooks
 import { pathToFileURL } from 'node:url';
+import type { Buffer } from 'node:buffer';
 import type { HttpRequest, HttpResponder } from '@course/protocol';
 import { ThreadAffinity } from '@course/server-kit';
+import { checkRef, pushFrame, type ConnRef, type Push, type WebSocketHub } from './push.js';
 import type { ServerStats, StatsBoard } from './stats.js';
 
 /** Which kind of thread a hook runs on. */
@@ -50,6 +61,14 @@ export interface ThreadServer {
    * on other threads, or if the payload cannot be cloned.
    */
   task(payload: unknown, conn: Conn, tag?: unknown): number;
+  /** Any thread: one message to the WebSocket `ref` names (dropped if it is gone or too far behind). */
+  send(ref: ConnRef, data: string | Uint8Array): void;
+  /** Any thread: start the closing handshake of the WebSocket `ref` names (default code 1000). */
+  close(ref: ConnRef, code?: number, reason?: string): void;
+  /** Any thread: one message to every WebSocket of the app on every reactor, but `except`. */
+  broadcast(data: string | Uint8Array, options?: { except?: ConnRef }): void;
+  /** Any thread: one message to every WebSocket subscribed to `topic`, on every reactor. */
+  publish(topic: string, data: string | Uint8Array): void;
 }
 
 /**
@@ -68,10 +87,21 @@ export interface Conn {
   readonly closed: boolean;
   /** Bytes queued and not yet sent. */
   readonly pendingBytes: number;
-  /** Queue bytes for the peer. They are copied, so `data` may be the `onReceive` view. */
+  /** This connection named as plain data, for `server.send(ref, ...)` from any thread. */
+  readonly ref: ConnRef;
+  /** True once the WebSocket handshake is done (from onOpen on). */
+  readonly isWebSocket: boolean;
+  /**
+   * Queue data for the peer. On a WebSocket: one message (a string as text, bytes as binary),
+   * framed here and dropped if the peer is too far behind (see push.ts). Otherwise raw bytes.
+   * Copied, so `data` may be the `onReceive` view.
+   */
   send(data: Uint8Array | string): void;
-  /** Close once everything queued has been sent. */
-  close(): void;
+  /** Close once everything queued has been sent. A WebSocket: the closing handshake with `code` (default 1000). */
+  close(code?: number, reason?: string): void;
+  /** WebSocket: receive what `server.publish(topic, ...)` sends, from any thread. */
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
   /** Free for the app: per-connection state of its own. */
   context: unknown;
 }
@@ -82,14 +112,21 @@ export interface App {
   onConnect?(conn: Conn): void;
   onReceive?(conn: Conn, data: Uint8Array): void;
   onRequest?(req: HttpRequest, res: HttpResponder, conn: Conn): boolean;
-  onClose?(conn: Conn): void;
+  onOpen?(conn: Conn, req: HttpRequest): void;
+  onMessage?(conn: Conn, data: Buffer, isBinary: boolean): void;
+  onClose?(conn: Conn, code?: number, reason?: string): void;
   onTask?(payload: unknown, server: ThreadServer): unknown;
   onFinish?(conn: Conn, result: unknown, tag: unknown): void;
   onTaskError?(conn: Conn, error: string, tag: unknown): void;
   onTick?(server: ThreadServer): void;
+  /**
+   * Not a hook: the exact paths (no query) whose WebSocket upgrades the app takes, exported as
+   * `export const webSocketPaths = ['/ws/chat']`. `/ws/echo` stays the protocol's.
+   */
+  webSocketPaths?: readonly string[];
 }
 
-const HOOKS = ['onStart', 'onConnect', 'onReceive', 'onRequest', 'onClose', 'onTask', 'onFinish', 'onTaskError', 'onTick'] as const;
+const HOOKS = ['onStart', 'onConnect', 'onReceive', 'onRequest', 'onOpen', 'onMessage', 'onClose', 'onTask', 'onFinish', 'onTaskError', 'onTick'] as const;
 
 /** A module path (absolute or relative to the working directory) or a URL, as a URL string every thread can import. */
 export function appUrl(pathOrUrl: string | URL): string {
@@ -112,6 +149,12 @@ export async function loadApp(url: string): Promise<App> {
     if (typeof value !== 'function') throw new Error(`app ${url}: ${name} must be a function`);
     app[name] = (value as (...args: unknown[]) => unknown).bind(source); // a default-export object may use `this`
   }
+  const paths = source.webSocketPaths;
+  if (paths !== undefined) {
+    if (!Array.isArray(paths) || !paths.every((p) => typeof p === 'string' && p.startsWith('/'))) throw new Error(`app ${url}: webSocketPaths must be an array of paths starting with /`);
+    if (app.onMessage === undefined) throw new Error(`app ${url}: webSocketPaths without an onMessage hook`);
+    app.webSocketPaths = Object.freeze([...(paths as string[])]);
+  }
   return app as App;
 }
 
@@ -123,20 +166,70 @@ export function errorText(err: unknown): string {
 /** Submits a task for a SubReactor; see `ThreadServer.task`. */
 export type TaskSubmitter = (payload: unknown, conn: Conn, tag: unknown) => number;
 
+/** Sends a push to the reactors it names (push.ts `pushTargets`): their inboxes and wake-ups. */
+export type PushPoster = (push: Push) => void;
+
 /**
  * The ThreadServer of one thread. Built once per thread by that thread's entry module, and used
  * by that thread only (`affinity` checks it, and the connections of a SubReactor check through it).
  */
 export class LocalServer implements ThreadServer {
   readonly affinity: ThreadAffinity;
+  /** SubReactor threads: the local half of every push (set by the SubReactor). */
+  hub: WebSocketHub | null = null;
 
   constructor(
     readonly role: ThreadRole,
     readonly index: number,
     private readonly board: StatsBoard,
     private readonly submit?: TaskSubmitter,
+    private readonly post?: PushPoster,
   ) {
     this.affinity = new ThreadAffinity(`the ThreadServer of ${role} ${index}`);
+  }
+
+  send(ref: ConnRef, data: string | Uint8Array): void {
+    const to = checkRef(ref);
+    this.route({ kind: 'send', to: { reactor: to.reactor, id: to.id }, frame: pushFrame(data) }, to.reactor === this.local);
+  }
+
+  close(ref: ConnRef, code = 1000, reason = ''): void {
+    const to = checkRef(ref);
+    this.route({ kind: 'close', to: { reactor: to.reactor, id: to.id }, code, reason }, to.reactor === this.local);
+  }
+
+  broadcast(data: string | Uint8Array, options?: { except?: ConnRef }): void {
+    const except = options?.except === undefined ? null : checkRef(options.except);
+    this.fanOut({ kind: 'broadcast', frame: pushFrame(data), except, origin: this.local });
+  }
+
+  publish(topic: string, data: string | Uint8Array): void {
+    if (typeof topic !== 'string') throw new TypeError('publish(): the topic must be a string');
+    this.fanOut({ kind: 'publish', topic, frame: pushFrame(data), origin: this.local });
+  }
+
+  /** This thread's reactor index, or -1 off the SubReactors (then every reactor is remote). */
+  private get local(): number {
+    return this.hub === null ? -1 : this.index;
+  }
+
+  /** A push for one connection: here, or to its reactor. */
+  private route(push: Push, here: boolean): void {
+    this.affinity.check();
+    if (here) this.hub!.apply(push);
+    else this.postOut(push);
+  }
+
+  /** A push for every reactor: ours at once, the others through their inboxes. */
+  private fanOut(push: Push): void {
+    this.affinity.check();
+    this.hub?.apply(push);
+    if (this.board.reactorCount > (this.hub === null ? 0 : 1)) this.postOut(push);
+  }
+
+  private postOut(push: Push): void {
+    if (this.post === undefined) throw new Error(`pushes are not available on this ${this.role} thread`);
+    this.post(push);
   }
 
   stats(): ServerStats {

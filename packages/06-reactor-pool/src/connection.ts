@@ -21,9 +21,23 @@
  * thread.
  */
 import { Buffer } from 'node:buffer';
-import { echoProtocol, httpProtocol, type HttpRequest, type HttpResponder, type PeerInfo, type Protocol, type Session, type Sink } from '@course/protocol';
+import {
+  echoHandler,
+  echoProtocol,
+  httpProtocol,
+  type HttpRequest,
+  type HttpResponder,
+  type PeerInfo,
+  type Protocol,
+  type Session,
+  type Sink,
+  type WebSocketConn,
+  type WebSocketHandler,
+} from '@course/protocol';
 import { log } from '@course/server-kit';
 import type { App, Conn, LocalServer } from './app.js';
+import type { WebSocketLimits } from './options.js';
+import { pushFrame, type ConnRef, type HubMember, type WebSocketHub } from './push.js';
 import type { StatsBoard } from './stats.js';
 
 /**
@@ -57,7 +71,7 @@ class OwedAnswer implements HttpResponder {
 }
 
 /** The app's Conn. Owned by the SubReactor thread that adopted the connection. */
-export class Connection implements Conn {
+export class Connection implements Conn, HubMember {
   context: unknown = undefined;
   /** The Reactor closed it (AppSession.close ran). */
   closed = false;
@@ -67,6 +81,13 @@ export class Connection implements Conn {
   tasksInFlight = 0;
   /** HTTP answers the app owes on this connection, oldest first (null while none: idle stays cheap). */
   private owed: OwedAnswer[] | null = null;
+  /** The WebSocket, from onOpen on (an app endpoint only); its frames go through the hub. */
+  ws: WebSocketConn | null = null;
+  /** WebSocket topics (the hub keeps them). */
+  topics: Set<string> | null = null;
+  /** How the WebSocket ended, for onClose. */
+  closeCode: number | undefined = undefined;
+  closeReason: string | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -87,19 +108,48 @@ export class Connection implements Conn {
     return this.sink.pendingBytes;
   }
 
+  get ref(): ConnRef {
+    return { reactor: this.server.index, id: this.id };
+  }
+
+  get isWebSocket(): boolean {
+    return this.ws !== null;
+  }
+
   send(data: Uint8Array | string): void {
     this.server.affinity.check();
     if (this.closed || this.ending) return;
+    // A WebSocket: one frame, under the same slow-consumer rule as every push (the payload is
+    // copied into the frame, so `data` may be a view the caller reuses).
+    if (this.ws !== null) {
+      this.server.hub!.deliver(this, pushFrame(data));
+      return;
+    }
     // Copy: the Sink keeps a reference, and `data` may view the reactor's reusable read buffer.
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : new Uint8Array(data);
     if (bytes.length > 0) this.sink.write(bytes);
   }
 
-  close(): void {
+  close(code?: number, reason?: string): void {
     this.server.affinity.check();
     if (this.closed || this.ending) return;
+    if (this.ws !== null && this.ws.open) {
+      this.ws.close(code, reason); // the closing handshake; the protocol ends the sink after it
+      return;
+    }
     this.ending = true;
     this.sink.end();
+  }
+
+  subscribe(topic: string): void {
+    this.server.affinity.check();
+    if (this.ws === null) throw new Error('conn.subscribe(): not a WebSocket connection (call it from onOpen or onMessage)');
+    this.server.hub!.subscribe(this, topic);
+  }
+
+  unsubscribe(topic: string): void {
+    this.server.affinity.check();
+    if (this.ws !== null) this.server.hub!.unsubscribe(this, topic);
   }
 
   owe(answer: OwedAnswer): void {
@@ -149,6 +199,15 @@ class AppSession implements Session {
     return this.inner !== null && this.inner.paused;
   }
 
+  /** A WebSocket's own deadline (heartbeat, close wait), once the HTTP session upgraded. */
+  get deadline(): number {
+    return this.inner?.deadline ?? 0;
+  }
+
+  timeout(now: number): boolean {
+    return this.inner?.timeout?.(now) ?? true;
+  }
+
   drained(): void {
     if (this.inner === null) return;
     current = this.conn; // a held request may reach the app's route
@@ -195,7 +254,8 @@ class AppSession implements Session {
     const onClose = this.hooks.app.onClose;
     if (onClose !== undefined) {
       try {
-        onClose(this.conn);
+        // The WebSocket's close code, recorded as the protocol reported it (inner.close above).
+        onClose(this.conn, this.conn.closeCode, this.conn.closeReason);
       } catch (err) {
         this.hooks.failed('onClose', err, this.conn);
       }
@@ -203,10 +263,11 @@ class AppSession implements Session {
   }
 }
 
-/** What `--protocol` selects, plus the static root for HTTP. */
+/** What `--protocol` selects, plus the static root and the WebSocket limits for HTTP. */
 export interface ProtocolChoice {
   protocol: 'http' | 'echo';
   root: string;
+  websocket: WebSocketLimits;
 }
 
 /**
@@ -229,7 +290,10 @@ export class AppProtocol implements Protocol {
     this.name = choice.protocol;
     this.scheme = choice.protocol === 'http' ? 'http' : 'tcp';
     if (choice.protocol === 'http') {
-      this.inner = httpProtocol({ root: choice.root, route: (req, res) => this.route(req, res) });
+      const { maxMessage, pingIntervalMs } = choice.websocket; // maxBackpressure: the hub applies it, not the protocol
+      const endpoints: Record<string, WebSocketHandler> = { '/ws/echo': echoHandler };
+      for (const path of app.webSocketPaths ?? []) endpoints[path] = this.appEndpoint;
+      this.inner = httpProtocol({ root: choice.root, websocket: { maxMessage, pingIntervalMs, endpoints }, route: (req, res) => this.route(req, res) });
     } else {
       // TCP: the app's onReceive if it has one, else the plain echo protocol.
       this.inner = app.onReceive !== undefined ? null : echoProtocol();
@@ -269,6 +333,36 @@ export class AppProtocol implements Protocol {
     }
     if (!taken) conn.settle(answer); // static files answer it
     return taken;
+  }
+
+  /**
+   * The WebSocket handler of the app's paths: one per thread, shared by every connection (no
+   * closure per connection). It ties the protocol's WebSocketConn to the app's Conn and the hub.
+   * A hook that throws is caught by the protocol, which closes that connection with 1011.
+   */
+  private readonly appEndpoint: WebSocketHandler = {
+    onOpen: (ws: WebSocketConn, req: HttpRequest): void => {
+      const conn = current!; // the handshake completes inside receive/drained, which set it
+      conn.ws = ws;
+      ws.context = conn;
+      this.hub.add(conn);
+      this.app.onOpen?.(conn, req);
+    },
+    onMessage: (ws: WebSocketConn, data: Buffer, isBinary: boolean): void => {
+      const conn = ws.context as Connection;
+      this.board.message(this.server.index, 'in');
+      this.app.onMessage!(conn, data, isBinary);
+    },
+    onClose: (ws: WebSocketConn, code: number, reason: string): void => {
+      const conn = ws.context as Connection;
+      conn.closeCode = code;
+      conn.closeReason = reason;
+      this.hub.remove(conn); // the app's onClose follows, when the Reactor closes the socket
+    },
+  };
+
+  private get hub(): WebSocketHub {
+    return this.server.hub!;
   }
 
   /**

@@ -6,13 +6,19 @@
  *   GET /api/fib?n=N  fib(N), computed by naive recursion in the WorkerPool: CPU-heavy on purpose.
  *                     The reactor stays free meanwhile; n must be an integer from 0 to 40.
  *   GET /api/stats    server.stats() as JSON: per-reactor connections and requests, bytes, tasks.
+ *   WS  /ws/chat      the chat room of /chat.html: a message is published to the topic `chat`,
+ *                     so it reaches the users of every SubReactor (who is online: each reactor
+ *                     publishes its own users every tick).
+ *   WS  /ws/stats     server.stats() pushed every tick, for /dashboard.html.
+ *   WS  /ws/echo      the protocol's echo endpoint, as on every model.
  *
  * Test only, when the environment has COURSE_ALLOW_CRASH=1 (never by default):
  *   GET /api/crash?thread=worker    the WorkerPool thread running the task exits → 500, replaced
  *   GET /api/crash?thread=reactor   the SubReactor serving the request exits → the server exits 1
  */
+import type { Buffer } from 'node:buffer';
 import type { HttpRequest, HttpResponder } from '@course/protocol';
-import type { Conn } from './app.js';
+import type { Conn, ThreadServer } from './app.js';
 
 /**
  * Naive fib grows by ~1.6x per step of n, so the cap bounds how long one task may hold a worker:
@@ -78,6 +84,91 @@ function parseN(query: string): number | null {
   if (raw === null || !/^\d{1,3}$/.test(raw)) return null;
   const n = Number(raw);
   return n <= MAX_N ? n : null;
+}
+
+// --- SubReactor threads: the WebSocket endpoints -------------------------------------------------
+
+export const webSocketPaths = ['/ws/chat', '/ws/stats'];
+
+const CHAT = 'chat';
+const MAX_NICK = 24;
+const MAX_TEXT = 500;
+
+/** Per connection (conn.context). */
+type Peer = { kind: 'stats' } | { kind: 'chat'; nick: string | null };
+
+// Module state is per thread: these are THIS reactor's users and dashboards.
+const dashboards = new Set<Conn>();
+const chatters = new Map<Conn, string>();
+
+export function onOpen(conn: Conn, req: HttpRequest): void {
+  if (req.path === '/ws/stats') {
+    conn.context = { kind: 'stats' } satisfies Peer;
+    dashboards.add(conn);
+    sendStats(conn.server, [conn]); // the first numbers at once, not a tick later
+  } else {
+    conn.context = { kind: 'chat', nick: null } satisfies Peer;
+  }
+}
+
+export function onMessage(conn: Conn, data: Buffer, isBinary: boolean): void {
+  const peer = conn.context as Peer;
+  if (peer.kind === 'stats') return; // the dashboard only listens
+  const m = isBinary ? null : parseJson(data.toString('utf8'));
+  if (m === null || typeof m.type !== 'string') return refuse(conn, 'expected a JSON object with a "type"');
+  if (m.type === 'join') {
+    const nick = typeof m.nick === 'string' ? m.nick.trim() : '';
+    if (peer.nick !== null) return refuse(conn, 'already joined');
+    if (nick.length === 0 || nick.length > MAX_NICK) return refuse(conn, `a nickname is 1 to ${MAX_NICK} characters`);
+    peer.nick = nick;
+    chatters.set(conn, nick);
+    conn.subscribe(CHAT);
+    conn.send(JSON.stringify({ type: 'welcome', nick, reactor: conn.reactor, id: conn.id }));
+    publishRoster(conn.server); // everyone sees the newcomer now
+  } else if (m.type === 'say') {
+    if (peer.nick === null) return refuse(conn, 'join first');
+    const text = typeof m.text === 'string' ? m.text.trim() : '';
+    if (text.length === 0 || text.length > MAX_TEXT) return refuse(conn, `a message is 1 to ${MAX_TEXT} characters`);
+    conn.server.publish(CHAT, JSON.stringify({ type: 'say', nick: peer.nick, reactor: conn.reactor, text, at: Date.now() }));
+  } else {
+    refuse(conn, `unknown type ${JSON.stringify(m.type).slice(0, 40)}`);
+  }
+}
+
+export function onClose(conn: Conn): void {
+  dashboards.delete(conn);
+  if (chatters.delete(conn)) publishRoster(conn.server);
+}
+
+/** Every tick: the dashboards get fresh numbers; the other reactors hear who is online here. */
+export function onTick(server: ThreadServer): void {
+  if (dashboards.size > 0) sendStats(server, dashboards);
+  // Also when unchanged, while anyone is here: a page that joined since learns of our users
+  // (pages forget a reactor that fell silent; the last user leaving publishes an empty roster).
+  if (chatters.size > 0) publishRoster(server);
+}
+
+function sendStats(server: ThreadServer, to: Iterable<Conn>): void {
+  const text = JSON.stringify({ type: 'stats', at: Date.now(), stats: server.stats() });
+  for (const c of to) c.send(text);
+}
+
+function publishRoster(server: ThreadServer): void {
+  server.publish(CHAT, JSON.stringify({ type: 'roster', reactor: server.index, users: [...chatters.values()] }));
+}
+
+/** A bad chat message gets a clear answer; the connection stays. */
+function refuse(conn: Conn, message: string): void {
+  conn.send(JSON.stringify({ type: 'error', message }));
+}
+
+function parseJson(text: string): Record<string, unknown> | null {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
 
 // --- WorkerPool threads ------------------------------------------------------------------------

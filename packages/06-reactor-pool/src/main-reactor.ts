@@ -104,7 +104,10 @@ export class MainReactor {
     this.wakeFlags = WakeFlags.create(settings.reactors);
     this.balancer = createBalancer(settings.balance, settings.reactors, board);
     process.on('exit', this.onProcessExit);
-    for (let i = 0; i < settings.reactors; i++) this.subs.push(this.startSubReactor(i));
+    // Every eventfd and the push mesh first: each SubReactor starts knowing how to reach the others.
+    const wakeFds = Array.from({ length: settings.reactors }, () => sys.check(sys.eventfd(0, C.EFD_NONBLOCK | C.EFD_CLOEXEC), 'eventfd'));
+    const mesh = pushMesh(settings.reactors);
+    for (let i = 0; i < settings.reactors; i++) this.subs.push(this.startSubReactor(i, wakeFds, mesh[i]!));
     this.pool = new WorkerPool({
       settings,
       board,
@@ -194,10 +197,10 @@ export class MainReactor {
     this.wakeFlags.wake(reactor, s.wakeFd);
   }
 
-  private startSubReactor(index: number): SubReactorHandle {
+  private startSubReactor(index: number, wakeFds: number[], peers: Array<MessagePort | null>): SubReactorHandle {
     const { port1, port2 } = new MessageChannel();
     const ring = FdRing.create();
-    const wakeFd = sys.check(sys.eventfd(0, C.EFD_NONBLOCK | C.EFD_CLOEXEC), 'eventfd');
+    const wakeFd = wakeFds[index]!;
     const data: SubReactorData = {
       settings: this.settings,
       index,
@@ -207,8 +210,11 @@ export class MainReactor {
       lifecycleBuffer: this.lifecycle.buffer,
       statsBuffer: this.board.buffer,
       control: port2,
+      peers,
+      wakeFds,
     };
-    const thread = new Worker(new URL('./sub-reactor-thread.js', import.meta.url), { workerData: data, transferList: [port2] });
+    const transfer = [port2, ...peers.filter((p): p is MessagePort => p !== null)];
+    const thread = new Worker(new URL('./sub-reactor-thread.js', import.meta.url), { workerData: data, transferList: transfer });
     const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
     return { index, thread, ring, wakeFd, control: port1, needsWake: false, exited };
   }
@@ -273,6 +279,23 @@ export class MainReactor {
     process.off('exit', this.onProcessExit);
   }
   // #endregion shut-down
+}
+
+/**
+ * The push mesh (push.ts): one MessageChannel per pair of SubReactors. `mesh[i][j]` is reactor
+ * i's end of its channel to reactor j (null for i = j). Each end belongs to one thread, so a push
+ * never waits for a lock: reactors × (reactors - 1) ports in all, created once at start.
+ */
+function pushMesh(reactors: number): Array<Array<MessagePort | null>> {
+  const mesh = Array.from({ length: reactors }, () => new Array<MessagePort | null>(reactors).fill(null));
+  for (let i = 0; i < reactors; i++) {
+    for (let j = i + 1; j < reactors; j++) {
+      const { port1, port2 } = new MessageChannel();
+      mesh[i]![j] = port1;
+      mesh[j]![i] = port2;
+    }
+  }
+  return mesh;
 }
 
 /** The peer's address, for the source-hash balancer ('' if the client already left). */

@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createProtocol } from '@course/protocol';
 import * as sys from '@course/syscalls';
-import { announce, catchShutdownSignals, exitNow, log, parseCommandLine } from '@course/server-kit';
+import { announce, catchShutdownSignals, exitNow, log, parseCommandLine, protocolSettings } from '@course/server-kit';
 import type { BalancePolicy } from './balancer.js';
 import { DEMO_APP, createServer, type Server } from './server.js';
 
@@ -33,6 +33,7 @@ const opts = parseCommandLine(PKG, {
   'header-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'close a connection whose request is not complete within this time' },
   'idle-timeout-ms': { kind: 'int', default: 60_000, min: 1, max: 3_600_000, help: 'close a keep-alive connection idle this long' },
   'drain-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'on SIGTERM, wait this long for in-flight responses' },
+  'max-backpressure': { kind: 'int', default: 1024 * 1024, min: 1, max: 1 << 30, help: 'unsent bytes at which frames to a WebSocket are dropped (counted in stats)' },
   app: { kind: 'string', default: DEMO_APP, help: 'the app module every thread loads (compiled .js)' },
 });
 
@@ -61,6 +62,7 @@ try {
     idleTimeoutMs: opts['idle-timeout-ms'],
     drainTimeoutMs: opts['drain-timeout-ms'],
     app: opts.app,
+    websocket: { ...protocolSettings(opts).websocket, maxBackpressure: opts['max-backpressure'] },
   });
 } catch (err) {
   // A syscall failure (EADDRINUSE...) is one line; anything else (the app module failed to load)
@@ -69,7 +71,7 @@ try {
   exitNow(1);
 }
 
-announce(server.listener, createProtocol(opts.protocol, { root: opts.root }), PKG, {
+announce(server.listener, createProtocol(opts.protocol, protocolSettings(opts)), PKG, {
   model: 'reactor-pool',
   reactors: opts.reactors,
   workers: opts.workers,

@@ -45,10 +45,24 @@ export interface ServerOptions {
   tickMs?: number;
   /** On close() or SIGTERM, give in-flight responses this long, then close them anyway. Default 10 s. */
   drainTimeoutMs?: number;
+  /** WebSocket limits (`/ws/echo` and the app's webSocketPaths). */
+  websocket?: WebSocketLimits;
+}
+
+/** `--ws-max-message`, `--ws-ping` and `--max-backpressure`. Plain data. */
+export interface WebSocketLimits {
+  /** Largest message accepted (larger: close 1009). Default 1 MiB. */
+  maxMessage?: number;
+  /** Heartbeat: ping a connection silent this long, cut it if silent as long again; 0 = off. Default 0. */
+  pingIntervalMs?: number;
+  /** Unsent bytes at which the app's frames to a connection are dropped and counted (push.ts). Default 1 MiB. */
+  maxBackpressure?: number;
 }
 
 /** The options with every default filled in and `app` as a URL string every thread can import. */
-export type Settings = Readonly<Required<Omit<ServerOptions, 'app' | 'mode'>> & { app: string; mode: ReactorMode }>;
+export type Settings = Readonly<
+  Required<Omit<ServerOptions, 'app' | 'mode' | 'websocket'>> & { app: string; mode: ReactorMode; websocket: Readonly<Required<WebSocketLimits>> }
+>;
 
 export const DEMO_APP: string = fileURLToPath(new URL('./demo-app.js', import.meta.url));
 
@@ -70,12 +84,20 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
     idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
     tickMs: options.tickMs ?? 1000,
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+    websocket: Object.freeze({
+      maxMessage: options.websocket?.maxMessage ?? 1024 * 1024,
+      pingIntervalMs: options.websocket?.pingIntervalMs ?? 0,
+      maxBackpressure: options.websocket?.maxBackpressure ?? 1024 * 1024,
+    }),
   };
   integer('port', o.port, 0, 65535);
   integer('reactors', o.reactors, 1, 256);
   integer('workers', o.workers, 1, 256);
   integer('maxRequests', o.maxRequests, 0, Number.MAX_SAFE_INTEGER);
   for (const name of ['headerTimeoutMs', 'idleTimeoutMs', 'tickMs', 'drainTimeoutMs'] as const) integer(name, o[name], 1, 2 ** 31 - 1);
+  integer('websocket.maxMessage', o.websocket.maxMessage, 1, 2 ** 31 - 1);
+  integer('websocket.pingIntervalMs', o.websocket.pingIntervalMs, 0, 2 ** 31 - 1);
+  integer('websocket.maxBackpressure', o.websocket.maxBackpressure, 1, Number.MAX_SAFE_INTEGER);
   if (!BALANCE_POLICIES.includes(o.balance)) throw new RangeError(`balance must be one of ${BALANCE_POLICIES.join('|')}, got ${String(o.balance)}`);
   if (o.protocol !== 'http' && o.protocol !== 'echo') throw new RangeError(`protocol must be http or echo, got ${String(o.protocol)}`);
   if (o.mode !== 'lt' && o.mode !== 'et') throw new RangeError(`mode must be lt or et, got ${String(o.mode)}`);

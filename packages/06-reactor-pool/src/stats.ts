@@ -29,7 +29,11 @@ const R_REQUESTS = 3; // SubReactor: HTTP requests (echo: messages received)
 const R_BYTES_IN = 4; // SubReactor
 const R_BYTES_OUT = 5; // SubReactor
 const R_TASKS = 6; //    SubReactor: tasks it submitted to the WorkerPool
-const ROW = 8;
+const R_WEBSOCKETS = 7; // SubReactor: WebSocket connections of the app open now
+const R_MSG_IN = 8; //   SubReactor: WebSocket messages received by the app
+const R_MSG_OUT = 9; //  SubReactor: WebSocket messages the app queued (sends and pushes)
+const R_DROPPED = 10; // SubReactor: pushes dropped at a slow consumer (--max-backpressure)
+const ROW = 12;
 
 /**
  * Per-WorkerPool-slot row (Int32, after the Float64 part). These have several writers, so they
@@ -55,6 +59,12 @@ export interface ReactorCounters {
   bytesIn: number;
   bytesOut: number;
   tasks: number;
+  /** The app's WebSocket connections open now (`/ws/echo` is the protocol's, not counted). */
+  websockets: number;
+  messagesIn: number;
+  messagesOut: number;
+  /** Frames not queued because the connection already held `--max-backpressure` unsent bytes. */
+  dropped: number;
 }
 
 /** The WorkerPool's counters. */
@@ -74,7 +84,10 @@ export interface PoolCounters {
 export interface ServerStats {
   reactors: ReactorCounters[];
   workers: PoolCounters;
-  totals: { connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number };
+  totals: {
+    connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number;
+    websockets: number; messagesIn: number; messagesOut: number; dropped: number;
+  };
 }
 
 /**
@@ -188,6 +201,16 @@ export class StatsBoard {
     return Atomics.load(this.pool, slot * W_ROW + W_LOAD);
   }
 
+  /** The app's WebSocket connections on `reactor`: one more (+1) or one fewer (-1). */
+  websocket(reactor: number, delta: 1 | -1): void {
+    this.cells[HEAD + reactor * ROW + R_WEBSOCKETS]! += delta;
+  }
+
+  /** A WebSocket message received (in), queued (out), or dropped at a slow consumer. Hot path: one add. */
+  message(reactor: number, what: 'in' | 'out' | 'dropped'): void {
+    this.cells[HEAD + reactor * ROW + (what === 'in' ? R_MSG_IN : what === 'out' ? R_MSG_OUT : R_DROPPED)]! += 1;
+  }
+
   // --- WorkerPool thread of slot `slot`, generation `gen` ----------------------------------
 
   started(slot: number, gen: number): void {
@@ -204,7 +227,7 @@ export class StatsBoard {
   snapshot(): ServerStats {
     const c = this.cells;
     const reactors: ReactorCounters[] = [];
-    const totals = { connections: 0, accepted: 0, requests: 0, bytesIn: 0, bytesOut: 0 };
+    const totals = { connections: 0, accepted: 0, requests: 0, bytesIn: 0, bytesOut: 0, websockets: 0, messagesIn: 0, messagesOut: 0, dropped: 0 };
     for (let i = 0; i < this.reactorCount; i++) {
       const row = HEAD + i * ROW;
       const r: ReactorCounters = {
@@ -215,6 +238,10 @@ export class StatsBoard {
         bytesIn: c[row + R_BYTES_IN]!,
         bytesOut: c[row + R_BYTES_OUT]!,
         tasks: c[row + R_TASKS]!,
+        websockets: c[row + R_WEBSOCKETS]!,
+        messagesIn: c[row + R_MSG_IN]!,
+        messagesOut: c[row + R_MSG_OUT]!,
+        dropped: c[row + R_DROPPED]!,
       };
       reactors.push(r);
       totals.connections += r.connections;
@@ -222,6 +249,10 @@ export class StatsBoard {
       totals.requests += r.requests;
       totals.bytesIn += r.bytesIn;
       totals.bytesOut += r.bytesOut;
+      totals.websockets += r.websockets;
+      totals.messagesIn += r.messagesIn;
+      totals.messagesOut += r.messagesOut;
+      totals.dropped += r.dropped;
     }
     // Each slot is read separately, so `queued` may be off by one for an instant; never below 0.
     let load = 0;

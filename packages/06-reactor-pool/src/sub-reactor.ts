@@ -8,6 +8,7 @@
  *   - the MainReactor pushed new connections onto its hand-off ring;
  *   - a pool thread posted a task's reply on its link to this SubReactor;
  *   - the pool's supervisor posted a note (a pool thread started or ended);
+ *   - another SubReactor or a pool thread sent a push (push.ts) on its port to this one;
  *   - shutdown began (the Lifecycle phase changed).
  * On a wake-up the SubReactor resets the eventfd FIRST and then empties the ring and the ports, so
  * anything pushed after it looked comes with a fresh wake-up: nothing is missed.
@@ -30,6 +31,7 @@ import { LocalServer, type App, type Conn } from './app.js';
 import { AppProtocol, type Connection } from './connection.js';
 import { FdRing, LINK_END, Lifecycle, WakeFlags, type PoolNote, type TaskReply, type TaskRequest } from './handoff.js';
 import type { Settings } from './options.js';
+import { WebSocketHub, isPushEnvelope, pushTargets, type Push, type PushEnvelope } from './push.js';
 import { StatsBoard } from './stats.js';
 
 /** What a SubReactor thread is started with (workerData). Plain data: it crosses threads. */
@@ -45,6 +47,10 @@ export interface SubReactorData {
   statsBuffer: SharedArrayBuffer;
   /** From the main thread: PoolNotes (transferred). */
   control: MessagePort;
+  /** Pushes: this SubReactor's end of a channel to every other SubReactor (null at its own index). */
+  peers: Array<MessagePort | null>;
+  /** Every SubReactor's eventfd, to wake the one a push went to. */
+  wakeFds: number[];
 }
 
 /** This SubReactor's end of its link to one pool thread. Owned by the SubReactor thread. */
@@ -88,6 +94,9 @@ export class SubReactor {
    * successors have not joined. Rare and short; posted on the next wake-up that brings one.
    */
   private waiting: TaskRequest[] = [];
+  /** Reactors this turn's pushes went to: each is woken once, after the turn. */
+  private readonly pushedTo: boolean[];
+  private pushedAny = false;
 
   constructor(
     private readonly data: SubReactorData,
@@ -100,7 +109,9 @@ export class SubReactor {
     this.wakeFlags = new WakeFlags(data.wakeFlagsBuffer);
     this.lifecycle = new Lifecycle(data.lifecycleBuffer);
     this.board = new StatsBoard(data.statsBuffer);
-    this.server = new LocalServer('reactor', data.index, this.board, (payload, conn, tag) => this.submit(payload, conn, tag));
+    this.server = new LocalServer('reactor', data.index, this.board, (payload, conn, tag) => this.submit(payload, conn, tag), (push) => this.sendPush(push));
+    this.server.hub = new WebSocketHub(data.index, this.board, this.settings.websocket.maxBackpressure);
+    this.pushedTo = data.peers.map(() => false);
     this.protocol = new AppProtocol(this.settings, app, this.server, this.board);
     this.reactor = new Reactor({
       protocol: this.protocol,
@@ -128,6 +139,7 @@ export class SubReactor {
     for (;;) {
       // While draining, wake up now and then even if nothing happens, to notice the end.
       this.reactor.runOnce(this.lifecycle.draining ? 100 : -1);
+      if (this.pushedAny) this.wakePushed();
       const s = this.reactor.stats;
       this.board.publishReactor(this.index, s.accepted, s.connections, s.bytesIn, s.bytesOut);
       if (this.lifecycle.leaving) break;
@@ -136,6 +148,7 @@ export class SubReactor {
     this.reactor.unwatch(this.data.wakeFd); // the main thread closes it, once this thread is gone
     this.reactor.close(); // what is left of the connections, and the epoll fd
     for (const link of this.links) link.port.close();
+    for (const peer of this.data.peers) peer?.close();
     this.data.control.close();
     this.lifecycle.markDrained(this.index);
   }
@@ -154,8 +167,40 @@ export class SubReactor {
     }
     for (const link of this.links) this.takeReplies(link);
     if (this.waiting.length > 0) this.postWaiting();
+    for (const peer of this.data.peers) if (peer !== null) this.takePushes(peer);
   }
   // #endregion sub-reactor-wake
+
+  // #region sub-reactor-push
+  /**
+   * A push for other SubReactors (push.ts): straight onto the channel to each, no lock and no
+   * relay; each target is woken once after this turn, however many pushes it was sent.
+   */
+  private sendPush(push: Push): void {
+    const envelope: PushEnvelope = { push };
+    for (const r of pushTargets(push, this.data.peers.length)) {
+      this.data.peers[r]!.postMessage(envelope); // a copy of the frame per reactor, not per connection
+      this.pushedTo[r] = true;
+    }
+    this.pushedAny = true;
+  }
+
+  private wakePushed(): void {
+    this.pushedAny = false;
+    for (let r = 0; r < this.pushedTo.length; r++) {
+      if (!this.pushedTo[r]) continue;
+      this.pushedTo[r] = false;
+      this.wakeFlags.wake(r, this.data.wakeFds[r]!); // no write if a wake-up is already pending
+    }
+  }
+
+  private takePushes(port: MessagePort): void {
+    const hub = this.server.hub!;
+    for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
+      hub.apply((m.message as PushEnvelope).push);
+    }
+  }
+  // #endregion sub-reactor-push
 
   private takeNotes(): void {
     for (let m = receiveMessageOnPort(this.data.control); m !== undefined; m = receiveMessageOnPort(this.data.control)) {
@@ -165,7 +210,9 @@ export class SubReactor {
 
   private takeReplies(link: PoolLink): void {
     for (let m = receiveMessageOnPort(link.port); m !== undefined; m = receiveMessageOnPort(link.port)) {
-      this.onReply(m.message as TaskReply, false);
+      // A task's pushes come on its link, before its reply: applied in the order it made them.
+      if (isPushEnvelope(m.message)) this.server.hub!.apply(m.message.push);
+      else this.onReply(m.message as TaskReply, false);
     }
   }
 

@@ -17,6 +17,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { LocalServer, errorText, loadApp } from './app.js';
 import { LINK_END, WakeFlags, type TaskReply, type TaskRequest, type ToPoolThread } from './handoff.js';
+import { pushTargets, type PushEnvelope } from './push.js';
 import { StatsBoard } from './stats.js';
 import type { PoolThreadData } from './worker-pool.js';
 
@@ -24,7 +25,15 @@ const data = workerData as PoolThreadData;
 const app = await loadApp(data.settings.app);
 const board = new StatsBoard(data.statsBuffer);
 const wakeFlags = new WakeFlags(data.wakeFlagsBuffer);
-const server = new LocalServer('worker', data.index, board);
+// A push from onTask goes on the link to each target SubReactor — the same port as results, so
+// it arrives before the task's own reply, in the order the task made them — and wakes it.
+const server = new LocalServer('worker', data.index, board, undefined, (push) => {
+  const envelope: PushEnvelope = { push };
+  for (const r of pushTargets(push, data.links.length)) {
+    data.links[r]!.postMessage(envelope);
+    wakeFlags.wake(r, data.wakeFds[r]!);
+  }
+});
 await app.onStart?.(server);
 
 /** Tasks received and not run yet, with the SubReactor each came from. */

@@ -1,6 +1,6 @@
 /**
  * @course/protocol — what the bytes mean. Models move bytes; this package parses HTTP, serves
- * static files, and echoes. The seam between the two is in session.ts.
+ * static files, speaks WebSocket after an HTTP upgrade, and echoes. The seam between the two is in session.ts.
  */
 import { fileURLToPath } from 'node:url';
 import type { Protocol } from './session.js';
@@ -18,7 +18,25 @@ export {
   type HttpRequest,
 } from './http/parser.js';
 export { StaticSite, type Resolution, type ResponseWriter, type StaticSiteOptions } from './http/static.js';
-export { HttpSession, httpProtocol, type HttpOptions, type HttpResponder, type HttpRoute } from './http/session.js';
+export {
+  HttpSession,
+  httpProtocol,
+  type HttpOptions,
+  type HttpResponder,
+  type HttpRoute,
+  type WebSocketSettings,
+} from './http/session.js';
+export {
+  DEFAULT_WEBSOCKET_OPTIONS,
+  WebSocketSession,
+  echoHandler,
+  type WebSocketConn,
+  type WebSocketHandler,
+  type WebSocketOptions,
+} from './ws/session.js';
+export * as ws from './ws/frame.js';
+export { acceptKey, checkHandshake } from './ws/handshake.js';
+export { Utf8Validator } from './ws/utf8.js';
 export { STATUS_TEXT, httpDate } from './http/response.js';
 export { echoProtocol } from './echo.js';
 

@@ -70,6 +70,20 @@ export interface Session {
    * the client's TCP window instead of growing buffers here.
    */
   readonly paused: boolean;
+  /**
+   * When the session itself needs time (ms, Date.now clock), for a connection that outlives
+   * requests — a WebSocket's heartbeat, or the wait for the peer's close frame. Absent or 0: the
+   * model's own idle and header timeouts apply, as for HTTP. Otherwise they do not: the model
+   * calls `timeout(now)` once `now >= deadline` (Infinity: never; the connection is long-lived
+   * and keeps no timeout), and reads `deadline` again after `receive` and `timeout`.
+   */
+  readonly deadline?: number;
+  /**
+   * `deadline` passed. Returns true if the connection must be closed now (unsent output is
+   * dropped), false if the session acted — queued a ping, say — and set a new deadline. Output
+   * it queued is flushed like output queued in `receive`.
+   */
+  timeout?(now: number): boolean;
 }
 // #endregion session
 

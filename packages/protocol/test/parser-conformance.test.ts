@@ -153,13 +153,16 @@ const OVERRIDES: Record<string, Override> = {
  *   session answers 405) and, like after `close`, ignore what follows: it may be tunnel data.
  * - upgrade: llhttp pauses after a request with `Connection: upgrade`. We ignore Upgrade (RFC
  *   9110 §7.8: a server MAY) and keep parsing HTTP/1.1, so the bytes after the request are the
- *   beginning of the next one.
+ *   beginning of the next one —
+ * - websocket: except after a GET asking for `websocket`: there we stop as llhttp does, and
+ *   keep the bytes after it for the WebSocket session (nothing is left mid-request).
  */
 const RULES = {
   host: 'RFC 9112 §3.2 (HTTP/1.1 request without Host → 400)',
   close: 'RFC 9112 §9.6 (no request is processed after Connection: close)',
   connect: 'RFC 9110 §9.3.6 (CONNECT parsed; nothing after it read as HTTP)',
   upgrade: 'RFC 9110 §7.8 (Upgrade ignored; next bytes are the next request)',
+  websocket: 'RFC 6455 §4.2 (parsing stops after a WebSocket upgrade; next bytes are frames)',
 } as const;
 // #endregion rules
 type Rule = keyof typeof RULES;
@@ -177,6 +180,9 @@ function llhttpVerdict(c: LlhttpCase): { verdict: Verdict; rule?: Rule } {
   if (end.code === 22) {
     const last = c.messages[c.messages.length - 1]!;
     if (text(c, last.method) === 'CONNECT') return { verdict: { requests: completed, end: 'idle' }, rule: 'connect' };
+    const upgrade = last.headers.filter((h) => text(c, h.name).toLowerCase() === 'upgrade');
+    const websocket = upgrade.some((h) => /(?:^|,)\s*websocket\s*(?:,|$)/i.test(h.value.map((v) => text(c, v)).join('')));
+    if (text(c, last.method) === 'GET' && websocket) return { verdict: { requests: completed, end: 'idle' }, rule: 'websocket' };
     // The rest of the input is read as the start of another request; in these vectors it never
     // holds an LF, so that request stays incomplete.
     const rest = c.raw.subarray(last.completeAt);
@@ -298,7 +304,7 @@ const tally = {
   strictRejected: 0, // llhttp rejects, we reject
   strictIncomplete: 0, // llhttp and we both wait for more bytes
   overriddenByTable: 0,
-  overriddenByRule: { host: 0, close: 0, connect: 0, upgrade: 0 } as Record<Rule, number>,
+  overriddenByRule: { host: 0, close: 0, connect: 0, upgrade: 0, websocket: 0 } as Record<Rule, number>,
   /** What the host rule's cases came to once a Host line was added (llhttp's verdict each time). */
   withHost: { accepted: 0, rejected: 0, incomplete: 0 },
   lenientRejected: 0,

@@ -17,6 +17,8 @@ const { C } = sys;
 
 /** 64 KiB: one read takes a whole pipelined burst of small requests. Reused; never escapes a call. */
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
+/** poll(2)'s (fd, events, revents) for the one socket, when a session keeps its own time. */
+const pollOne = new Int32Array(3);
 
 type Pending = Uint8Array | { fd: number; offset: number; length: number };
 
@@ -132,6 +134,21 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
     // Look before every read, too: a SIGTERM that arrived while we were writing must not wait for
     // the client's next request (the addon's nudge would interrupt the read anyway, 5 ms later).
     while (!sink.ended && !sink.broken && !shutdownRequested()) {
+      // A session with a deadline of its own (a WebSocket's heartbeat): wait in poll(2) until
+      // then instead of in read(2), and let it act. This thread is still this client's alone.
+      const deadline = session.deadline ?? 0;
+      if (deadline > 0 && deadline !== Infinity) {
+        pollOne[0] = fd;
+        pollOne[1] = C.POLLIN;
+        pollOne[2] = 0;
+        const ready = sys.poll(pollOne, 1, Math.max(0, Math.ceil(deadline - Date.now())));
+        if (ready === -C.EINTR) continue; // a signal: the loop looks for shutdown
+        if (ready === 0) {
+          if (session.timeout!(Date.now())) break; // the peer is gone or never answered: cut
+          flushAll(conn, protocol);
+          continue;
+        }
+      }
       const n = sys.read(fd, readBuffer, 0, readBuffer.length);
       if (n === -C.EINTR) {
         if (shutdownRequested()) break;

@@ -1,7 +1,8 @@
 /**
  * The command-line contract every model honours:
  *
- *   node dist/main.js [--port N] [--host H] [--root DIR] [--protocol http|echo] [model flags]
+ *   node dist/main.js [--port N] [--host H] [--root DIR] [--protocol http|echo]
+ *                     [--ws-max-message BYTES] [--ws-ping S] [model flags]
  *
  * A bad flag is a user error, not a crash: one line on stderr naming the flag, exit code 2.
  * Runs once, on the main thread, before the model starts.
@@ -29,6 +30,10 @@ export interface CommonOptions {
   port: number;
   root: string;
   protocol: 'http' | 'echo';
+  /** Largest WebSocket message accepted (→ close 1009). */
+  'ws-max-message': number;
+  /** Ping WebSocket connections silent this many seconds; 0: no heartbeat. */
+  'ws-ping': number;
 }
 
 const COMMON: FlagSpecs = {
@@ -36,7 +41,22 @@ const COMMON: FlagSpecs = {
   host: { kind: 'string', default: '127.0.0.1', help: 'IPv4 or IPv6 address to listen on' },
   root: { kind: 'string', default: DEMO_SITE_ROOT, help: 'directory served over HTTP' },
   protocol: { kind: 'enum', default: 'http', values: ['http', 'echo'], help: 'http or echo' },
+  'ws-max-message': { kind: 'int', default: 1024 * 1024, min: 1, max: 1 << 30, help: 'largest WebSocket message accepted, in bytes (larger: close 1009)' },
+  'ws-ping': { kind: 'int', default: 0, min: 0, max: 86_400, help: 'ping WebSocket connections silent this many seconds, cut those silent as long again; 0 = off' },
 };
+
+/**
+ * What `createProtocol` takes from the common flags. Plain data, so a model can hand it to the
+ * threads or processes that build their own protocol (03's Workers).
+ */
+export interface ProtocolSettings {
+  root: string;
+  websocket: { maxMessage: number; pingIntervalMs: number };
+}
+
+export function protocolSettings(opts: CommonOptions): ProtocolSettings {
+  return { root: opts.root, websocket: { maxMessage: opts['ws-max-message'], pingIntervalMs: opts['ws-ping'] * 1000 } };
+}
 
 /** Thrown for a bad command line; `main` turns it into one line and exit code 2. */
 export class UsageError extends Error {}

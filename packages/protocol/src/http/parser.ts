@@ -43,8 +43,14 @@
  * After a request that does not keep the connection alive (`Connection: close`, HTTP/1.0 without
  * `keep-alive`, or CONNECT), the parser stops: later bytes are dropped unread (§9.6: the server
  * MUST NOT process further requests). CONNECT is parsed (authority-form) so the session can answer
- * 405, but what follows it may already be tunnel data, so its body is never framed. `Upgrade` is
- * ignored (RFC 9110 §7.8 allows that): the request is served as plain HTTP/1.1.
+ * 405, but what follows it may already be tunnel data, so its body is never framed.
+ *
+ * A GET with `websocket` in its Upgrade header may be the last HTTP request of the connection:
+ * what follows it may be WebSocket frames (a client may send them right behind the handshake).
+ * So the parser stops there too, but keeps the bytes after it (`upgradeRequest`,
+ * `takeUpgradeData`); the session then either switches protocols or, for a path with no
+ * WebSocket endpoint, ignores the Upgrade (RFC 9110 §7.8 allows that) and calls `resume`. Any
+ * other `Upgrade` is ignored: the request is served as plain HTTP/1.1.
  *
  * Threading: a parser belongs to the one thread that owns the connection.
  */
@@ -165,6 +171,7 @@ const CHUNK_DATA = 5; // inside a chunk: count bytes down
 const CHUNK_DATA_END = 6; // the CRLF after a chunk's data
 const STOPPED = 7; // the last request did not keep the connection: ignore everything after it
 const FAILED = 8; // the stream is malformed: ignore everything
+const UPGRADED = 9; // stopped after a WebSocket upgrade request: keep what follows, unparsed
 // #endregion states
 
 // What a line handler returns instead of the position after the line.
@@ -219,6 +226,11 @@ export class RequestParser {
   /** The last Host value found valid: a keep-alive connection sends the same one every time. */
   private validHost = '';
   private connection = 0;
+  /** The current request's Upgrade header names `websocket`. */
+  private upgradeWebSocket = false;
+  /** The request the parser stopped after (UPGRADED), and the bytes that came behind it. */
+  private upgrade: HttpRequest | null = null;
+  private upgradeData: Buffer[] = [];
   /** The request whose body is being framed; queued once the body ends. */
   private pending: HttpRequest | null = null;
   /** Body bytes still to skip in BODY / CHUNK_DATA. */
@@ -243,6 +255,7 @@ export class RequestParser {
   // #region push
   /** Bytes from the socket. `data` may be a view of a reused buffer: nothing is kept after return. */
   push(data: Uint8Array): void {
+    if (this.state === UPGRADED && data.length > 0) this.upgradeData.push(Buffer.from(data)); // a copy
     if (this.state >= STOPPED || data.length === 0) return;
     if (this.tailLen === 0) {
       // Fast path: parse straight from the caller's bytes, then copy the incomplete rest, if any.
@@ -279,6 +292,30 @@ export class RequestParser {
   }
   // #endregion next
 
+  /** The WebSocket upgrade request the parser stopped after (the last one `next` returns), or null. */
+  get upgradeRequest(): HttpRequest | null {
+    return this.upgrade;
+  }
+
+  /** The session switched protocols: the bytes that came after the upgrade request are its. The parser is done. */
+  takeUpgradeData(): Buffer {
+    const data = Buffer.concat(this.upgradeData);
+    this.upgradeData = [];
+    this.upgrade = null;
+    this.state = STOPPED;
+    return data;
+  }
+
+  /** The session served the upgrade request as plain HTTP: parse what followed it as HTTP too. */
+  resume(): void {
+    if (this.state !== UPGRADED) return;
+    const data = this.upgradeData;
+    this.state = this.upgrade!.keepAlive ? REQUEST_LINE : STOPPED;
+    this.upgradeData = [];
+    this.upgrade = null;
+    for (const chunk of data) this.push(chunk);
+  }
+
   // ---------------------------------------------------------------------------------------------
   // The state machine
   // ---------------------------------------------------------------------------------------------
@@ -311,6 +348,10 @@ export class RequestParser {
         pos += 2;
         this.state = CHUNK_SIZE_LINE;
         continue;
+      }
+      if (state === UPGRADED) {
+        this.upgradeData.push(Buffer.from(src.subarray(pos, end))); // a copy: src may be the model's buffer
+        return end;
       }
       if (state >= STOPPED) return end;
 
@@ -386,6 +427,7 @@ export class RequestParser {
     this.transferEncoding = null;
     this.hostCount = 0;
     this.connection = 0;
+    this.upgradeWebSocket = false;
     return p + 10;
   }
 
@@ -460,6 +502,9 @@ export class RequestParser {
         break;
       case 'connection':
         this.connection |= connectionOptions(value);
+        break;
+      case 'upgrade':
+        if (/(?:^|,)[ \t]*websocket[ \t]*(?:,|$)/i.test(value)) this.upgradeWebSocket = true;
         break;
       case 'content-length': {
         // RFC 9112 §6.3 item 5: an invalid Content-Length is an unrecoverable framing error.
@@ -690,6 +735,12 @@ export class RequestParser {
     this.queue.push(request);
     this.pending = null;
     this.begun = false;
+    if (this.upgradeWebSocket && request.method === 'GET') {
+      this.upgradeWebSocket = false;
+      this.upgrade = request;
+      this.state = UPGRADED;
+      return;
+    }
     this.state = request.keepAlive ? REQUEST_LINE : STOPPED;
   }
 

@@ -18,6 +18,13 @@
  * server closes it says `Connection: close`, stops reading requests, and ends the sink once that
  * answer is queued. A malformed request is answered with the parser's status and closed.
  *
+ * WebSocket: a GET asking to upgrade to `websocket` on a path with a WebSocket endpoint is the
+ * last HTTP request of the connection. Once every earlier answer is out, the handshake is
+ * checked (ws/handshake.ts): a valid one is answered 101 and the connection becomes a
+ * WebSocketSession — this session forwards every call to it from then on, so the model never
+ * knows — and the bytes that came behind the handshake are its first input; an invalid one is
+ * answered 400 or 426 and closed. On a path without an endpoint the Upgrade is ignored.
+ *
  * Threading: an HttpSession belongs to the one thread serving its connection, like its Sink.
  * A deferred route answer must be given from that same thread.
  */
@@ -25,6 +32,8 @@ import * as fs from 'node:fs';
 import type { PeerInfo, Protocol, Session, Sink } from '../session.js';
 import { RequestParser, isParseError, type HttpLimits, type HttpParseError, type HttpRequest } from './parser.js';
 import { StaticSite, type ResponseWriter, type StaticSiteOptions } from './static.js';
+import { checkHandshake, switchingProtocols, wantsWebSocket } from '../ws/handshake.js';
+import { WebSocketSession, echoHandler, websocketOptions, type WebSocketHandler, type WebSocketOptions } from '../ws/session.js';
 import {
   CLOSE,
   completeResponse,
@@ -58,6 +67,23 @@ export interface HttpOptions {
   limits?: Partial<HttpLimits>;
   route?: HttpRoute;
   static?: StaticSiteOptions;
+  /**
+   * WebSocket endpoints by path, and how they behave. Default: `/ws/echo` with the default
+   * options; `false`: none (every Upgrade is ignored).
+   */
+  websocket?: false | WebSocketSettings;
+}
+
+/** Where the WebSocket endpoints are and how they behave. Immutable once given to httpProtocol. */
+export interface WebSocketSettings extends Partial<WebSocketOptions> {
+  /** Handler by exact path (no query). Default: `{ '/ws/echo': echoHandler }`. */
+  endpoints?: Readonly<Record<string, WebSocketHandler>>;
+}
+
+/** The endpoints and options of one protocol instance, defaults filled in. */
+interface WebSocketConfig {
+  endpoints: ReadonlyMap<string, WebSocketHandler>;
+  options: WebSocketOptions;
 }
 
 /** A file queued behind a pending answer; the slot owns `fd` until it is handed to the sink. */
@@ -127,33 +153,49 @@ export class HttpSession implements Session {
   private ended = false;
   /** Complete requests wait in the parser because output piled up; see HOLD_PENDING_BYTES. */
   private held = false;
+  /** A WebSocket upgrade waiting for the answers owed before it (held meanwhile). */
+  private upgrade: { req: HttpRequest; handler: WebSocketHandler } | null = null;
+  /** After a successful upgrade: the session every call goes to. */
+  private ws: WebSocketSession | null = null;
 
   constructor(
     private readonly sink: Sink,
     private readonly site: StaticSite,
     private readonly route: HttpRoute | undefined,
     limits?: Partial<HttpLimits>,
+    private readonly websocket: WebSocketConfig | null = null,
   ) {
     this.parser = new RequestParser(limits);
   }
 
   /** A request has begun arriving and is not complete (the header timeout applies). */
   get midRequest(): boolean {
-    return this.parser.midRequest;
+    return this.ws === null && this.parser.midRequest;
   }
 
   /** A response is owed and not written yet (a route answering later): busy, not idle. */
   get awaiting(): boolean {
-    return this.queue.length > 0;
+    return this.ws === null && this.queue.length > 0;
   }
 
   /** Requests are held back until drained(): the model should stop reading. */
   get paused(): boolean {
-    return this.held;
+    return this.ws !== null ? this.ws.paused : this.held;
+  }
+
+  /** HTTP keeps none of its own (0: the model's timeouts apply); a WebSocket's, once upgraded. */
+  get deadline(): number {
+    return this.ws !== null ? this.ws.deadline : 0;
+  }
+
+  timeout(now: number): boolean {
+    return this.ws !== null ? this.ws.timeout(now) : true;
   }
 
   // #region receive
   receive(data: Uint8Array): void {
+    if (this.ws !== null) return this.ws.receive(data);
+    if (this.upgrade !== null) return this.parser.push(data); // kept behind the handshake, for the WebSocket
     if (this.closing) return; // a closing answer is decided: what follows it is never read
     this.parser.push(data);
     if (!this.held) this.pump();
@@ -161,12 +203,14 @@ export class HttpSession implements Session {
   // #endregion receive
 
   peerClosed(): void {
+    if (this.ws !== null) return this.ws.peerClosed();
     // Complete requests are still answered (some may be held); an incomplete one is dropped.
     this.peerGone = true;
     if (!this.held) this.pump();
   }
 
   drained(): void {
+    if (this.ws !== null) return this.ws.drained();
     if (!this.held || this.ended) return;
     this.held = false;
     this.pump();
@@ -174,6 +218,15 @@ export class HttpSession implements Session {
 
   /** Answer complete requests in order until the parser needs more bytes or output piles up. */
   private pump(): void {
+    if (this.upgrade !== null) {
+      if (this.queue.length > 0) {
+        this.held = true; // the 101 must follow every answer owed before it
+        return;
+      }
+      const { req, handler } = this.upgrade;
+      this.upgrade = null;
+      return this.switchProtocols(req, handler);
+    }
     while (!this.closing) {
       if (this.sink.pendingBytes >= HOLD_PENDING_BYTES || this.queue.length >= HOLD_OWED_ANSWERS) {
         this.held = true; // drained() or an owed answer's flush() resumes
@@ -194,6 +247,7 @@ export class HttpSession implements Session {
     this.closing = true;
     this.ended = true;
     this.discardQueue();
+    this.ws?.close();
   }
 
   // #region flush
@@ -225,6 +279,18 @@ export class HttpSession implements Session {
   // #endregion flush
 
   private handle(req: HttpRequest): void {
+    // #region upgrade-request
+    if (req === this.parser.upgradeRequest) {
+      const handler = this.websocket !== null && wantsWebSocket(req) ? this.websocket.endpoints.get(req.path) : undefined;
+      if (handler !== undefined) {
+        this.closing = true; // no HTTP request follows an upgrade
+        this.upgrade = { req, handler };
+        this.pump();
+        return;
+      }
+      this.parser.resume(); // no endpoint here: serve it as plain HTTP, and what follows too
+    }
+    // #endregion upgrade-request
     const mode = connectionMode(req);
     if (mode === CLOSE) this.closing = true;
 
@@ -283,6 +349,26 @@ export class HttpSession implements Session {
     this.queue.push(slot);
   }
 
+  // #region switch-protocols
+  /**
+   * Every answer before the upgrade is out: check the handshake, answer 101 and hand the
+   * connection to a WebSocketSession (with the bytes that came behind the request), or refuse.
+   */
+  private switchProtocols(req: HttpRequest, handler: WebSocketHandler): void {
+    const verdict = checkHandshake(req, handler.protocols);
+    if (!verdict.ok) {
+      this.parser.takeUpgradeData(); // never read: the answer closes the connection
+      this.sink.write(textResponse(verdict.status, CLOSE, false, verdict.fields));
+      this.end();
+      return;
+    }
+    this.sink.write(switchingProtocols(verdict));
+    this.ws = new WebSocketSession(this.sink, handler, req, verdict.protocol, this.websocket!.options);
+    this.ws.start(this.parser.takeUpgradeData());
+    if (this.peerGone) this.ws.peerClosed(); // the FIN came while earlier answers were owed
+  }
+  // #endregion switch-protocols
+
   /** Drop every owed answer. Files opened for answers that never reached the sink are still ours to close. */
   private discardQueue(): void {
     for (const slot of this.queue) {
@@ -317,14 +403,26 @@ const PARSE_ERROR_REQUEST: HttpRequest = {
 export function httpProtocol(options: HttpOptions): Protocol {
   const site = new StaticSite(options.root, options.static);
   const { route, limits } = options;
+  const websocket = websocketConfig(options.websocket);
   return {
     name: 'http',
     scheme: 'http',
     open(sink: Sink, _peer?: PeerInfo): Session {
-      return new HttpSession(sink, site, route, limits);
+      return new HttpSession(sink, site, route, limits, websocket);
     },
     faultResponse(): Uint8Array {
       return textResponse(500, CLOSE, false);
     },
   };
+}
+
+/** The default WebSocket endpoint of every model: `/ws/echo`. */
+const DEFAULT_ENDPOINTS: Readonly<Record<string, WebSocketHandler>> = Object.freeze({ '/ws/echo': echoHandler });
+
+function websocketConfig(settings: false | WebSocketSettings | undefined): WebSocketConfig | null {
+  if (settings === false) return null;
+  const { endpoints = DEFAULT_ENDPOINTS, ...options } = settings ?? {};
+  const filled = websocketOptions(options);
+  if (!(Number.isSafeInteger(filled.maxMessage) && filled.maxMessage > 0)) throw new RangeError(`websocket maxMessage must be a positive integer, got ${filled.maxMessage}`);
+  return { endpoints: new Map(Object.entries(endpoints)), options: filled };
 }

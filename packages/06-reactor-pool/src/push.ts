@@ -1,0 +1,182 @@
+/**
+ * Step 06 as a long-connection server: WebSocket connections the app keeps, pushes to them from
+ * ANY thread, broadcast, and topics (uWebSockets' pub/sub) across SubReactors.
+ *
+ *   from a SubReactor hook        server.publish('chat', text)
+ *     → the frame is encoded ONCE (pushFrame)
+ *     → this reactor's subscribers get it at once (the same bytes queued on each: no copy)
+ *     → a Push for the other reactors goes on this thread's port to the MainReactor, which
+ *       relays it to every other SubReactor's port and writes each one's eventfd once per turn
+ *   from a WorkerPool task or the main thread: the same Push, for every reactor
+ *   on each SubReactor, at its eventfd: the hub queues the frame on its subscribers
+ *
+ * Why a relay and not a lock: each reactor has one inbox (its MessagePort) and one wake-up (its
+ * eventfd), the same pair that brings it connections and task results. A thousand pushes in one
+ * turn cost a thousand queue entries and ONE eventfd write per reactor, and no thread ever waits
+ * on another's lock. The price is one extra hop through the MainReactor, and one copy of the
+ * frame per reactor (postMessage clones it): per reactor, not per connection.
+ *
+ * Order: one sender's pushes travel one FIFO path (its port, the relay, the target's port), so a
+ * receiver sees them in the order they were sent; pushes from two senders interleave in any way.
+ *
+ * Slow consumers: a push (or any app send) to a connection that already holds `maxBackpressure`
+ * unsent bytes is DROPPED and counted (stats().reactors[i].dropped). Dropping, not closing with
+ * 1008, because the typical push is a tick of fresh state (a stats frame, a game snapshot) that
+ * the next one supersedes; an app that needs every message can check `conn.pendingBytes` and
+ * close the connection itself. The check is made before queueing (uWebSockets' rule), so a
+ * client that reads keeps receiving messages of any size up to --ws-max-message; one that never
+ * reads costs at most that bound plus one frame, never more.
+ *
+ * Threading: `Push` and `ConnRef` are plain data and may go anywhere. A `WebSocketHub` belongs to
+ * its SubReactor thread, like the connections it holds.
+ */
+import type { WebSocketConn } from '@course/protocol';
+import { ws } from '@course/protocol';
+import type { StatsBoard } from './stats.js';
+
+/** A connection named across threads: the reactor that owns it and its id there. Plain data. */
+export interface ConnRef {
+  reactor: number;
+  id: number;
+}
+
+/** What crosses threads for a push. `frame` is a whole encoded WebSocket frame. */
+export type Push =
+  | { kind: 'send'; to: ConnRef; frame: Uint8Array }
+  | { kind: 'close'; to: ConnRef; code: number; reason: string }
+  | { kind: 'broadcast'; frame: Uint8Array; except: ConnRef | null; origin: number }
+  | { kind: 'publish'; topic: string; frame: Uint8Array; origin: number };
+
+/** On a thread's port, next to its other messages. */
+export interface PushEnvelope {
+  push: Push;
+}
+
+export function isPushEnvelope(m: unknown): m is PushEnvelope {
+  return typeof m === 'object' && m !== null && 'push' in m;
+}
+
+/** Any thread: the one frame a message becomes — text for a string, binary for bytes. */
+export function pushFrame(data: string | Uint8Array): Uint8Array {
+  return ws.encodeFrame(typeof data === 'string' ? ws.OP_TEXT : ws.OP_BINARY, data);
+}
+
+/** The reactors a push must reach. Broadcast and publish skip the origin (it delivered its own). */
+export function pushTargets(p: Push, reactors: number): number[] {
+  if (p.kind === 'send' || p.kind === 'close') return p.to.reactor >= 0 && p.to.reactor < reactors ? [p.to.reactor] : [];
+  const all: number[] = [];
+  for (let r = 0; r < reactors; r++) if (r !== p.origin) all.push(r);
+  return all;
+}
+
+/** A throwing check for a connRef that came from app code (it may have crossed threads as JSON). */
+export function checkRef(ref: ConnRef): ConnRef {
+  if (typeof ref !== 'object' || ref === null || !Number.isInteger(ref.reactor) || !Number.isInteger(ref.id)) {
+    throw new TypeError(`not a connRef: ${JSON.stringify(ref)} (expected { reactor, id }, as conn.ref gives)`);
+  }
+  return ref;
+}
+
+/** What the hub needs of an app connection. */
+export interface HubMember {
+  readonly id: number;
+  /** The WebSocket, once upgraded; null before and for plain HTTP/TCP connections. */
+  ws: WebSocketConn | null;
+  /** Topics it is subscribed to (null: none yet — most connections never subscribe). */
+  topics: Set<string> | null;
+}
+
+/**
+ * One SubReactor's WebSocket connections and topics, and the local half of every push. Owned by
+ * its SubReactor thread.
+ */
+export class WebSocketHub {
+  private readonly members = new Map<number, HubMember>();
+  private readonly topics = new Map<string, Set<HubMember>>();
+
+  constructor(
+    readonly reactor: number,
+    private readonly board: StatsBoard,
+    /** Unsent bytes at which a connection gets no more frames (--max-backpressure). */
+    readonly maxBackpressure: number,
+  ) {}
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  /** The WebSocket handshake of `m` is done. */
+  add(m: HubMember): void {
+    this.members.set(m.id, m);
+    this.board.websocket(this.reactor, 1);
+  }
+
+  /** `m` is closed: it leaves every topic. */
+  remove(m: HubMember): void {
+    if (!this.members.delete(m.id)) return;
+    this.board.websocket(this.reactor, -1);
+    if (m.topics === null) return;
+    for (const t of m.topics) this.leave(m, t);
+    m.topics = null;
+  }
+
+  subscribe(m: HubMember, topic: string): void {
+    if (!this.members.has(m.id)) return; // not (or no longer) an open WebSocket
+    (m.topics ??= new Set()).add(topic);
+    let set = this.topics.get(topic);
+    if (set === undefined) this.topics.set(topic, (set = new Set()));
+    set.add(m);
+  }
+
+  unsubscribe(m: HubMember, topic: string): void {
+    if (m.topics?.delete(topic)) this.leave(m, topic);
+  }
+
+  /**
+   * Queue `frame` on `m`, unless it is closing or already holds `maxBackpressure` unsent bytes
+   * (then the frame is dropped and counted). The bytes are queued by reference: one encoded
+   * frame serves every receiver.
+   */
+  deliver(m: HubMember, frame: Uint8Array): boolean {
+    const w = m.ws;
+    if (w === null || !w.open) return false;
+    if (w.pendingBytes >= this.maxBackpressure || !w.sendFrame(frame)) {
+      this.board.message(this.reactor, 'dropped');
+      return false;
+    }
+    this.board.message(this.reactor, 'out');
+    return true;
+  }
+
+  /** The local half of a push (or a whole push that came from another thread). */
+  apply(p: Push): void {
+    switch (p.kind) {
+      case 'send': {
+        const m = this.members.get(p.to.id);
+        if (m !== undefined) this.deliver(m, p.frame);
+        return;
+      }
+      case 'close':
+        this.members.get(p.to.id)?.ws?.close(p.code, p.reason);
+        return;
+      case 'broadcast':
+        for (const m of this.members.values()) {
+          if (p.except !== null && p.except.reactor === this.reactor && p.except.id === m.id) continue;
+          this.deliver(m, p.frame);
+        }
+        return;
+      case 'publish': {
+        const set = this.topics.get(p.topic);
+        if (set !== undefined) for (const m of set) this.deliver(m, p.frame);
+        return;
+      }
+    }
+  }
+
+  private leave(m: HubMember, topic: string): void {
+    const set = this.topics.get(topic);
+    if (set === undefined) return;
+    set.delete(m);
+    if (set.size === 0) this.topics.delete(topic); // a topic costs nothing once its last member left
+  }
+}
