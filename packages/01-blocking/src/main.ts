@@ -15,7 +15,7 @@ import { announce, catchShutdownSignals, exitNow, listenOrExit, parseCommandLine
 
 const PKG = '01-blocking';
 const opts = parseCommandLine(PKG, {});
-const protocol = createProtocol(opts.protocol, { root: opts.root });
+const protocol = createProtocol(opts.protocol, { root: opts.root, codec: opts.codec });
 
 // #region catch-signals
 catchShutdownSignals(); // SIGTERM interrupts accept/read with EINTR instead of killing us

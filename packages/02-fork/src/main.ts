@@ -36,7 +36,7 @@ if (!isSingleThreaded()) {
   relaunchSingleThreaded(); // this process becomes a thin wrapper around the real server
 } else {
   dieWithWrapper();
-  const protocol = createProtocol(opts.protocol, { root: opts.root });
+  const protocol = createProtocol(opts.protocol, { root: opts.root, codec: opts.codec });
   catchParentSignals(); // before listen: from now on SIGTERM interrupts our blocking calls
   const listener = listenOrExit(PKG, opts); // a blocking listening socket, shared by every child
   if (opts.mode === 'prefork') prefork(listener, protocol, opts.workers);

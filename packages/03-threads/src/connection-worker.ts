@@ -19,7 +19,7 @@ const job = workerData as ConnectionJob;
 Atomics.store(job.taken, 0, 1); // the fd is ours now (see ConnectionJob.taken)
 let handedOver = false; // true once serveConnection owns the fd (it closes it, come what may)
 try {
-  const protocol = createProtocol(job.protocol, { root: job.root });
+  const protocol = createProtocol(job.protocol, { root: job.root, codec: job.codec });
   handedOver = true;
   serveConnection(job.fd, protocol, peerOf(job.fd)); // blocks this thread only
 } catch (err) {

@@ -12,6 +12,8 @@ export interface ConnectionJob {
   /** The accepted connection. Owned by the Worker once it sets `taken`; then it closes it. */
   fd: number;
   protocol: 'http' | 'echo';
+  /** The `--codec` spec: a string, so it survives structured clone; the Worker parses it. */
+  codec: string;
   root: string;
   /**
    * Int32Array(1) over a SharedArrayBuffer. The Worker stores 1 in it as its first act: from then
@@ -26,6 +28,8 @@ export interface PoolJob {
   /** The listening socket, shared by every pool thread; owned (and never closed) by main. */
   listenFd: number;
   protocol: 'http' | 'echo';
+  /** The `--codec` spec: a string, so it survives structured clone; the Worker parses it. */
+  codec: string;
   root: string;
   /**
    * Start-up handshake, Int32Array over a SharedArrayBuffer: [0] counts threads about to accept,

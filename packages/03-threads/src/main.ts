@@ -45,7 +45,7 @@ const opts = parseCommandLine(PKG, {
   threads: { kind: 'int', default: availableParallelism(), min: 1, max: 1024, help: 'pool: number of threads' },
   'max-threads': { kind: 'int', default: defaultMaxThreads, min: 1, max: 4096, help: 'per-connection: at most this many threads at once (default from ulimit -n)' },
 });
-const protocol = createProtocol(opts.protocol, { root: opts.root }); // each Worker makes its own
+const protocol = createProtocol(opts.protocol, { root: opts.root, codec: opts.codec }); // each Worker makes its own
 // SIGTERM interrupts main's blocking calls with EINTR instead of killing us. The kernel hands a
 // process-wide signal to the main thread when it can (main does not block it); if it lands on a
 // Worker instead, the addon's handler forwards it to main, the thread that decides to stop.
@@ -86,7 +86,7 @@ async function threadPerConnection(listener: Listener, protocol: Protocol, maxTh
 
   // #region start-connection-worker
   function startConnectionWorker(fd: number): void {
-    const job: ConnectionJob = { fd, protocol: opts.protocol, root: opts.root, taken: new Int32Array(new SharedArrayBuffer(4)) };
+    const job: ConnectionJob = { fd, protocol: opts.protocol, codec: opts.codec, root: opts.root, taken: new Int32Array(new SharedArrayBuffer(4)) };
     let worker: Worker;
     try {
       worker = new Worker(workerUrl, { workerData: job });
@@ -126,7 +126,7 @@ async function threadPerConnection(listener: Listener, protocol: Protocol, maxTh
 // #region thread-pool
 async function threadPool(listener: Listener, protocol: Protocol, threads: number): Promise<never> {
   const ready = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
-  const job: PoolJob = { listenFd: listener.fd, protocol: opts.protocol, root: opts.root, ready };
+  const job: PoolJob = { listenFd: listener.fd, protocol: opts.protocol, codec: opts.codec, root: opts.root, ready };
   for (let i = 0; i < threads; i++) {
     const worker = new Worker(new URL('./pool-worker.js', import.meta.url), { workerData: job });
     worker.on('error', (err) => {

@@ -18,7 +18,7 @@ const job = workerData as PoolJob;
 
 let protocol: Protocol;
 try {
-  protocol = createProtocol(job.protocol, { root: job.root });
+  protocol = createProtocol(job.protocol, { root: job.root, codec: job.codec });
 } catch (err) {
   log(`03-threads: pool thread cannot start: ${err instanceof Error ? err.message : String(err)}`);
   Atomics.add(job.ready, FAILED, 1);

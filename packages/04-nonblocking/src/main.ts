@@ -33,7 +33,7 @@ if (usePoll && opts['sleep-ms'] > 0) {
   log(`${PKG}: --sleep-ms applies to --poller busy only (poll already sleeps until a socket is ready)`);
   exitNow(2);
 }
-const protocol = createProtocol(opts.protocol, { root: opts.root });
+const protocol = createProtocol(opts.protocol, { root: opts.root, codec: opts.codec });
 
 /** One client. Lives in `conns` from accept until it is closed. Main thread only. */
 interface Connection {

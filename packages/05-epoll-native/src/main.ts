@@ -27,7 +27,7 @@ const opts = parseCommandLine(PKG, {
   'high-water-mark': { kind: 'int', default: 1024 * 1024, min: 1, max: 1 << 30, help: 'stop reading from a connection with more unsent output than this (bytes)' },
 });
 const mode = opts.mode as ReactorMode;
-const protocol = createProtocol(opts.protocol, { root: opts.root });
+const protocol = createProtocol(opts.protocol, { root: opts.root, codec: opts.codec });
 
 catchShutdownSignals(); // SIGTERM makes epoll_wait return -EINTR instead of killing us
 const listener = listenOrExit(PKG, opts, { nonBlocking: true });
