@@ -32,9 +32,9 @@ class DelimiterDecoder extends QueueDecoder {
     const at = q.indexOf(this.delimiter, Math.max(0, this.scanned - (this.delimiter.length - 1)));
     if (at === -1) {
       this.scanned = q.length;
-      // No delimiter yet. Held bytes may end in a partial delimiter (or, for line, a `\r`) and
-      // still be a frame within the maximum; beyond that allowance it can only be too long.
-      const allowance = this.line ? 1 : this.delimiter.length - 1;
+      // No delimiter yet. Held bytes may end in a partial delimiter (for line, a `\r`) and still
+      // be a frame within the maximum; beyond that allowance it can only be too long.
+      const allowance = this.line ? (q.at(q.length - 1) === CR ? 1 : 0) : this.delimiter.length - 1;
       if (q.length <= this.max + allowance) return null;
       return { frameError: 'too-long', reason: `${q.length} bytes without a delimiter exceed max frame ${this.max}` };
     }
@@ -49,7 +49,9 @@ class DelimiterDecoder extends QueueDecoder {
 // #endregion delimiter-decoder
 
 class DelimiterCodec implements Codec {
-  constructor(readonly spec: string, private readonly delimiter: Buffer, readonly maxFrameLength: number, private readonly line: boolean) {}
+  constructor(readonly spec: string, private readonly delimiter: Buffer, readonly maxFrameLength: number, private readonly line: boolean) {
+    if (!Number.isSafeInteger(maxFrameLength) || maxFrameLength < 1) throw new RangeError(`max must be a positive integer, got ${maxFrameLength}`);
+  }
 
   decoder(): FrameDecoder {
     return new DelimiterDecoder(this.delimiter, this.maxFrameLength, this.line);
