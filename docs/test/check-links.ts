@@ -6,8 +6,7 @@
  *     `<img src>` — names a file or folder of the repository;
  *   - `#L12` and `#L12-L40` into a code file name a region of that file as the link's title
  *     (`[the loop](../x.ts#L57-L100 "accept-loop")`) and are exactly that region's body (see
- *     regions.ts; `pnpm --filter docs anchors` rewrites the numbers from the names). Links into
- *     the files of NOT_YET_CONVERTED without a title are checked the older way: the lines exist;
+ *     regions.ts; `pnpm --filter docs anchors` rewrites the numbers from the names);
  *   - any other `#anchor` on a Markdown file (or on the file itself) matches one of its headings,
  *     slugged as GitHub does it;
  *   - each inline code span that looks like a repository path (`packages/...`, `docs/...`,
@@ -20,28 +19,6 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseRegions, regionAnchor, type Regions } from './regions.js';
-
-/**
- * Code whose line anchors have no regions yet, as paths relative to the repository (a folder ends
- * with `/`). An untitled `#L12-L40` into one of these is only checked for lines that exist; a
- * titled one is checked in full. Each entry goes when its code gets regions and its links titles;
- * the list is meant to end empty.
- */
-export const NOT_YET_CONVERTED: readonly string[] = [
-  'packages/04-nonblocking/',
-  'packages/05-epoll-native/',
-  'packages/06-reactor-pool/',
-  'packages/syscalls/',
-  'packages/bench/',
-  'packages/testkit/',
-  'packages/server-kit/src/files.ts',
-  'packages/server-kit/src/nonblocking-sink.ts',
-];
-
-/** Whether `rel` (relative to the repository, `/`-separated) is in `prefixes`. */
-export function notYetConverted(rel: string, prefixes: readonly string[] = NOT_YET_CONVERTED): boolean {
-  return prefixes.some((p) => (p.endsWith('/') ? rel.startsWith(p) : rel === p));
-}
 
 /** One thing wrong in one file, as a line a reader can act on. */
 export interface Problem {
@@ -227,22 +204,20 @@ function escapeRegExp(s: string): string {
 
 /**
  * What is wrong with a line anchor `[a, b]` (from `#La-Lb`) into the file `rel` holding `content`,
- * given the link's title; null when nothing is. Into a Markdown file, or an untitled link into
- * `prefixes` (NOT_YET_CONVERTED), only the lines must exist; into any other file the title must
- * name a well-formed region whose body is exactly lines a..b.
+ * given the link's title; null when nothing is. Into a Markdown file only the lines must exist;
+ * into any other file the title must name a well-formed region whose body is exactly lines a..b.
  */
 export function lineAnchorProblem(
   rel: string,
   content: string,
   [a, b]: [number, number],
   title: string | undefined,
-  prefixes: readonly string[] = NOT_YET_CONVERTED,
 ): string | null {
   const anchor = a === b ? `#L${a}` : `#L${a}-L${b}`;
   if (a < 1 || b < a) return `${anchor} is not a line range`;
   const count = content.endsWith('\n') ? content.split('\n').length - 1 : content.split('\n').length;
   if (b > count) return `${rel} has ${count} lines, not ${b}`;
-  if (title === undefined && (rel.endsWith('.md') || notYetConverted(rel, prefixes))) return null;
+  if (title === undefined && rel.endsWith('.md')) return null;
   if (title === undefined) return `a line anchor names its region as the link's title: (${rel}${anchor} "region-name")`;
   const regions: Regions = parseRegions(content);
   const bad = regions.problems[0];

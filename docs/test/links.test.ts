@@ -1,7 +1,6 @@
 /**
  * Every relative link in the course (docs/**\/*.md and the root README) resolves, line anchors
- * land exactly on the code region their title names (or, into code not yet converted, on lines
- * that exist), heading anchors match a heading, and every repository path quoted in `code`
+ * land exactly on the code region their title names, heading anchors match a heading, and every repository path quoted in `code`
  * exists. The first block shows the checker catching each kind of mistake on a scratch
  * repository; the second runs it on the real files.
  */

@@ -20,7 +20,10 @@
  */
 import * as sys from '@course/syscalls';
 import { createProtocol, type Session } from '@course/protocol';
-import { announce, catchShutdownSignals, exitNow, listenOrExit, log, NonBlockingSink, parseCommandLine, peerOf, shutdownRequested } from '@course/server-kit';
+import {
+  announce, catchShutdownSignals, exitNow, guardedClose, guardedDrained, guardedOpen, guardedPeerClosed, guardedReceive,
+  LINGER_MS, listenOrExit, log, NonBlockingSink, parseCommandLine, peerOf, shutdownRequested, type GuardedConnection,
+} from '@course/server-kit';
 
 const { C } = sys;
 const PKG = '04-nonblocking';
@@ -35,8 +38,13 @@ if (usePoll && opts['sleep-ms'] > 0) {
 }
 const protocol = createProtocol(opts.protocol, { root: opts.root, codec: opts.codec });
 
-/** One client. Lives in `conns` from accept until it is closed. Main thread only. */
-interface Connection {
+/**
+ * One client. Lives in `conns` from accept until it is closed. Main thread only. Every call
+ * into its session goes through server-kit's guard: a session that throws ends this connection
+ * only (see session-guard.ts).
+ */
+// #region connection
+interface Connection extends GuardedConnection {
   fd: number;
   /** Output not yet taken by the kernel (short writes are kept here). */
   sink: NonBlockingSink;
@@ -44,7 +52,13 @@ interface Connection {
   session: Session;
   /** The peer half-closed: nothing more to read. */
   eof: boolean;
+  /**
+   * Lingering close (see nonblocking-sink.ts): the answer is sent and the write side shut down;
+   * input is read and discarded until the client closes or this time (Date.now ms) passes. 0: not lingering.
+   */
+  lingerUntil: number;
 }
+// #endregion connection
 
 /** What a pass over one connection found. */
 const IDLE = 0;
@@ -52,13 +66,17 @@ const BUSY = 1;
 const DONE = 2;
 
 /** Stop reading from a connection with this much unsent output: its client is not keeping up. */
+// #region high-water
 const HIGH_WATER = 1024 * 1024;
+// #endregion high-water
 
 const conns: Connection[] = [];
 const readBuffer = Buffer.allocUnsafe(64 * 1024); // one buffer for all: sessions copy what they keep
 
 catchShutdownSignals(); // SIGTERM interrupts poll/sleep with EINTR instead of killing us
+// #region listen
 const listener = listenOrExit(PKG, opts, { nonBlocking: true }); // accept4 returns -EAGAIN when nobody waits
+// #endregion listen
 announce(listener, protocol, PKG, { model: 'nonblocking', poller: opts.poller, 'sleep-ms': opts['sleep-ms'] });
 
 // poll(2)'s argument: (fd, events, revents) triplets, the listener first, then every connection.
@@ -66,6 +84,7 @@ let pollFds = new Int32Array(3 * 64);
 let polled = 0; // connections in the last poll() call
 const noFds = new Int32Array(0);
 
+// #region loop
 while (!shutdownRequested()) {
   if (usePoll) waitUntilReady(); // sleeps; afterwards only ready sockets are touched
 
@@ -85,14 +104,18 @@ while (!shutdownRequested()) {
   conns.length = kept;
 
   // Nothing happened in a whole pass. Busy polling goes straight round again: that is the lesson.
+  // #region sleep
   if (!worked && opts['sleep-ms'] > 0) sys.poll(noFds, 0, opts['sleep-ms']); // poll with no fds: a sleep a signal can cut short
+  // #endregion sleep
 }
+// #endregion loop
 
 for (const c of conns) closeConnection(c);
 sys.close(listener.fd);
 exitNow(0);
 
 /** Accept everyone waiting. False if nobody was (EAGAIN at once). */
+// #region accept-all
 function acceptAll(): boolean {
   let any = false;
   for (;;) {
@@ -103,22 +126,28 @@ function acceptAll(): boolean {
     if (fd < 0) return any;
     sys.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1); // small responses leave at once (no Nagle delay)
     const sink = new NonBlockingSink(fd);
-    conns.push({ fd, sink, session: protocol.open(sink, peerOf(fd)), eof: false });
+    const peer = peerOf(fd);
+    const session = guardedOpen({ fd, peer, sink }, protocol);
+    if (session === undefined) sys.close(fd); // the protocol could not open a session (logged)
+    else conns.push({ fd, peer, sink, session, eof: false, lingerUntil: 0 });
     any = true;
   }
 }
+// #endregion accept-all
 
 /** One pass over one connection: one read, then as much writing as the kernel takes. */
+// #region pass
 function serve(c: Connection): number {
+  if (c.lingerUntil !== 0) return linger(c);
   let result = IDLE;
   if (!c.eof && !c.sink.ended && !c.session.paused && c.sink.pendingBytes <= HIGH_WATER) {
     const n = sys.read(c.fd, readBuffer, 0, readBuffer.length);
     if (n > 0) {
-      c.session.receive(readBuffer.subarray(0, n)); // may be half a request: the session keeps it
+      guardedReceive(c, protocol, readBuffer.subarray(0, n)); // may be half a request: the session keeps it
       result = BUSY;
     } else if (n === 0) {
       c.eof = true;
-      c.session.peerClosed();
+      guardedPeerClosed(c, protocol);
       result = BUSY;
     } else if (n !== -C.EAGAIN && n !== -C.EINTR) {
       return DONE; // ECONNRESET and friends
@@ -129,14 +158,32 @@ function serve(c: Connection): number {
     if (n < 0) return DONE; // EPIPE: the peer is gone
     if (n > 0) result = BUSY;
   }
-  if (c.sink.pendingBytes === 0) c.session.drained(); // a session holding pipelined requests goes on
-  // All sent, and the session ended (Connection: close) or the peer has left: done.
-  if (c.sink.pendingBytes === 0 && (c.sink.ended || (c.eof && !c.session.midRequest && !c.session.awaiting))) return DONE;
+  if (c.sink.pendingBytes === 0) guardedDrained(c, protocol); // a session holding pipelined requests goes on
+  if (c.sink.pendingBytes === 0) {
+    // All sent and the peer has left (nothing in flight): done.
+    if (c.eof && (c.sink.ended || (!c.session.midRequest && !c.session.awaiting))) return DONE;
+    // All sent and the session ended (an error answer, Connection: close) while the client may
+    // still be sending: close lingering, or its unread input would turn our FIN into an RST.
+    if (c.sink.ended) {
+      if (!c.sink.lingerStart()) return DONE;
+      c.lingerUntil = Date.now() + LINGER_MS;
+      return BUSY;
+    }
+  }
   return result;
 }
+// #endregion pass
+
+/** A lingering connection: discard what arrives; done once the client closed or time is up. */
+// #region linger
+function linger(c: Connection): number {
+  if (!c.sink.lingerRead(readBuffer)) return DONE;
+  return Date.now() >= c.lingerUntil ? DONE : IDLE;
+}
+// #endregion linger
 
 function closeConnection(c: Connection): void {
-  c.session.close();
+  guardedClose(c);
   c.sink.dispose();
   sys.close(c.fd);
 }
@@ -145,16 +192,26 @@ function closeConnection(c: Connection): void {
  * Fill `pollFds` with every socket and what we wait for on it, and sleep in poll(2) until one is
  * ready (or a signal arrives). poll's cost grows with the number of sockets, ready or not.
  */
+// #region wait-until-ready
 function waitUntilReady(): void {
   polled = conns.length;
+  let lingerUntil = Infinity; // the first lingering connection due: poll must wake for it
   if (pollFds.length < 3 * (polled + 1)) pollFds = new Int32Array(6 * (polled + 1));
   pollFds[0] = listener.fd;
   pollFds[1] = C.POLLIN;
   for (let i = 0; i < polled; i++) {
     const c = conns[i]!;
-    const wantRead = !c.eof && !c.sink.ended && !c.session.paused && c.sink.pendingBytes <= HIGH_WATER;
+    const lingering = c.lingerUntil !== 0;
+    if (lingering) lingerUntil = Math.min(lingerUntil, c.lingerUntil);
+    const wantRead = lingering || (!c.eof && !c.sink.ended && !c.session.paused && c.sink.pendingBytes <= HIGH_WATER);
     pollFds[3 * (i + 1)] = c.fd;
     pollFds[3 * (i + 1) + 1] = (wantRead ? C.POLLIN : 0) | (c.sink.pendingBytes > 0 ? C.POLLOUT : 0);
   }
-  sys.poll(pollFds, polled + 1, -1); // -EINTR (a signal) leaves every revents 0: the loop checks for shutdown
+  const timeout = lingerUntil === Infinity ? -1 : Math.max(0, lingerUntil - Date.now());
+  const n = sys.poll(pollFds, polled + 1, timeout); // -EINTR (a signal) leaves every revents 0: the loop checks for shutdown
+  // A linger deadline passed: mark its connection due, so that the pass closes it.
+  if (n === 0 && lingerUntil !== Infinity) {
+    for (let i = 0; i < polled; i++) if (conns[i]!.lingerUntil !== 0) pollFds[3 * (i + 1) + 2] = C.POLLIN;
+  }
 }
+// #endregion wait-until-ready

@@ -7,7 +7,9 @@
  * connection stays in the kernel's queue — so a level-triggered listener is reported readable
  * again at once, and the loop spins at 100 % CPU doing nothing. muduo's answer: keep a spare fd
  * (open on /dev/null). On EMFILE, close the spare, accept the connection with the fd that freed,
- * close it at once (the client sees a clean close instead of hanging), and reopen the spare.
+ * close it at once, and reopen the spare. The client learns at once that it was refused instead
+ * of hanging — by a reset, not a clean close, if its request had already arrived (close with
+ * unread input sends an RST; lingering would need the fd we lack).
  * If even that fails (another thread took the freed fd), stop watching the listener for 100 ms.
  *
  * Ownership: the acceptor does not own the listening socket (its creator closes it); it owns
@@ -30,6 +32,7 @@ export interface AcceptorOptions {
   backoffMs?: number;
 }
 
+// #region acceptor
 export class Acceptor {
   /** Connections handed on, and connections closed at once for lack of fds. */
   readonly stats = { accepted: 0, rejected: 0 };
@@ -101,6 +104,7 @@ export class Acceptor {
    * the spare back. Returns the accept result: >= 0 one connection shed, -EAGAIN none was waiting,
    * other -errno (EMFILE again: another thread took the freed fd) the spare did not help.
    */
+  // #region shed-one
   private shedOne(): number {
     if (this.spareFd < 0) this.spareFd = openSpare();
     if (this.spareFd < 0) return -C.EMFILE;
@@ -114,6 +118,7 @@ export class Acceptor {
     this.spareFd = openSpare();
     return fd;
   }
+  // #endregion shed-one
 
   /** Stop watching the listener for a while: a level-triggered listener would otherwise spin. */
   private backOff(): void {
@@ -123,6 +128,7 @@ export class Acceptor {
     this.reactor.after(this.backoffMs, () => this.start());
   }
 }
+// #endregion acceptor
 
 /** A spare fd on /dev/null, or -1 if none is free right now. */
 function openSpare(): number {

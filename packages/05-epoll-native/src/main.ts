@@ -43,7 +43,9 @@ const reactor = new Reactor({
 const acceptor = new Acceptor(reactor, listener.fd, (fd) => reactor.adopt(fd, peerOf(fd)), { edgeTriggered: mode !== 'lt' });
 announce(listener, protocol, PKG, { model: 'epoll-reactor', mode });
 
+// #region run
 while (!shutdownRequested()) reactor.runOnce(-1); // sleeps until a socket is ready or a deadline is due
+// #endregion run
 
 // Shutting down: stop accepting, let answers in flight finish (for at most 2 s), then close all.
 acceptor.close();

@@ -19,14 +19,34 @@
  * in one writev, and an answer written outside `receive` (a worker's result in step 06) leaves
  * before the next epoll_wait too.
  *
+ * Faults: every call into a session goes through server-kit's guard (session-guard.ts). A session
+ * that throws ends its own connection — a 500 if no answer had begun, one log line naming the fd
+ * and peer — and the loop and every other connection go on.
+ *
  * Threads: a Reactor belongs to the thread that created it; every method must be called there.
+ * With COURSE_CHECK_THREADS=1 in the environment (the tests set it) every public method checks.
  */
+import { threadId } from 'node:worker_threads';
 import * as sys from '@course/syscalls';
 import type { PeerInfo, Protocol, Session } from '@course/protocol';
-import { NonBlockingSink, type FlushScheduler } from '@course/server-kit';
+import {
+  guardedClose,
+  guardedDrained,
+  guardedOpen,
+  guardedPeerClosed,
+  guardedReceive,
+  LINGER_MS,
+  NonBlockingSink,
+  RETIRED,
+  type FlushScheduler,
+  type GuardedConnection,
+} from '@course/server-kit';
 
 const { C } = sys;
 const { EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR, EPOLLHUP, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL } = C;
+
+/** Read once per thread: when off, the affinity check costs one branch on a constant. */
+const CHECK_THREADS = process.env.COURSE_CHECK_THREADS === '1';
 
 /** How readiness is reported and consumed; see `readConn`. */
 export type ReactorMode = 'lt' | 'et' | 'et-nodrain';
@@ -58,7 +78,8 @@ export interface ReactorStats {
 /**
  * One connection's state. Owned by its reactor; lives in `conns[fd]` from `adopt` to `closeConn`.
  */
-class Conn {
+// #region conn
+class Conn implements GuardedConnection {
   session!: Session;
   /** Events currently registered with epoll, so that epoll_ctl is called only on a change. */
   interest = 0;
@@ -76,6 +97,11 @@ class Conn {
    * epoll_ctl(MOD) even if the event mask did not change.
    */
   rearm = false;
+  /**
+   * Lingering close (see nonblocking-sink.ts): the answer is sent and the write side shut down;
+   * input is read and discarded until the client closes its side or `deadline` passes.
+   */
+  lingering = false;
   closed = false;
   /** Index in `live`, for O(1) removal. */
   slot = 0;
@@ -83,8 +109,10 @@ class Conn {
   constructor(
     readonly fd: number,
     readonly sink: NonBlockingSink,
+    readonly peer: PeerInfo | undefined,
   ) {}
 }
+// #endregion conn
 
 /** A one-shot timer (`Reactor.after`). Rare (the acceptor's back-off), so a sorted array is enough. */
 interface Timer {
@@ -93,6 +121,7 @@ interface Timer {
 }
 
 /** One epoll loop. Owned by one thread; every method must be called on that thread. */
+// #region reactor
 export class Reactor implements FlushScheduler {
   readonly epfd: number;
   readonly stats: ReactorStats = { connections: 0, accepted: 0, bytesIn: 0, bytesOut: 0 };
@@ -131,6 +160,8 @@ export class Reactor implements FlushScheduler {
   private readonly sweepMs: number;
   private nextSweep = 0;
   private draining = false;
+  /** The thread that created this reactor: the only one that may call it. */
+  private readonly ownerThread = threadId;
 
   constructor(opts: ReactorOptions) {
     this.protocol = opts.protocol;
@@ -156,7 +187,9 @@ export class Reactor implements FlushScheduler {
    * events → expire deadlines → flush pending output → close what ended. Returns the number of
    * events (0 on timeout or when a signal interrupted the wait).
    */
+  // #region run-once
   runOnce(maxWaitMs: number): number {
+    if (CHECK_THREADS) this.checkThread('runOnce');
     const timeout = this.dirty.length > 0 ? 0 : this.waitTime(maxWaitMs);
     const n = sys.epoll_wait(this.epfd, this.events, this.maxEvents, timeout);
     if (n < 0 && n !== -C.EINTR) sys.check(n, 'epoll_wait'); // EINTR: a signal; the caller looks at it
@@ -168,12 +201,20 @@ export class Reactor implements FlushScheduler {
     this.closeFds();
     return n > 0 ? n : 0;
   }
+  // #endregion run-once
 
   /** One ready fd: a connection, or a watched fd. */
+  // #region dispatch
   private dispatch(events: number, fd: number): void {
     const c = this.conns[fd];
     if (c === undefined) {
       this.watchers[fd]?.(events); // undefined too for a connection closed earlier in this batch
+      return;
+    }
+    // Lingering (our FIN is sent): discard what arrives until the client's FIN, which, both
+    // sides now shut, comes as EPOLLHUP. Read to it even then, or unread bytes make close an RST.
+    if (c.lingering) {
+      if (!c.sink.lingerRead(this.readBuffer)) this.closeConn(c);
       return;
     }
     // A reset or an error: nothing more can be read or sent. (A FIN alone is EPOLLRDHUP: the
@@ -185,6 +226,7 @@ export class Reactor implements FlushScheduler {
     }
     if ((events & (EPOLLIN | EPOLLRDHUP)) !== 0) this.readConn(c, (events & EPOLLRDHUP) !== 0);
   }
+  // #endregion dispatch
 
   /**
    * Read what the peer sent and feed it to the session. The three modes differ only here:
@@ -195,6 +237,7 @@ export class Reactor implements FlushScheduler {
    *  et-nodrain  the classic bug: edge-triggered, but one read per event as in lt. A request
    *              bigger than one read leaves its tail in the socket, and nothing wakes us for it.
    */
+  // #region read-conn
   private readConn(c: Conn, peerSentFin: boolean): void {
     if (!this.wantsInput(c)) {
       c.rearm = this.edge !== 0; // paused or done reading: in ET this edge is lost, so re-arm on resuming
@@ -206,7 +249,7 @@ export class Reactor implements FlushScheduler {
       if (n > 0) {
         this.stats.bytesIn += n;
         const before = c.sink.totalQueued;
-        c.session.receive(buf.subarray(0, n));
+        guardedReceive(c, this.protocol, buf.subarray(0, n));
         this.touch(c, c.sink.totalQueued !== before);
         if (!this.drainReads) break; // lt, et-nodrain: one read per event
         // et: a short read emptied the socket (epoll(7)) — unless a FIN came with this edge:
@@ -219,7 +262,7 @@ export class Reactor implements FlushScheduler {
         }
       } else if (n === 0) {
         c.eof = true; // the peer sent FIN: answer what it asked, then close
-        c.session.peerClosed();
+        guardedPeerClosed(c, this.protocol);
         break;
       } else if (n === -C.EAGAIN) {
         break; // empty: wait for the next event
@@ -231,6 +274,7 @@ export class Reactor implements FlushScheduler {
     // do it now (in LT, a peer at EOF must stop being reported as readable, or we spin).
     if (!c.sink.flushScheduled && !c.closed) this.updateInterest(c);
   }
+  // #endregion read-conn
 
   /**
    * Send what `c` has queued (if `tryWrite`; false when EPOLLOUT is armed, i.e. the kernel said
@@ -248,11 +292,14 @@ export class Reactor implements FlushScheduler {
     }
     // Room again: a session that held pipelined requests back answers more (queued, flushed
     // later this turn by the dirty list).
-    if (sink.pendingBytes <= this.lowWaterMark) c.session.drained();
+    if (sink.pendingBytes <= this.lowWaterMark) guardedDrained(c, this.protocol);
     if (sink.pendingBytes === 0) {
-      // Nothing left to send: close if the session ended, the peer left, or we shut down.
+      // Nothing left to send: close if the peer left or we shut down with nothing in flight.
       const inFlight = busy(c.session);
-      if (sink.ended || (c.eof && !inFlight) || (this.draining && !inFlight)) return this.closeConn(c);
+      if ((c.eof && (sink.ended || !inFlight)) || (this.draining && !inFlight)) return this.closeConn(c);
+      // The session ended (an error answer, Connection: close) while the client may still be
+      // sending: close lingering, or its unread input would turn our FIN into an RST.
+      if (sink.ended) return this.startLingering(c);
     }
     // Back-pressure, with hysteresis so that we do not flip on every write.
     if (sink.pendingBytes > this.highWaterMark) c.paused = true;
@@ -261,6 +308,7 @@ export class Reactor implements FlushScheduler {
   }
 
   /** Register exactly what `c` waits for: input unless paused or done, output while any is queued. */
+  // #region update-interest
   private updateInterest(c: Conn): void {
     const reading = this.wantsInput(c);
     const want = (reading ? EPOLLIN | EPOLLRDHUP : 0) | (c.sink.pendingBytes > 0 ? EPOLLOUT : 0) | this.edge;
@@ -271,6 +319,27 @@ export class Reactor implements FlushScheduler {
     c.interest = want;
     if (reading) c.rearm = false;
   }
+  // #endregion update-interest
+
+  /**
+   * Lingering close: FIN after the answer (shutdown SHUT_WR), then read and discard until the
+   * client closes its side or LINGER_MS passes (the deadline sweep closes it). The session is
+   * done: it is closed now, and the connection waits for input only.
+   */
+  // #region start-lingering
+  private startLingering(c: Conn): void {
+    if (!c.sink.lingerStart()) return this.closeConn(c); // already reset: nothing to wait for
+    c.lingering = true;
+    guardedClose(c);
+    c.deadline = this.now + LINGER_MS;
+    const want = EPOLLIN | EPOLLRDHUP | this.edge;
+    if (want === c.interest && !c.rearm) return;
+    // ET: MOD re-arms, so input that arrived while we were answering is reported again.
+    if (sys.epoll_ctl(this.epfd, EPOLL_CTL_MOD, c.fd, want) < 0) return this.closeConn(c);
+    c.interest = want;
+    c.rearm = false;
+  }
+  // #endregion start-lingering
 
   private wantsInput(c: Conn): boolean {
     // While shutting down, only a request already begun is read to its end.
@@ -281,10 +350,12 @@ export class Reactor implements FlushScheduler {
 
   /** FlushScheduler: a sink got output; flush it before the next epoll_wait. */
   scheduleFlush(sink: NonBlockingSink): void {
+    if (CHECK_THREADS) this.checkThread('scheduleFlush');
     const c = this.conns[sink.fd];
     if (c !== undefined && c.sink === sink) this.dirty.push(c);
   }
 
+  // #region flush-dirty
   private flushDirty(): void {
     const dirty = this.dirty;
     for (let i = 0; i < dirty.length; i++) {
@@ -294,6 +365,7 @@ export class Reactor implements FlushScheduler {
     }
     dirty.length = 0;
   }
+  // #endregion flush-dirty
 
   // --- deadlines -----------------------------------------------------------------------------
 
@@ -309,7 +381,9 @@ export class Reactor implements FlushScheduler {
    *  - an answer owed and still being computed (awaiting, step 06's tasks): no deadline — the
    *    client is waiting for us, not the other way round. The answer's flush sets one again.
    */
+  // #region touch
   private touch(c: Conn, progressed: boolean): void {
+    if (c.lingering) return; // its deadline is the linger time, whatever arrives
     if (!c.session.midRequest) {
       c.headerClock = false;
       c.deadline = c.session.awaiting ? Infinity : this.now + this.idleTimeoutMs;
@@ -318,7 +392,9 @@ export class Reactor implements FlushScheduler {
       c.deadline = this.now + this.headerTimeoutMs;
     }
   }
+  // #endregion touch
 
+  // #region expire
   private expire(): void {
     const now = this.now;
     if (now >= this.nextSweep) {
@@ -331,6 +407,7 @@ export class Reactor implements FlushScheduler {
     }
     while (this.timers.length > 0 && this.timers[0]!.at <= now) this.timers.shift()!.fn();
   }
+  // #endregion expire
 
   /** How long epoll_wait may sleep: until the next sweep (if any connection is open) or timer. */
   private waitTime(maxWaitMs: number): number {
@@ -344,6 +421,7 @@ export class Reactor implements FlushScheduler {
 
   /** Run `fn` on this thread once `delayMs` have passed (checked once per turn). */
   after(delayMs: number, fn: () => void): void {
+    if (CHECK_THREADS) this.checkThread('after');
     const at = Date.now() + delayMs;
     let i = this.timers.length;
     while (i > 0 && this.timers[i - 1]!.at > at) i--;
@@ -354,11 +432,12 @@ export class Reactor implements FlushScheduler {
 
   /** Take ownership of a connected non-blocking socket: register it, open a protocol session. */
   adopt(fd: number, peer?: PeerInfo): void {
+    if (CHECK_THREADS) this.checkThread('adopt');
     if (this.conns[fd] !== undefined || this.watchers[fd] !== undefined) throw new Error(`reactor: fd ${fd} adopted twice (state must be dropped before close)`);
     // TCP_NODELAY: send a response at once rather than wait for the ACK of the previous packet
     // (Nagle's algorithm; with delayed ACKs that wait can be 40 ms).
     sys.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
-    const c = new Conn(fd, new NonBlockingSink(fd, this));
+    const c = new Conn(fd, new NonBlockingSink(fd, this), peer);
     c.interest = EPOLLIN | EPOLLRDHUP | this.edge;
     if (sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, c.interest) < 0) {
       sys.close(fd); // ENOMEM, ENOSPC (max_user_watches): refuse this one connection
@@ -370,7 +449,12 @@ export class Reactor implements FlushScheduler {
     this.stats.accepted++;
     this.stats.connections = this.live.length;
     c.deadline = Date.now() + this.idleTimeoutMs;
-    c.session = this.protocol.open(c.sink, peer);
+    const session = guardedOpen(c, this.protocol);
+    if (session === undefined) {
+      c.session = RETIRED;
+      return this.closeConn(c); // the protocol could not open a session (logged)
+    }
+    c.session = session;
   }
 
   /**
@@ -378,10 +462,11 @@ export class Reactor implements FlushScheduler {
    * and the fd itself is closed at the end of the turn — a later event in the same epoll_wait
    * batch may still name this fd, and must not find a new connection that reused the number.
    */
+  // #region close-conn
   private closeConn(c: Conn): void {
     if (c.closed) return;
     c.closed = true;
-    c.session.close();
+    guardedClose(c);
     c.sink.dispose(); // closes files never sent
     this.conns[c.fd] = undefined;
     const last = this.live.pop()!;
@@ -390,13 +475,17 @@ export class Reactor implements FlushScheduler {
       last.slot = c.slot;
     }
     this.stats.connections = this.live.length;
-    this.closing.push(c.fd); // close(2) also removes it from the epoll set (no dup of it exists)
+    // close(2) also removes the fd from the epoll set — because no other descriptor refers to
+    // the same open file: epoll watches the open file, and drops it only when its last
+    // reference is closed (epoll(7), "Will closing a file descriptor cause it to be removed").
+    this.closing.push(c.fd);
   }
 
   private closeFds(): void {
     for (const fd of this.closing) sys.close(fd);
     this.closing.length = 0;
   }
+  // #endregion close-conn
 
   // --- other fds -----------------------------------------------------------------------------
 
@@ -405,6 +494,7 @@ export class Reactor implements FlushScheduler {
    * when epoll reports it, level-triggered unless `edgeTriggered`. The caller still owns `fd`.
    */
   watch(fd: number, onReady: (events: number) => void, edgeTriggered = false): void {
+    if (CHECK_THREADS) this.checkThread('watch');
     if (this.conns[fd] !== undefined || this.watchers[fd] !== undefined) throw new Error(`reactor: fd ${fd} is already registered`);
     sys.check(sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, EPOLLIN | (edgeTriggered ? EPOLLET : 0)), 'epoll_ctl', `ADD ${fd}`);
     this.watchers[fd] = onReady;
@@ -412,6 +502,7 @@ export class Reactor implements FlushScheduler {
 
   /** Stop watching `fd` (it stays open: the caller owns it). */
   unwatch(fd: number): void {
+    if (CHECK_THREADS) this.checkThread('unwatch');
     if (this.watchers[fd] === undefined) return;
     this.watchers[fd] = undefined;
     sys.epoll_ctl(this.epfd, EPOLL_CTL_DEL, fd, 0);
@@ -425,6 +516,7 @@ export class Reactor implements FlushScheduler {
    * true once no connection remains. Call repeatedly between runOnce turns.
    */
   drain(): boolean {
+    if (CHECK_THREADS) this.checkThread('drain');
     this.draining = true;
     for (let i = this.live.length - 1; i >= 0; i--) {
       const c = this.live[i]!;
@@ -437,13 +529,22 @@ export class Reactor implements FlushScheduler {
 
   /** Close every connection and the epoll fd. Watched fds stay open (their owners close them). */
   close(): void {
+    if (CHECK_THREADS) this.checkThread('close');
     for (let i = this.live.length - 1; i >= 0; i--) this.closeConn(this.live[i]!);
     this.closeFds();
     this.watchers.length = 0;
     this.timers.length = 0;
     sys.close(this.epfd);
   }
+
+  /** The affinity check (COURSE_CHECK_THREADS=1): throw if `method` was called off the owner thread. */
+  private checkThread(method: string): void {
+    if (threadId !== this.ownerThread) {
+      throw new Error(`Reactor.${method} called on thread ${threadId}; this reactor belongs to thread ${this.ownerThread}`);
+    }
+  }
 }
+// #endregion reactor
 
 function positive(n: number, name: string): number {
   if (!Number.isFinite(n) || n <= 0) throw new RangeError(`${name} must be a positive number, got ${n}`);

@@ -2,6 +2,7 @@
  * The Reactor as a library (what step 06 relies on), driven in-process over socketpairs: no
  * server, no timing — every step is one explicit runOnce turn.
  */
+import { threadId } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as sys from '@course/syscalls';
 import type { Protocol, Session, Sink } from '@course/protocol';
@@ -112,7 +113,7 @@ describe.each(['lt', 'et'] as const)('Reactor (%s)', (mode) => {
     expect(reactor.stats.bytesOut).toBe(big.length);
   });
 
-  it('closes a connection once the session ended and everything was sent', () => {
+  it('ends a connection the session ended with a lingering close: FIN, discard input, close on the peer\'s FIN', () => {
     const { reactor, sessions } = newReactor({ mode });
     const [a, b] = socketPair();
     cleanup.push(() => sys.close(b));
@@ -120,10 +121,16 @@ describe.each(['lt', 'et'] as const)('Reactor (%s)', (mode) => {
     sessions[0]!.sink.write(Buffer.from('bye'));
     sessions[0]!.sink.end();
     reactor.runOnce(0);
-    expect(sessions[0]!.closed).toBe(true);
-    expect(reactor.stats.connections).toBe(0);
+    expect(sessions[0]!.closed).toBe(true); // the session is done...
     expect(readNow(b).toString()).toBe('bye');
-    expect(sys.read(b, Buffer.alloc(1), 0, 1)).toBe(0); // EOF: the server side was closed
+    expect(sys.read(b, Buffer.alloc(1), 0, 1)).toBe(0); // ...and the answer is followed by a FIN
+    expect(reactor.stats.connections).toBe(1); // but the fd stays open while the peer may still send
+    sys.write(b, Buffer.from('more input nobody reads'), 0, 23);
+    reactor.runOnce(1000); // discarded: the session hears nothing more
+    expect(Buffer.concat(sessions[0]!.received).length).toBe(0);
+    sys.shutdown(b, C.SHUT_WR); // the peer closes its side: now close(2) sends no RST
+    for (let turn = 0; turn < 5 && reactor.stats.connections > 0; turn++) reactor.runOnce(200);
+    expect(reactor.stats.connections).toBe(0);
   });
 
   it('tells the session when the peer half-closes, then closes', () => {
@@ -312,5 +319,25 @@ describe('Acceptor', () => {
     reactor.runOnce(1000); // one edge for five connections
     expect(acceptor.stats.accepted).toBe(5);
     expect(reactor.stats.connections).toBe(5);
+  });
+});
+
+describe('Reactor thread affinity (COURSE_CHECK_THREADS=1, set in vitest.config.ts)', () => {
+  it('is switched on for these tests', () => {
+    expect(process.env.COURSE_CHECK_THREADS).toBe('1');
+  });
+
+  it('serves calls on the thread that created it', () => {
+    const { reactor } = newReactor();
+    expect(reactor.runOnce(0)).toBe(0);
+  });
+
+  it('refuses a call on any other thread, naming both', () => {
+    // JS cannot hand an object to another thread, so forge the one field the check reads: a
+    // reactor owned by some other thread, called here. The check runs before anything else.
+    const foreign = Object.assign(Object.create(Reactor.prototype) as object, { ownerThread: threadId + 1 }) as unknown as Reactor;
+    expect(() => foreign.runOnce(0)).toThrow(`Reactor.runOnce called on thread ${threadId}; this reactor belongs to thread ${threadId + 1}`);
+    expect(() => foreign.adopt(0)).toThrow(/Reactor\.adopt called on thread/);
+    expect(() => foreign.watch(0, () => {})).toThrow(/Reactor\.watch called on thread/);
   });
 });

@@ -1,3 +1,4 @@
+// #region hooks
 /**
  * The application side of the library: the hooks an app module exports, and the objects they get.
  *
@@ -24,8 +25,10 @@
  * not functions or class instances). A `tag` never leaves its SubReactor: it is how an app finds
  * its way back to, say, the pending HTTP response a result answers.
  */
+// #endregion hooks
 import { pathToFileURL } from 'node:url';
 import type { HttpRequest, HttpResponder } from '@course/protocol';
+import { ThreadAffinity } from './affinity.js';
 import type { ServerStats, StatsBoard } from './stats.js';
 
 /** Which kind of thread a hook runs on. */
@@ -120,20 +123,28 @@ export function errorText(err: unknown): string {
 /** Submits a task for a SubReactor; see `ThreadServer.task`. */
 export type TaskSubmitter = (payload: unknown, conn: Conn, tag: unknown) => number;
 
-/** The ThreadServer of one thread. Built once per thread by that thread's entry module. */
+/**
+ * The ThreadServer of one thread. Built once per thread by that thread's entry module, and used
+ * by that thread only (`affinity` checks it, and the connections of a SubReactor check through it).
+ */
 export class LocalServer implements ThreadServer {
+  readonly affinity: ThreadAffinity;
+
   constructor(
     readonly role: ThreadRole,
     readonly index: number,
     private readonly board: StatsBoard,
     private readonly submit?: TaskSubmitter,
-  ) {}
+  ) {
+    this.affinity = new ThreadAffinity(`the ThreadServer of ${role} ${index}`);
+  }
 
   stats(): ServerStats {
     return this.board.snapshot();
   }
 
   task(payload: unknown, conn: Conn, tag?: unknown): number {
+    this.affinity.check();
     if (this.submit === undefined) throw new Error(`server.task() runs on SubReactor threads only (this is a ${this.role} thread)`);
     return this.submit(payload, conn, tag);
   }

@@ -17,6 +17,7 @@ import type { StatsBoard } from './stats.js';
 export type BalancePolicy = 'rr' | 'least' | 'hash';
 export const BALANCE_POLICIES: readonly BalancePolicy[] = ['rr', 'least', 'hash'];
 
+/** A balancing policy. Owned and called by the MainReactor, on the main thread only. */
 export interface Balancer {
   readonly policy: BalancePolicy;
   /** True if `pick` needs the peer's address (the MainReactor then calls getpeername). */

@@ -12,6 +12,11 @@
  * They are two objects because both the app (`conn.close()`: please close) and the Reactor
  * (`session.close()`: it is closed) need a `close` meaning different things.
  *
+ * A fault stays with its connection: an exception thrown by an app hook or by the protocol while
+ * serving one connection is caught here, logged as one line naming the connection, answered 500
+ * where the app owed an HTTP answer, and ends that connection only; the SubReactor and all its
+ * other connections go on.
+ *
  * Threading: everything here belongs to one SubReactor thread; module state (`current`) is per
  * thread.
  */
@@ -28,6 +33,30 @@ import type { StatsBoard } from './stats.js';
  */
 let current: Connection | null = null;
 
+const SERVER_ERROR = { 'Content-Type': 'text/plain; charset=utf-8' };
+
+/**
+ * An HTTP answer the app took on (its onRequest returned true) and may give later. The app gets
+ * this instead of the session's responder so that, if the connection fails before the app
+ * answers, the client still gets a 500. Owned by the connection's SubReactor thread.
+ */
+class OwedAnswer implements HttpResponder {
+  constructor(
+    readonly inner: HttpResponder,
+    private readonly conn: Connection,
+  ) {}
+
+  get request(): HttpRequest {
+    return this.inner.request;
+  }
+
+  send(status: number, headers: Record<string, string>, body: string | Uint8Array): void {
+    this.inner.send(status, headers, body);
+    this.conn.settle(this);
+  }
+}
+
+/** The app's Conn. Owned by the SubReactor thread that adopted the connection. */
 export class Connection implements Conn {
   context: unknown = undefined;
   /** The Reactor closed it (AppSession.close ran). */
@@ -36,6 +65,8 @@ export class Connection implements Conn {
   private ending = false;
   /** Tasks submitted for this connection whose results have not come back yet. */
   tasksInFlight = 0;
+  /** HTTP answers the app owes on this connection, oldest first (null while none: idle stays cheap). */
+  private owed: OwedAnswer[] | null = null;
 
   constructor(
     readonly id: number,
@@ -57,6 +88,7 @@ export class Connection implements Conn {
   }
 
   send(data: Uint8Array | string): void {
+    this.server.affinity.check();
     if (this.closed || this.ending) return;
     // Copy: the Sink keeps a reference, and `data` may view the reactor's reusable read buffer.
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : new Uint8Array(data);
@@ -64,13 +96,37 @@ export class Connection implements Conn {
   }
 
   close(): void {
+    this.server.affinity.check();
     if (this.closed || this.ending) return;
     this.ending = true;
     this.sink.end();
   }
+
+  owe(answer: OwedAnswer): void {
+    (this.owed ??= []).push(answer);
+  }
+
+  settle(answer: OwedAnswer): void {
+    const i = this.owed?.indexOf(answer) ?? -1;
+    if (i >= 0) this.owed!.splice(i, 1);
+  }
+
+  /** Something failed for this connection: answer 500 to whatever the app still owed, then close. */
+  fail(): void {
+    const owed = this.owed ?? [];
+    this.owed = null;
+    for (const answer of owed) {
+      try {
+        answer.inner.send(500, SERVER_ERROR, '500 Internal Server Error\n');
+      } catch {
+        // Already answered, or the session is gone: nothing more to say on it.
+      }
+    }
+    this.close();
+  }
 }
 
-/** The Session the Reactor sees for one connection. */
+/** The Session the Reactor sees for one connection. Owned by (and called only on) its SubReactor thread. */
 class AppSession implements Session {
   constructor(
     private readonly conn: Connection,
@@ -98,6 +154,8 @@ class AppSession implements Session {
     current = this.conn; // a held request may reach the app's route
     try {
       this.inner.drained();
+    } catch (err) {
+      this.hooks.failed(`the ${this.hooks.name} session`, err, this.conn);
     } finally {
       current = null;
     }
@@ -124,6 +182,8 @@ class AppSession implements Session {
     try {
       if (this.inner !== null) this.inner.peerClosed();
       else this.conn.close();
+    } catch (err) {
+      this.hooks.failed(`the ${this.hooks.name} session`, err, this.conn);
     } finally {
       current = null;
     }
@@ -151,7 +211,8 @@ export interface ProtocolChoice {
 
 /**
  * The Protocol of one SubReactor: opens an AppSession per connection. Also holds the per-thread
- * route hook that counts HTTP requests and offers them to the app.
+ * route hook that counts HTTP requests and offers them to the app. One per SubReactor thread,
+ * built and used by that thread only.
  */
 export class AppProtocol implements Protocol {
   readonly name: 'http' | 'echo';
@@ -190,17 +251,35 @@ export class AppProtocol implements Protocol {
 
   /**
    * Called by the HTTP session for every request, before static files. Returns true if the app
-   * took it. An exception here is answered 500 by the HTTP session itself.
+   * took it. If onRequest throws, the request is answered 500 and the connection closed.
    */
   private route(req: HttpRequest, res: HttpResponder): boolean {
     const conn = current!;
     this.board.request(this.server.index);
-    return this.app.onRequest !== undefined && this.app.onRequest(req, res, conn);
+    const onRequest = this.app.onRequest;
+    if (onRequest === undefined) return false;
+    const answer = new OwedAnswer(res, conn);
+    conn.owe(answer); // before the call: the app may answer at once, or later from onFinish
+    let taken: boolean;
+    try {
+      taken = onRequest(req, answer, conn);
+    } catch (err) {
+      this.failed('onRequest', err, conn);
+      return true; // answered (500)
+    }
+    if (!taken) conn.settle(answer); // static files answer it
+    return taken;
   }
 
-  /** An app hook (or the protocol) threw: report it and close that one connection; the reactor carries on. */
-  failed(what: string, err: unknown, conn: Conn): void {
-    log(`reactor ${this.server.index}: ${what} threw for connection ${conn.id}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    conn.close();
+  /**
+   * An app hook (or the protocol) threw while serving `conn`: one log line naming the connection,
+   * a 500 for any answer the app still owed it, and that one connection closed. The reactor and
+   * every other connection carry on.
+   */
+  failed(what: string, err: unknown, conn: Connection): void {
+    const peer = conn.remoteAddress === '' ? '' : ` (${conn.remoteAddress})`;
+    const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    log(`reactor ${this.server.index}: ${what} threw for connection ${conn.id}${peer}: ${why.replace(/\s*\n\s*/g, ' ')}; closing it`);
+    conn.fail();
   }
 }

@@ -30,6 +30,7 @@ type Job = { fib: number } | { crash: true };
 
 // --- SubReactor threads ------------------------------------------------------------------------
 
+// #region demo-on-request
 export function onRequest(req: HttpRequest, res: HttpResponder, conn: Conn): boolean {
   if (!req.path.startsWith('/api/')) return false; // static files
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -59,10 +60,13 @@ export function onRequest(req: HttpRequest, res: HttpResponder, conn: Conn): boo
       return false;
   }
 }
+// #endregion demo-on-request
 
+// #region demo-on-finish
 export function onFinish(_conn: Conn, result: unknown, res: unknown): void {
   (res as HttpResponder).send(200, TEXT, `${String(result)}\n`);
 }
+// #endregion demo-on-finish
 
 export function onTaskError(_conn: Conn, error: string, res: unknown): void {
   (res as HttpResponder).send(500, TEXT, `500 Internal Server Error: ${error}\n`);
@@ -78,6 +82,7 @@ function parseN(query: string): number | null {
 
 // --- WorkerPool threads ------------------------------------------------------------------------
 
+// #region demo-on-task
 export function onTask(payload: unknown): number {
   const job = payload as Job;
   if ('crash' in job) {
@@ -86,6 +91,7 @@ export function onTask(payload: unknown): number {
   }
   return fib(job.fib);
 }
+// #endregion demo-on-task
 
 /** The slowest way to compute Fibonacci numbers: exactly what a reactor must never run. */
 function fib(n: number): number {

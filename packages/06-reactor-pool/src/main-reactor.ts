@@ -1,134 +1,165 @@
 /**
  * The MainReactor: the main thread's epoll loop (step 05's Reactor and Acceptor, reused). It owns
  * the listening socket, accepts every waiting connection (edge-triggered: accept until EAGAIN),
- * and hands each one to a SubReactor chosen by the balancer. It also owns the SubReactor threads
- * and the WorkerPool, and relays tasks and results between them.
+ * and hands each one to a SubReactor chosen by the balancer. Besides that it only supervises the
+ * threads and runs the shutdown; tasks and their results never pass through it (SubReactors and
+ * WorkerPool threads talk directly, see worker-pool.ts).
  *
  *   loop:
  *     runOnce(≤ 100 ms)   listener → accept → balancer → SubReactor's ring (+ wake it once per turn)
- *                         wake-up eventfd → task requests from SubReactors → WorkerPool
- *                                         → results from WorkerPool → owning SubReactor's port
- *     yield to Node       let Node deliver Worker 'error'/'exit' events (a dead thread) and run
- *                         the pool's replacements; then back to epoll_wait
+ *     yield to Node       let Node deliver Worker events (ready, retire, exit) and run the pool's
+ *                         replacements; then back to epoll_wait
+ *   stop (close() or SIGTERM/SIGINT when the CLI caught them):
+ *     drain               close the listener, let every SubReactor finish its in-flight responses
+ *     shut down           tell any SubReactor still serving to leave, end every thread, close
+ *                         every fd opened here (epoll fds, eventfds, the listener)
  *
  * Why the bounded wait and the yield: a thread blocked in epoll_wait never runs its Node event
  * loop, and Node only reports a dying Worker through that loop. Waking at least every 100 ms
- * costs nothing measurable, and the listening socket and the eventfd still wake epoll_wait at
- * once, so accepting and relaying are never delayed by it.
+ * costs nothing measurable, and the listening socket still wakes epoll_wait at once, so
+ * accepting is never delayed by it.
  *
  * Reliability:
- *   - a WorkerPool thread that dies is replaced; its task fails (the client gets a 500).
+ *   - a WorkerPool thread that dies is replaced; its tasks fail (their clients get a 500).
  *   - a SubReactor that dies takes its connections with it — their fds are still open, but no
  *     thread serves them any more. Restarting it could not bring them back, so the process
  *     reports which reactor died and why, and exits with status 1 (let a supervisor restart the
  *     whole server) rather than run on with connections silently lost.
+ *   - process.exit() anywhere on the main thread (the host, an app's onStart) ends the process at
+ *     once: an 'exit' hook tells every SubReactor to leave and writes its eventfd, so no thread
+ *     stays blocked in epoll_wait where Node could not stop it.
  *
- * Ownership: main thread only.
+ * Ownership: main thread only (`affinity` checks it when COURSE_CHECK_THREADS=1).
  */
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as sys from '@course/syscalls';
 import { echoProtocol } from '@course/protocol';
 import { exitNow, log, shutdownRequested } from '@course/server-kit';
-import { Acceptor, Reactor, type ReactorMode } from '05-epoll-native';
-import { createBalancer, type BalancePolicy, type Balancer } from './balancer.js';
-import { FdRing, Lifecycle, type TaskReply, type TaskRequest } from './handoff.js';
+import { Acceptor, Reactor } from '05-epoll-native';
+import { ThreadAffinity } from './affinity.js';
+import { createBalancer, type Balancer } from './balancer.js';
+import { FdRing, Lifecycle, WakeFlags, type PoolNote } from './handoff.js';
+import type { Settings } from './options.js';
 import type { StatsBoard } from './stats.js';
 import type { SubReactorData } from './sub-reactor.js';
-import { WorkerPool, type PoolTask, type TaskOutcome } from './worker-pool.js';
+import { WorkerPool } from './worker-pool.js';
 
 const { C } = sys;
 
 /** Longest sleep in epoll_wait before the main thread lets Node deliver Worker events. */
 const MAIN_WAIT_MS = 100;
 
-/** Everything the MainReactor needs to start its threads. */
-export interface MainReactorOptions {
-  listenFd: number;
-  reactors: number;
-  workers: number;
-  balance: BalancePolicy;
-  maxRequests: number;
-  protocol: 'http' | 'echo';
-  root: string;
-  appUrl: string;
-  mode: ReactorMode;
-  headerTimeoutMs: number;
-  idleTimeoutMs: number;
-  tickMs: number;
-  drainTimeoutMs: number;
-  board: StatsBoard;
-}
-
-/** The main thread's view of one SubReactor thread. */
+/**
+ * The main thread's handle on one SubReactor thread: its side of the ring and of the control
+ * port, and the eventfd (created here, closed here once the thread has ended). Main thread only.
+ */
 interface SubReactorHandle {
   index: number;
   thread: Worker;
   ring: FdRing;
   wakeFd: number;
-  /** The main thread's end of the SubReactor's MessagePort. */
-  port: MessagePort;
+  /** The main thread's end of the control port: PoolNotes go out on it. */
+  control: MessagePort;
   /** Something was queued for it this turn: write its eventfd after the turn. */
   needsWake: boolean;
+  /** Resolves once the thread has exited. */
+  exited: Promise<void>;
 }
 
+/** The main thread's loop and the owner of every thread of the server. Main thread only. */
 export class MainReactor {
   private readonly reactor: Reactor;
-  private readonly wakeFd: number;
   private readonly lifecycle: Lifecycle;
+  private readonly wakeFlags: WakeFlags;
   private readonly balancer: Balancer;
   private readonly pool: WorkerPool;
   private readonly subs: SubReactorHandle[] = [];
+  private readonly affinity = new ThreadAffinity('the MainReactor');
   private acceptor: Acceptor | null = null;
+  private listenerOpen = true;
   private dropped = 0;
+  private stopRequested = false;
+  private serving: Promise<boolean> | null = null;
+  private closing: Promise<void> | null = null;
+  /** process.on('exit'): make every SubReactor leave epoll_wait, so the process can end. */
+  private readonly onProcessExit = (): void => {
+    this.lifecycle.leave();
+    for (const s of this.subs) sys.eventfdSignal(s.wakeFd);
+  };
 
-  /** Start the WorkerPool and the SubReactors; resolves once every thread reported ready. */
-  static async start(opts: MainReactorOptions): Promise<MainReactor> {
-    const main = new MainReactor(opts);
-    await main.pool.start();
-    const started: Promise<void>[] = [];
-    for (let i = 0; i < opts.reactors; i++) started.push(main.startSubReactor(i));
-    await Promise.all(started);
+  /** Start the SubReactors and the WorkerPool; resolves once every thread reported ready. */
+  static async start(listenFd: number, settings: Settings, board: StatsBoard): Promise<MainReactor> {
+    const main = new MainReactor(listenFd, settings, board);
+    await Promise.all([main.pool.start(), ...main.subs.map((s) => main.started(s))]);
     return main;
   }
 
-  private constructor(private readonly opts: MainReactorOptions) {
+  private constructor(
+    private readonly listenFd: number,
+    private readonly settings: Settings,
+    private readonly board: StatsBoard,
+  ) {
     // The main reactor never adopts a connection; the Reactor just wants a protocol to hold.
     this.reactor = new Reactor({ protocol: echoProtocol() });
-    this.wakeFd = sys.check(sys.eventfd(0, C.EFD_NONBLOCK | C.EFD_CLOEXEC), 'eventfd');
-    this.reactor.watch(this.wakeFd, () => this.onWake());
-    this.lifecycle = Lifecycle.create(opts.reactors);
-    this.balancer = createBalancer(opts.balance, opts.reactors, opts.board);
+    this.lifecycle = Lifecycle.create(settings.reactors);
+    this.wakeFlags = WakeFlags.create(settings.reactors);
+    this.balancer = createBalancer(settings.balance, settings.reactors, board);
+    process.on('exit', this.onProcessExit);
+    for (let i = 0; i < settings.reactors; i++) this.subs.push(this.startSubReactor(i));
     this.pool = new WorkerPool({
-      size: opts.workers,
-      maxRequests: opts.maxRequests,
-      appUrl: opts.appUrl,
-      wakeFd: this.wakeFd,
-      board: opts.board,
-      deliver: (task, outcome) => this.deliver(task, outcome),
+      settings,
+      board,
+      wakeFds: this.subs.map((s) => s.wakeFd),
+      wakeFlags: this.wakeFlags,
+      tell: (reactor, note) => this.tell(reactor, note),
       fatal: (message) => die(message),
     });
   }
 
   /**
-   * Accept and relay until SIGTERM/SIGINT, then drain: stop accepting, let every SubReactor
-   * finish its in-flight responses and close idle connections. Resolves true once all are done,
-   * false if `drainTimeoutMs` passed first.
+   * Accept until close() (or SIGTERM/SIGINT, if the caller caught them), then drain: stop
+   * accepting, let every SubReactor finish its in-flight responses and close idle connections;
+   * then end every thread. Resolves true if the drain finished within `drainTimeoutMs`.
    */
-  async serve(): Promise<boolean> {
-    this.acceptor = new Acceptor(this.reactor, this.opts.listenFd, (fd) => this.handOff(fd), { edgeTriggered: true });
-    while (!shutdownRequested()) await this.turn(MAIN_WAIT_MS);
-    return this.drain();
+  // #region main-serve
+  serve(): Promise<boolean> {
+    this.affinity.check();
+    if (this.serving !== null || this.closing !== null) return Promise.reject(new Error('serve(): the server is already serving or closed'));
+    this.serving = (async () => {
+      this.acceptor = new Acceptor(this.reactor, this.listenFd, (fd) => this.handOff(fd), { edgeTriggered: true });
+      while (!this.stopRequested && !shutdownRequested()) await this.turn(MAIN_WAIT_MS);
+      const drained = await this.drain();
+      await this.shutDown();
+      return drained;
+    })();
+    return this.serving;
+  }
+  // #endregion main-serve
+
+  /** Stop: the same drain and shutdown as on SIGTERM. Resolves once every thread and fd is gone. */
+  async close(): Promise<void> {
+    this.affinity.check();
+    this.stopRequested = true;
+    if (this.serving !== null) {
+      await this.serving;
+      return;
+    }
+    this.closing ??= this.drain().then(() => this.shutDown());
+    await this.closing;
   }
 
+  // #region main-turn
   private async turn(waitMs: number): Promise<void> {
     this.reactor.runOnce(waitMs); // a signal interrupts it (EINTR): the caller checks
     this.wakeSubReactors();
     await new Promise<void>((resolve) => setImmediate(resolve)); // Worker events, pool restarts
-    this.wakeSubReactors();
   }
+  // #endregion main-turn
 
   /** A new connection: pick a SubReactor and push the fd onto its ring. */
+  // #region hand-off
   private handOff(fd: number): void {
+    this.affinity.check();
     const address = this.balancer.needsAddress ? peerAddress(fd) : '';
     let r = this.balancer.pick(address);
     // A full ring means that SubReactor is thousands of connections behind: try the next one,
@@ -141,99 +172,108 @@ export class MainReactor {
       }
       r = (r + 1) % this.subs.length;
     }
-    this.opts.board.assigned(r);
+    this.board.assigned(r);
     this.subs[r]!.needsWake = true;
   }
+  // #endregion hand-off
 
-  /** One eventfd write per SubReactor per turn, however many fds or results it was given. */
+  /** At most one eventfd write per SubReactor per turn, however many fds it was given. */
+  // #region wake-sub-reactors
   private wakeSubReactors(): void {
     for (const s of this.subs) {
       if (!s.needsWake) continue;
       s.needsWake = false;
-      sys.eventfdSignal(s.wakeFd);
+      this.wakeFlags.wake(s.index, s.wakeFd); // no write if a pool thread's wake-up is still pending
     }
   }
+  // #endregion wake-sub-reactors
 
-  /** Our eventfd fired: reset it first, then take task requests and pool results. */
-  private onWake(): void {
-    sys.eventfdDrain(this.wakeFd);
-    for (const s of this.subs) {
-      for (let m = receiveMessageOnPort(s.port); m !== undefined; m = receiveMessageOnPort(s.port)) {
-        const req = m.message as TaskRequest;
-        this.pool.submit({ reactor: s.index, id: req.id, payload: req.payload });
-      }
-    }
-    this.pool.collect();
+  /** A note from the pool's supervisor to SubReactor `reactor`; rare, so it is woken at once. */
+  private tell(reactor: number, note: PoolNote): void {
+    const s = this.subs[reactor]!;
+    s.control.postMessage(note, note.kind === 'joined' ? [note.port] : []);
+    this.wakeFlags.wake(reactor, s.wakeFd);
   }
 
-  /** A task's outcome goes back to the SubReactor that asked for it. */
-  private deliver(task: PoolTask, outcome: TaskOutcome): void {
-    const s = this.subs[task.reactor]!;
-    const reply: TaskReply = { id: task.id, ...outcome };
-    s.port.postMessage(reply);
-    s.needsWake = true;
-  }
-
-  private startSubReactor(index: number): Promise<void> {
-    const o = this.opts;
+  private startSubReactor(index: number): SubReactorHandle {
     const { port1, port2 } = new MessageChannel();
-    const handle: SubReactorHandle = {
-      index,
-      thread: undefined as unknown as Worker,
-      ring: FdRing.create(),
-      wakeFd: sys.check(sys.eventfd(0, C.EFD_NONBLOCK | C.EFD_CLOEXEC), 'eventfd'),
-      port: port1,
-      needsWake: false,
-    };
+    const ring = FdRing.create();
+    const wakeFd = sys.check(sys.eventfd(0, C.EFD_NONBLOCK | C.EFD_CLOEXEC), 'eventfd');
     const data: SubReactorData = {
+      settings: this.settings,
       index,
-      appUrl: o.appUrl,
-      protocol: o.protocol,
-      root: o.root,
-      mode: o.mode,
-      headerTimeoutMs: o.headerTimeoutMs,
-      idleTimeoutMs: o.idleTimeoutMs,
-      tickMs: o.tickMs,
-      wakeFd: handle.wakeFd,
-      mainWakeFd: this.wakeFd,
-      ringBuffer: handle.ring.buffer,
+      wakeFd,
+      ringBuffer: ring.buffer,
+      wakeFlagsBuffer: this.wakeFlags.buffer,
       lifecycleBuffer: this.lifecycle.buffer,
-      statsBuffer: o.board.buffer,
-      port: port2,
+      statsBuffer: this.board.buffer,
+      control: port2,
     };
-    handle.thread = new Worker(new URL('./sub-reactor-thread.js', import.meta.url), { workerData: data, transferList: [port2] });
-    this.subs[index] = handle;
+    const thread = new Worker(new URL('./sub-reactor-thread.js', import.meta.url), { workerData: data, transferList: [port2] });
+    const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+    return { index, thread, ring, wakeFd, control: port1, needsWake: false, exited };
+  }
 
+  /** Resolves when SubReactor `s` is ready; from then on, its exit is fatal unless it drained. */
+  // #region sub-reactor-exit
+  private started(s: SubReactorHandle): Promise<void> {
     return new Promise<void>((resolve) => {
       let ready = false;
-      handle.thread.on('message', (m) => {
+      s.thread.on('message', (m) => {
         if (m === 'ready') {
           ready = true;
           resolve();
         }
       });
-      handle.thread.on('error', (err) => log(`reactor ${index}: uncaught ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
-      handle.thread.on('exit', (code) => {
-        if (this.lifecycle.drained(index)) return; // it finished draining: expected
+      s.thread.on('error', (err) => log(`reactor ${s.index}: uncaught ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
+      s.thread.on('exit', (code) => {
+        if (this.lifecycle.drained(s.index)) return; // it finished draining or left when told: expected
         die(ready
-          ? `reactor ${index} died (exit code ${code}); its connections cannot be served: exiting`
-          : `reactor ${index} exited (code ${code}) before it was ready: the app failed to load or onStart threw`);
+          ? `reactor ${s.index} died (exit code ${code}); its connections cannot be served: exiting`
+          : `reactor ${s.index} exited (code ${code}) before it was ready: the app failed to load or onStart threw`);
       });
     });
   }
+  // #endregion sub-reactor-exit
 
+  // #region drain
   private async drain(): Promise<boolean> {
     this.acceptor?.close();
-    sys.close(this.opts.listenFd); // new clients are refused from now on
+    this.acceptor = null;
+    if (this.listenerOpen) {
+      this.listenerOpen = false;
+      sys.close(this.listenFd); // new clients are refused from now on
+    }
+    this.pool.drain();
     this.lifecycle.startDraining();
     for (const s of this.subs) sys.eventfdSignal(s.wakeFd);
-    const giveUpAt = Date.now() + this.opts.drainTimeoutMs;
+    const giveUpAt = Date.now() + this.settings.drainTimeoutMs;
     while (!this.lifecycle.allDrained()) {
       if (Date.now() >= giveUpAt) return false;
-      await this.turn(50); // keep relaying: a response may still wait for a task
+      await this.turn(50); // the SubReactors tell nothing: look again every 50 ms
     }
     return true;
   }
+  // #endregion drain
+
+  /** After the drain: whoever is still serving leaves now; then end every thread and close our fds. */
+  // #region shut-down
+  private async shutDown(): Promise<void> {
+    // The pool first: a pool thread whose links all closed would end by itself, and must not be
+    // taken for a dead one and replaced. Nothing is owed any more: the drain waited for tasks.
+    const poolClosed = this.pool.close();
+    this.lifecycle.leave();
+    for (const s of this.subs) sys.eventfdSignal(s.wakeFd);
+    await Promise.all(this.subs.map((s) => s.exited));
+    await poolClosed;
+    for (const s of this.subs) {
+      s.control.close();
+      sys.close(s.wakeFd);
+    }
+    this.reactor.close();
+    process.off('exit', this.onProcessExit);
+  }
+  // #endregion shut-down
 }
 
 /** The peer's address, for the source-hash balancer ('' if the client already left). */

@@ -1,22 +1,24 @@
 /**
  * Step 06 — main reactor + sub-reactor threads + worker pool: the model of gnet, swoole, netty
- * and muduo's "one loop per thread + thread pool" (model 11). The course's destination.
+ * and muduo's "reactors + thread pool" (model 11 of §6.6). The course's destination.
  *
  *   main thread:      MainReactor   listen → epoll: accept until EAGAIN → balancer → hand-off ring
  *   thread × R:       SubReactor    step 05's epoll loop for its own connections (I/O only)
- *   thread × W:       WorkerPool    onTask: CPU-heavy or blocking work, results back to the
- *                                   SubReactor that asked (queue + eventfd wake-up)
+ *   thread × W:       WorkerPool    onTask: CPU-heavy or blocking work, posted to it by the
+ *                                   SubReactor, its result posted straight back (port + eventfd)
  *
  * No thread per connection (step 03), no single loop that a slow handler stalls (step 05): every
  * core runs an epoll loop, and slow work runs beside them. The files name the roles:
- * main-reactor.ts, sub-reactor.ts, worker-pool.ts, balancer.ts, handoff.ts, stats.ts; the app
- * API is in app.ts and server.ts; the demo app in demo-app.ts.
+ * main-reactor.ts, sub-reactor.ts, worker-pool.ts (the pool's supervisor) and worker-thread.ts
+ * (a pool thread), balancer.ts, handoff.ts (what crosses threads), stats.ts; the library's API
+ * is in server.ts, options.ts and app.ts; the demo app in demo-app.ts. This file is the command
+ * line: flags in, one createServer, and the process's signals.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createProtocol } from '@course/protocol';
 import * as sys from '@course/syscalls';
-import { announce, exitNow, log, parseCommandLine } from '@course/server-kit';
+import { announce, catchShutdownSignals, exitNow, log, parseCommandLine } from '@course/server-kit';
 import type { BalancePolicy } from './balancer.js';
 import { DEMO_APP, createServer, type Server } from './server.js';
 
@@ -38,6 +40,10 @@ if (!existsSync(opts.app)) {
   log(`${PKG}: --app: "${opts.app}" does not exist`);
   exitNow(2);
 }
+
+// The command line takes SIGTERM/SIGINT (the library does not): they end serve() below with a
+// drain. Before any thread starts, so that no early signal kills the process instead.
+catchShutdownSignals();
 
 let server: Server;
 try {
@@ -72,6 +78,6 @@ announce(server.listener, createProtocol(opts.protocol, { root: opts.root }), PK
   'max-requests': opts['max-requests'],
 });
 
-const drained = await server.serve(); // until SIGTERM/SIGINT, then the drain
+const drained = await server.serve(); // until SIGTERM/SIGINT, then the drain and every thread ended
 if (!drained) log(`${PKG}: drain timed out after ${opts['drain-timeout-ms']} ms; closing the remaining connections`);
 exitNow(0);

@@ -3,14 +3,15 @@
  *
  * Loads the app, builds the SubReactor, runs onStart, tells the main thread it is ready, and then
  * blocks in its epoll loop until shutdown. From the moment `run()` starts, this thread's Node
- * event loop never turns again: everything reaches it through its eventfd.
+ * event loop never turns again: everything reaches it through its eventfd. When `run()` returns
+ * it has closed everything it opened, and the thread ends.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadApp } from './app.js';
 import { SubReactor, type SubReactorData } from './sub-reactor.js';
 
 const data = workerData as SubReactorData;
-const app = await loadApp(data.appUrl);
+const app = await loadApp(data.settings.app);
 const sub = new SubReactor(data, app);
 await app.onStart?.(sub.threadServer);
 

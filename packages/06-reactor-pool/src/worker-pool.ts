@@ -1,218 +1,197 @@
 /**
  * The WorkerPool: threads that run `onTask` — blocking or CPU-heavy work — so that no reactor
- * ever stalls (muduo's "reactor + thread pool", swoole's task workers, gnet's goroutine pool).
+ * ever stalls (muduo's "reactors + thread pool", swoole's task workers, gnet's goroutine pool).
  *
- *   SubReactor ──task──▶ MainReactor (this dispatcher) ──▶ idle worker thread
- *   SubReactor ◀─result─ MainReactor ◀──────────────────── worker thread
+ *   SubReactor r ──task (link r↔w)──▶ pool thread w       no hop through the main thread:
+ *   SubReactor r ◀─reply (same link) + write(r's eventfd)─ pool thread w
  *
- * The dispatcher lives on the main thread and keeps ONE queue for the whole pool; each worker
- * runs one task at a time. One queue means a long task never holds up a short one that another
- * worker could take, and the dispatcher always knows which task each worker is running: when a
- * worker throws or dies, exactly that task fails (its client gets a 500, not a hang) and a new
- * thread takes the dead one's place. With `maxRequests` (swoole's max_request) a worker is
- * retired after that many tasks — it is idle at that moment, so nothing is lost.
+ * Every SubReactor has a link (a MessageChannel) to every pool thread. A SubReactor posts a task
+ * to the pool thread with the fewest tasks in hand (join-shortest-queue, read from the shared
+ * stats board); the thread runs its tasks one at a time and posts each reply back on the link it
+ * came by, then writes that SubReactor's eventfd. This file is the SUPERVISOR of those threads,
+ * on the main thread: it starts them, wires the links, and when one ends it tells every
+ * SubReactor (a `PoolNote`), so that each fails exactly the tasks that thread never answered
+ * (its client gets a 500, not a hang), and starts a replacement. With `maxRequests` (swoole's
+ * max_request) a thread is given that many tasks and no more (the SubReactors count them on the
+ * stats board; a task that finds every thread used up waits in its SubReactor), then retired: its
+ * successor starts first, and it leaves once every SubReactor has ended its link to it, so
+ * nothing is lost.
  *
- * Worker threads are ordinary event-loop threads: they never block in a syscall, so tasks reach
- * them by postMessage. Results come back over a MessagePort that the main thread reads with
- * `receiveMessageOnPort` (a synchronous read: the main thread spends its time in epoll_wait, not
- * in Node's event loop), after the worker writes the main thread's wake-up eventfd.
+ * Pool threads are ordinary event-loop threads (they never block in a syscall), so tasks reach
+ * them by postMessage. Replies go the other way over the same port, read by the SubReactor with
+ * `receiveMessageOnPort` once its eventfd fires: a SubReactor lives in epoll_wait, not in Node's
+ * event loop.
  *
- * Ownership: a WorkerPool and everything in it belong to the main thread; call it from there only.
+ * Ownership: a WorkerPool and its PoolWorkers belong to the main thread; call them from there only.
  */
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { log } from '@course/server-kit';
+import { ThreadAffinity } from './affinity.js';
+import type { PoolNote, WakeFlags } from './handoff.js';
+import type { Settings } from './options.js';
 import type { StatsBoard } from './stats.js';
 
-/** What a worker answers for one task. Crosses threads (structured clone). */
-export type TaskOutcome = { ok: true; value: unknown } | { ok: false; error: string };
-
-/** A task in the dispatcher's queue: which SubReactor submitted it, under which id. */
-export interface PoolTask {
-  reactor: number;
-  id: number;
-  payload: unknown;
-}
-
-/** Main → worker. */
-export interface TaskMessage {
-  seq: number;
-  payload: unknown;
-}
-
-/** Worker → main: the outcome of task `seq`. */
-export type ResultMessage = TaskOutcome & { seq: number };
-
-/** What a worker thread is started with (workerData). */
-export interface PoolWorkerData {
+/** What a pool thread is started with (workerData). Plain data and transferred ports. */
+export interface PoolThreadData {
+  settings: Settings;
+  /** Its slot in the pool, and which thread of that slot it is (0, then 1 for its replacement...). */
   index: number;
-  appUrl: string;
-  /** The main thread's wake-up eventfd: written after each result is posted. */
-  wakeFd: number;
+  gen: number;
+  /** Its end of the link to each SubReactor, by reactor index (transferred). */
+  links: MessagePort[];
+  /** Each SubReactor's eventfd, by reactor index, and their wake-up flags: a reply posted, a wake-up. */
+  wakeFds: readonly number[];
+  wakeFlagsBuffer: SharedArrayBuffer;
   statsBuffer: SharedArrayBuffer;
-  port: MessagePort;
 }
 
+/** What the MainReactor gives its WorkerPool (main thread; `tell` and `fatal` run there too). */
 export interface WorkerPoolOptions {
-  size: number;
-  /** Retire a worker after this many tasks; 0 = never. */
-  maxRequests: number;
-  appUrl: string;
-  wakeFd: number;
+  settings: Settings;
   board: StatsBoard;
-  /** Deliver an outcome to the SubReactor that submitted the task. */
-  deliver(task: PoolTask, outcome: TaskOutcome): void;
+  /** Each SubReactor's eventfd, by reactor index, and their wake-up flags. */
+  wakeFds: readonly number[];
+  wakeFlags: WakeFlags;
+  /** Give SubReactor `reactor` a note (and wake it). */
+  tell(reactor: number, note: PoolNote): void;
   /** Something the pool cannot recover from (the app module fails to load in a new thread). */
   fatal(message: string): void;
 }
 
-/** One worker thread, as the dispatcher tracks it. */
+/** One pool thread, as the supervisor tracks it. Main thread only. */
 class PoolWorker {
-  /** The task it is running, or null when idle. */
-  task: (PoolTask & { seq: number }) | null = null;
-  tasksDone = 0;
   /** It reported ready (loaded the app, ran onStart). */
   ready = false;
-  /** Being replaced on purpose: its exit is expected. */
+  /** Asked to be replaced after maxRequests tasks: its exit is expected. */
   retiring = false;
+  /** Resolves when the thread has exited, for whatever reason. */
+  readonly exited: Promise<void>;
+  private markExited!: () => void;
 
   constructor(
     readonly index: number,
+    readonly gen: number,
     readonly thread: Worker,
-    readonly port: MessagePort,
-  ) {}
+  ) {
+    this.exited = new Promise<void>((resolve) => { this.markExited = resolve; });
+  }
+
+  exit(): void {
+    this.markExited();
+  }
 }
 
+/** The pool's supervisor. Main thread only. */
 export class WorkerPool {
-  private readonly workers: PoolWorker[] = [];
-  private readonly queue: PoolTask[] = [];
-  private queueHead = 0;
-  private seq = 0;
-  private counts = { done: 0, failed: 0, restarts: 0, recycled: 0 };
+  /** The current thread of each slot. */
+  private readonly slots: PoolWorker[] = [];
+  /** Every thread still alive, retiring ones included. */
+  private readonly live = new Set<PoolWorker>();
+  private restarts = 0;
+  private recycled = 0;
+  /** The server drains: a thread whose links all closed (every SubReactor done) ends by itself. */
+  private draining = false;
+  private closing = false;
+  private readonly affinity = new ThreadAffinity('the WorkerPool');
 
   constructor(private readonly opts: WorkerPoolOptions) {}
 
   /** Start every thread; resolves once each has loaded the app and run onStart. */
   async start(): Promise<void> {
+    this.affinity.check();
     const started: Promise<void>[] = [];
-    for (let i = 0; i < this.opts.size; i++) started.push(this.spawn(i));
+    for (let i = 0; i < this.opts.settings.workers; i++) started.push(this.spawn(i, 0));
     await Promise.all(started);
-    this.publish();
-  }
-
-  /** Queue a task from a SubReactor; runs at once if a worker is idle. */
-  submit(task: PoolTask): void {
-    const idle = this.workers.find((w) => w.task === null && !w.retiring);
-    if (idle) this.run(idle, task);
-    else this.queue.push(task);
-    this.publish();
   }
 
   /**
-   * Take every result the workers posted (called when the main thread's eventfd fired), deliver
-   * each to its SubReactor, and give each freed worker its next task.
+   * The server began to drain: from now on a thread that ends with code 0 has simply run out of
+   * links (each SubReactor closes its links when it is done), and no thread is replaced.
    */
-  collect(): void {
-    for (const w of this.workers) this.collectFrom(w);
-    this.publish();
+  drain(): void {
+    this.affinity.check();
+    this.draining = true;
   }
 
-  private collectFrom(w: PoolWorker): void {
-    for (;;) {
-      const m = receiveMessageOnPort(w.port);
-      if (m === undefined) return;
-      const msg = m.message as ResultMessage;
-      const task = w.task;
-      if (task === null || task.seq !== msg.seq) continue; // cannot happen: one task at a time
-      w.task = null;
-      w.tasksDone++;
-      if (msg.ok) this.counts.done++;
-      else this.counts.failed++;
-      this.opts.deliver(task, msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error });
-      if (this.opts.maxRequests > 0 && w.tasksDone >= this.opts.maxRequests) this.retire(w);
-      else this.next(w);
+  /** End every thread (they are event-loop threads: terminate() reaches them); resolves once all exited. */
+  async close(): Promise<void> {
+    this.affinity.check();
+    this.closing = true;
+    const all = [...this.live];
+    for (const w of all) void w.thread.terminate();
+    await Promise.all(all.map((w) => w.exited));
+  }
+
+  /** Start thread `gen` of slot `index`, wire a link to every SubReactor; resolves when it is ready. */
+  private spawn(index: number, gen: number): Promise<void> {
+    const { settings, board, wakeFds, wakeFlags } = this.opts;
+    const ours: MessagePort[] = [];
+    const theirs: MessagePort[] = [];
+    for (let r = 0; r < settings.reactors; r++) {
+      const { port1, port2 } = new MessageChannel();
+      ours.push(port1);
+      theirs.push(port2);
     }
-  }
-
-  private run(w: PoolWorker, task: PoolTask): void {
-    const seq = ++this.seq;
-    w.task = { ...task, seq };
-    const message: TaskMessage = { seq, payload: task.payload };
-    w.port.postMessage(message);
-  }
-
-  /** Give `w` the oldest queued task, if any. */
-  private next(w: PoolWorker): void {
-    if (this.queueHead === this.queue.length) return;
-    const task = this.queue[this.queueHead]!;
-    this.queue[this.queueHead++] = undefined as unknown as PoolTask; // let it be collected
-    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-      this.queue.splice(0, this.queueHead); // compact now and then: O(1) amortised dequeue
-      this.queueHead = 0;
-    }
-    this.run(w, task);
+    const data: PoolThreadData = { settings, index, gen, links: theirs, wakeFds, wakeFlagsBuffer: wakeFlags.buffer, statsBuffer: board.buffer };
+    const thread = new Worker(new URL('./worker-thread.js', import.meta.url), { workerData: data, transferList: theirs });
+    const w = new PoolWorker(index, gen, thread);
+    this.slots[index] = w;
+    board.startGeneration(index, gen);
+    this.live.add(w);
+    // Tasks may be posted before the thread is ready: the port queues them.
+    ours.forEach((port, r) => this.opts.tell(r, { kind: 'joined', index, gen, port }));
     this.publish();
-  }
-
-  /** `maxRequests` reached: replace `w` (it is idle) with a fresh thread. */
-  private retire(w: PoolWorker): void {
-    w.retiring = true;
-    void w.thread.terminate();
-    this.counts.recycled++;
-    void this.spawn(w.index).catch(() => { /* reported through fatal() */ });
-  }
-
-  /** Start the thread for slot `index`; resolves when it is ready. Replaces whatever was in the slot. */
-  private spawn(index: number): Promise<void> {
-    const { port1, port2 } = new MessageChannel();
-    const data: PoolWorkerData = { index, appUrl: this.opts.appUrl, wakeFd: this.opts.wakeFd, statsBuffer: this.opts.board.buffer, port: port2 };
-    const thread = new Worker(new URL('./worker-thread.js', import.meta.url), { workerData: data, transferList: [port2] });
-    const w = new PoolWorker(index, thread, port1);
-    this.workers[index] = w;
 
     return new Promise<void>((resolve, reject) => {
       thread.on('message', (m) => {
         if (m === 'ready') {
           w.ready = true;
           resolve();
+        } else if (m === 'retire' && !this.closing && !this.draining) {
+          this.retire(w);
         }
       });
       thread.on('error', (err) => log(`worker ${index}: uncaught ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
       thread.on('exit', (code) => {
-        if (w.retiring) return;
-        this.collectFrom(w); // results it posted before dying are still good
+        this.live.delete(w);
+        w.exit();
+        if (this.closing || (this.draining && code === 0)) return;
         if (!w.ready) {
           const why = `worker ${index} exited (code ${code}) before it was ready: the app failed to load or onStart threw`;
           reject(new Error(why));
           this.opts.fatal(why);
           return;
         }
-        this.replaceDead(w, code);
+        this.ended(w, code);
       });
-      // Tasks may be posted before the thread is ready: the port queues them.
-      this.next(w);
     });
   }
 
-  /** `w` died: fail its task (its client gets an answer, not a hang) and start a replacement. */
-  private replaceDead(w: PoolWorker, code: number): void {
-    const task = w.task;
-    w.task = null;
-    this.counts.restarts++;
-    log(`worker ${w.index} died (exit code ${code})${task ? ' while running a task' : ''}; starting a replacement`);
-    if (task) {
-      this.counts.failed++;
-      this.opts.deliver(task, { ok: false, error: `worker thread died (exit code ${code})` });
+  /** `maxRequests` reached: start the successor now; `w` leaves once every link to it has ended. */
+  private retire(w: PoolWorker): void {
+    w.retiring = true;
+    this.recycled++;
+    void this.spawn(w.index, w.gen + 1).catch(() => { /* reported through fatal() */ });
+  }
+
+  /** Thread `w` exited: replace it if it died, then let every SubReactor settle what it owed. */
+  // #region pool-thread-ended
+  private ended(w: PoolWorker, code: number): void {
+    const died = !w.retiring || code !== 0;
+    if (!w.retiring) {
+      this.restarts++;
+      this.opts.board.clearRunning(w.index, w.gen);
+      log(`worker ${w.index} died (exit code ${code})${this.draining ? '' : '; starting a replacement'}`);
+      // The successor first: from its 'joined' on, new tasks of this slot go to it.
+      if (!this.draining) void this.spawn(w.index, w.gen + 1).catch(() => { /* reported through fatal() */ });
     }
-    void this.spawn(w.index).catch(() => { /* reported through fatal() */ });
+    const error = died ? `worker thread died (exit code ${code})` : null;
+    for (let r = 0; r < this.opts.settings.reactors; r++) this.opts.tell(r, { kind: 'gone', index: w.index, gen: w.gen, error });
     this.publish();
   }
+  // #endregion pool-thread-ended
 
   private publish(): void {
-    this.opts.board.setPool({
-      threads: this.workers.length,
-      queued: this.queue.length - this.queueHead,
-      running: this.workers.filter((w) => w.task !== null).length,
-      ...this.counts,
-    });
+    this.opts.board.setPool(this.slots.length, this.restarts, this.recycled);
   }
 }

@@ -1,42 +1,82 @@
 /**
  * Entry point of one WorkerPool thread (started by worker-pool.ts).
  *
- * An ordinary Node event-loop thread: tasks arrive as messages on `port`; each is handed to the
- * app's `onTask`, and its outcome is posted back on the same port, after which the main thread's
- * eventfd is written so that its epoll_wait wakes up and reads the result. The dispatcher sends
- * one task at a time, so this thread never has two tasks in hand.
+ * An ordinary Node event-loop thread with one MessagePort per SubReactor (its `links`). Tasks
+ * arrive on them; the thread runs them one at a time, in arrival order, with the app's `onTask`,
+ * posts each outcome back on the link it came from, and then wakes THAT SubReactor (its eventfd,
+ * unless a wake-up is already pending), so that its epoll_wait returns and it reads the reply. The main thread is not involved.
  *
  * If `onTask` throws (or rejects), the task fails and the thread lives on. If the thread itself
- * dies — process.exit() here, an error thrown outside a task — the dispatcher fails the task it
- * was running and starts a replacement.
+ * dies — process.exit() here, an error thrown outside a task — the supervisor on the main thread
+ * tells every SubReactor, and each fails the tasks it had posted here. After `maxRequests` tasks
+ * the thread asks to be retired: once the supervisor has started its successor and every
+ * SubReactor has ended its link here (`LINK_END`), it finishes what it holds and leaves.
+ *
+ * Ownership: everything in this module belongs to this thread.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import * as sys from '@course/syscalls';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { LocalServer, errorText, loadApp } from './app.js';
+import { LINK_END, WakeFlags, type TaskReply, type TaskRequest, type ToPoolThread } from './handoff.js';
 import { StatsBoard } from './stats.js';
-import type { PoolWorkerData, ResultMessage, TaskMessage } from './worker-pool.js';
+import type { PoolThreadData } from './worker-pool.js';
 
-const data = workerData as PoolWorkerData;
-const app = await loadApp(data.appUrl);
-const server = new LocalServer('worker', data.index, new StatsBoard(data.statsBuffer));
+const data = workerData as PoolThreadData;
+const app = await loadApp(data.settings.app);
+const board = new StatsBoard(data.statsBuffer);
+const wakeFlags = new WakeFlags(data.wakeFlagsBuffer);
+const server = new LocalServer('worker', data.index, board);
 await app.onStart?.(server);
 
-data.port.on('message', (msg: TaskMessage) => void runTask(msg));
+/** Tasks received and not run yet, with the SubReactor each came from. */
+const queue: Array<{ reactor: number; task: TaskRequest }> = [];
+let running = false;
+let tasksDone = 0;
+let linksOpen = data.links.length;
+
+data.links.forEach((port: MessagePort, reactor: number) => {
+  port.on('message', (msg: ToPoolThread) => {
+    if (msg === LINK_END) {
+      port.close();
+      linksOpen--;
+      leaveIfDone();
+      return;
+    }
+    queue.push({ reactor, task: msg });
+    if (!running) void runQueued();
+  });
+});
 parentPort!.postMessage('ready');
 
-async function runTask(msg: TaskMessage): Promise<void> {
-  let reply: ResultMessage;
-  try {
-    if (app.onTask === undefined) throw new Error('the app has no onTask hook');
-    reply = { seq: msg.seq, ok: true, value: await app.onTask(msg.payload, server) };
-  } catch (err) {
-    reply = { seq: msg.seq, ok: false, error: errorText(err) };
+// #region pool-thread-run
+async function runQueued(): Promise<void> {
+  running = true;
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    const { reactor, task } = next;
+    board.started(data.index, data.gen);
+    let reply: TaskReply;
+    try {
+      if (app.onTask === undefined) throw new Error('the app has no onTask hook');
+      reply = { id: task.id, ok: true, value: await app.onTask(task.payload, server) };
+    } catch (err) {
+      reply = { id: task.id, ok: false, error: errorText(err) };
+    }
+    board.finished(data.index, data.gen, reply.ok);
+    const link = data.links[reactor]!;
+    try {
+      link.postMessage(reply);
+    } catch (err) {
+      // The result cannot be cloned (a function, a class with private state...): fail the task instead.
+      link.postMessage({ id: task.id, ok: false, error: `task result cannot be sent between threads: ${errorText(err)}` } satisfies TaskReply);
+    }
+    wakeFlags.wake(reactor, data.wakeFds[reactor]!); // after postMessage: the SubReactor reads the port once woken
+    if (++tasksDone === data.settings.maxRequests) parentPort!.postMessage('retire');
   }
-  try {
-    data.port.postMessage(reply);
-  } catch (err) {
-    // The result cannot be cloned (a function, a class with private state...): fail the task instead.
-    data.port.postMessage({ seq: msg.seq, ok: false, error: `task result cannot be sent between threads: ${errorText(err)}` } satisfies ResultMessage);
-  }
-  sys.eventfdSignal(data.wakeFd); // after postMessage: the main thread reads the port once woken
+  running = false;
+  leaveIfDone();
+}
+// #endregion pool-thread-run
+
+/** Retired, every link ended and nothing left to run: end the thread (the supervisor expects it). */
+function leaveIfDone(): void {
+  if (linksOpen === 0 && !running && queue.length === 0) process.exit(0);
 }

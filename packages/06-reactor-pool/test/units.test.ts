@@ -1,10 +1,12 @@
 /** The small pieces, in-process: the hand-off ring, the balancers, the shared counters, app loading. */
 import { describe, expect, it } from 'vitest';
-import { Worker } from 'node:worker_threads';
-import { FdRing, Lifecycle, RING_CAPACITY } from '../src/handoff.js';
+import { Worker, threadId } from 'node:worker_threads';
+import * as sys from '@course/syscalls';
+import { FdRing, Lifecycle, RING_CAPACITY, WakeFlags } from '../src/handoff.js';
 import { createBalancer, sourceHash } from '../src/balancer.js';
 import { StatsBoard } from '../src/stats.js';
 import { loadApp } from '../src/app.js';
+import { ThreadAffinity } from '../src/affinity.js';
 
 const dataUrl = (source: string): string => `data:text/javascript,${encodeURIComponent(source)}`;
 
@@ -87,16 +89,41 @@ describe('balancers', () => {
 
 describe('StatsBoard and Lifecycle', () => {
   it('gives every thread the same counters through one shared buffer', () => {
-    const writer = StatsBoard.create(2);
+    const writer = StatsBoard.create(2, 2);
     const reader = new StatsBoard(writer.buffer);
+    expect([reader.reactorCount, reader.workerCount]).toEqual([2, 2]);
     writer.assigned(1);
     writer.request(1);
     writer.publishReactor(1, 1, 1, 100, 2000);
-    writer.setPool({ threads: 2, queued: 1, running: 2, done: 5, failed: 1, restarts: 1, recycled: 0 });
-    const s = reader.snapshot();
-    expect(s.reactors[1]).toEqual({ index: 1, connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, tasks: 0 });
-    expect(s.workers).toEqual({ threads: 2, queued: 1, running: 2, done: 5, failed: 1, restarts: 1, recycled: 0 });
+    writer.setPool(2, 1, 0);
+    // Three tasks posted by reactor 1: two to slot 0, one to slot 1; slot 0 runs one, slot 1 its one.
+    writer.task(1, 0);
+    writer.task(1, 0);
+    writer.task(1, 1);
+    writer.started(0, 0);
+    writer.started(1, 3);
+    expect([reader.slotLoad(0), reader.slotLoad(1)]).toEqual([2, 1]);
+    let s = reader.snapshot();
+    expect(s.reactors[1]).toEqual({ index: 1, connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, tasks: 3 });
+    expect(s.workers).toEqual({ threads: 2, queued: 1, running: 2, done: 0, failed: 0, restarts: 1, recycled: 0 });
+    // Slot 0 finishes one; slot 1 (generation 3) dies mid-task and its task is lost.
+    writer.finished(0, 0, true);
+    writer.settled(0, false);
+    writer.clearRunning(1, 3);
+    writer.settled(1, true);
+    s = reader.snapshot();
+    expect(s.workers).toEqual({ threads: 2, queued: 1, running: 0, done: 1, failed: 1, restarts: 1, recycled: 0 });
     expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000 });
+  });
+
+  it('gives a pool thread at most maxRequests tasks, counted afresh for each generation', () => {
+    const board = StatsBoard.create(1, 2);
+    const claims = Array.from({ length: 4 }, () => board.claim(1, 0, 3));
+    expect(claims).toEqual([true, true, true, false]);
+    expect(board.claim(0, 0, 3)).toBe(true); // another slot has its own count
+    board.startGeneration(1, 1); // the successor of slot 1
+    expect(board.claim(1, 1, 3)).toBe(true);
+    expect(board.claim(1, 0, 3)).toBe(false); // the retiring one stays used up
   });
 
   it('reports drained only once every reactor said so', () => {
@@ -105,10 +132,13 @@ describe('StatsBoard and Lifecycle', () => {
     expect(sub.draining).toBe(false);
     main.startDraining();
     expect(sub.draining).toBe(true);
+    expect(sub.leaving).toBe(false);
     sub.markDrained(1);
     expect(main.allDrained()).toBe(false);
     sub.markDrained(0);
     expect(main.allDrained()).toBe(true);
+    main.leave();
+    expect([sub.draining, sub.leaving]).toEqual([true, true]);
   });
 });
 
@@ -123,5 +153,35 @@ describe('loadApp', () => {
   it('refuses an unknown hook name and a hook that is not a function', async () => {
     await expect(loadApp(dataUrl('export function onRecieve() {}'))).rejects.toThrow(/unknown hook onRecieve/);
     await expect(loadApp(dataUrl('export const onTask = 5;'))).rejects.toThrow(/onTask must be a function/);
+  });
+});
+
+describe('ThreadAffinity', () => {
+  it('is switched on in the tests, passes on the owning thread and throws on any other', () => {
+    expect(process.env.COURSE_CHECK_THREADS).toBe('1'); // vitest.config.ts
+    expect(() => new ThreadAffinity('the MainReactor').check()).not.toThrow();
+    // An owner on another thread, as a SubReactor's objects are to the main thread.
+    expect(() => new ThreadAffinity('SubReactor 0', threadId + 1).check()).toThrow(`SubReactor 0 belongs to thread ${threadId + 1}; thread ${threadId} called it`);
+  });
+});
+
+describe('WakeFlags', () => {
+  it('writes a SubReactor\'s eventfd once per wake-up, however many senders wake it', () => {
+    const fd = sys.check(sys.eventfd(0, sys.C.EFD_NONBLOCK | sys.C.EFD_CLOEXEC), 'eventfd');
+    try {
+      const sender = WakeFlags.create(2);
+      const reactor = new WakeFlags(sender.buffer);
+      for (let i = 0; i < 5; i++) sender.wake(1, fd); // five results before the reactor looks
+      expect(sys.eventfdDrain(fd)).toBe(1);
+      reactor.clear(1); // the reactor looks: the next sender writes again
+      sender.wake(1, fd);
+      sender.wake(1, fd);
+      expect(sys.eventfdDrain(fd)).toBe(1);
+      sender.wake(0, fd); // another reactor's flag is its own
+      expect(sys.eventfdDrain(fd)).toBe(1);
+      expect(sys.eventfdDrain(fd)).toBe(0);
+    } finally {
+      sys.close(fd);
+    }
   });
 });

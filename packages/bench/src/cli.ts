@@ -7,8 +7,7 @@
  * memory. See plan.ts for which model runs in which mode under which scenario.
  */
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, resolve } from 'node:path';
 import chalk from 'chalk';
 import { REPO_ROOT } from '@course/testkit';
 import { describePinning, prepareMachine, serverPrefix } from './machine.js';
@@ -17,12 +16,15 @@ import { BENCH_PATH, planRuns, type PlannedRun } from './plan.js';
 import { Progress } from './progress.js';
 import { rowsOf, writeReport } from './report.js';
 import { runLabel, runOne } from './scenarios.js';
-import { renderTable } from './table.js';
+import { ENGINES } from './engines/index.js';
+import { refreshDocs } from './refresh.js';
+import { renderTable, renderVerdicts } from './table.js';
+import { targetVerdicts } from './verdicts.js';
 import { isBuilt, terminateLiveTargets } from './target.js';
 import type { Report, Row } from './types.js';
 
-const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const DEFAULT_OUT = join(PACKAGE_DIR, 'results', 'latest.json');
+/** The one home of results: docs/bench/, where the chapters link to them. */
+const DEFAULT_OUT = join(REPO_ROOT, 'docs', 'bench', 'latest.json');
 const DEMO_SITE = join(REPO_ROOT, 'site');
 
 /**
@@ -37,6 +39,8 @@ function warmupFor(durationS: number): number {
 function estimateS(run: PlannedRun, opts: BenchOptions, warmupS: number): number {
   if (!isBuilt(run.spec.model)) return 0;
   if (run.scenario === 'idle-1k') return 3 + Math.min(1000, run.spec.idleCap ?? 1000) / 300;
+  if (run.scenario === 'idle-10k') return 3 + 10_000 / 2000;
+  if (run.scenario === 'herd') return 4;
   return warmupS + opts.durationS + (run.scenario === 'cpu-task' ? 2 : 1);
 }
 
@@ -52,6 +56,12 @@ async function main(): Promise<void> {
   }
   const benchFileBytes = statSync(benchFile).size;
   const warmupS = warmupFor(opts.durationS);
+  const engine = ENGINES[opts.engine];
+  const missing = engine.unavailable();
+  if (missing) {
+    process.stderr.write(`bench: --engine ${engine.name}: ${missing}\n`);
+    process.exit(1);
+  }
 
   const machine = prepareMachine();
   const prefix = serverPrefix(machine);
@@ -60,6 +70,7 @@ async function main(): Promise<void> {
 
   console.log(chalk.bold(`bench: ${runs.length} runs, ${opts.durationS} s of load each after ${warmupS} s warm-up, on ${BENCH_PATH} (${benchFileBytes} bytes)`));
   console.log(chalk.dim(`${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}; ${describePinning(machine)}`));
+  console.log(chalk.dim(`load generator: ${engine.name} — ${engine.description}`));
   console.log('');
 
   const progress = new Progress(process.stderr, runs.length);
@@ -81,6 +92,7 @@ async function main(): Promise<void> {
       warmupS,
       connections: opts.connections,
       prefix,
+      engine,
       onPhase: (phase, seconds) => progress.phase(phase, seconds),
     });
     rows.push(row);
@@ -92,10 +104,14 @@ async function main(): Promise<void> {
     }
   }
   progress.done();
+  const verdicts = targetVerdicts(rows);
+  if (verdicts.length > 0) console.log(renderVerdicts(verdicts, chalk) + '\n');
 
   const report: Report = {
     date: new Date().toISOString(),
+    command: ['pnpm bench', ...process.argv.slice(2).filter((a) => a !== '--')].join(' '),
     machine,
+    engine: { name: engine.name, description: engine.description },
     settings: { durationS: opts.durationS, warmupS, connections: opts.connections, benchFile: BENCH_PATH, benchFileBytes, root },
     scenarios: opts.scenarios.filter((s) => rowsOf({ rows } as Report, s).length > 0),
     rows,
@@ -103,8 +119,14 @@ async function main(): Promise<void> {
   const written = writeReport(report, resolve(userCwd, opts.out));
   const rel = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
   console.log(chalk.dim(`wrote ${rel(written.json)}, ${rel(written.markdown)} and ${written.charts.length} SVG charts`));
+  // The docs copy the default report only: a scratch run (--out elsewhere) never rewrites the course text.
+  if (written.json === DEFAULT_OUT) {
+    if (!refreshDocs(report, written.json, (line) => console.log(chalk.dim(line)))) process.exitCode = 1;
+  } else {
+    console.log(chalk.dim(`the docs copy ${relative(REPO_ROOT, DEFAULT_OUT)} only: not refreshed from this report`));
+  }
   // autocannon and closed sockets may leave timers behind; the work is done.
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 }
 
 main().catch((err: unknown) => {

@@ -1,14 +1,17 @@
 /**
  * The bench's command line:
  *
- *   pnpm bench [--duration S] [--connections N] [--models a,b] [--scenario x,y] [--out FILE] [--root DIR]
+ *   pnpm bench [--engine E] [--duration S] [--connections N] [--models a,b] [--scenario x,y] [--out FILE] [--root DIR]
  *
  * Pure: `parseOptions` throws UsageError, and cli.ts turns that into one line and exit code 2.
  */
+import { ENGINE_NAMES, DEFAULT_ENGINE, type EngineName } from './engines/index.js';
 import { MODELS, type ModelName } from './plan.js';
 import { SCENARIOS, type ScenarioName } from './types.js';
 
 export interface BenchOptions {
+  /** The load generator (engines/index.ts). */
+  engine: EngineName;
   /** Seconds of load per run (after the warm-up). */
   durationS: number;
   /** Overrides every scenario's connection count when set. */
@@ -67,20 +70,23 @@ export function* readFlags(argv: readonly string[], known: readonly string[]): G
 
 export const USAGE = `usage: pnpm bench [flags]
 
+  --engine E        load generator: ${ENGINE_NAMES.join(', ')}; default ${DEFAULT_ENGINE}
   --duration S      seconds of load per run, after a short warm-up; default 5
   --connections N   load-generator connections for every scenario (default: per scenario)
   --models a,b      models to run: ${MODELS.join(', ')} (or 01..06); default all
   --scenario x,y    scenarios to run: ${SCENARIOS.join(', ')}; default all
-  --out FILE        JSON results; the Markdown report and SVG charts go next to it
+  --out FILE        JSON results; the Markdown report and SVG charts go next to it;
+                    default docs/bench/latest.json
   --root DIR        document root holding bench.html; default the demo site
 `;
 
 /** Parse argv (without node and the script). `defaults` supplies the paths that depend on where the bench lives. */
 export function parseOptions(argv: readonly string[], defaults: { out: string; root: string }): BenchOptions {
-  const opts: BenchOptions = { durationS: 5, connections: null, models: [...MODELS], scenarios: [...SCENARIOS], out: defaults.out, root: defaults.root, help: false };
-  for (const [name, raw] of readFlags(argv, ['duration', 'connections', 'models', 'scenario', 'out', 'root'])) {
+  const opts: BenchOptions = { engine: DEFAULT_ENGINE, durationS: 5, connections: null, models: [...MODELS], scenarios: [...SCENARIOS], out: defaults.out, root: defaults.root, help: false };
+  for (const [name, raw] of readFlags(argv, ['engine', 'duration', 'connections', 'models', 'scenario', 'out', 'root'])) {
     switch (name) {
       case 'help': opts.help = true; break;
+      case 'engine': opts.engine = parseEngine(raw); break;
       case 'duration': opts.durationS = parseDuration(raw); break;
       case 'connections': opts.connections = parseCount(raw); break;
       case 'models': opts.models = parseModels(raw); break;
@@ -90,6 +96,12 @@ export function parseOptions(argv: readonly string[], defaults: { out: string; r
     }
   }
   return opts;
+}
+
+function parseEngine(raw: string): EngineName {
+  const match = ENGINE_NAMES.find((e) => e === raw);
+  if (!match) throw new UsageError(`--engine: unknown engine "${raw}" (known: ${ENGINE_NAMES.join(', ')})`);
+  return match;
 }
 
 /** Seconds of load: from 0.5 to 600. */

@@ -21,6 +21,11 @@ export const FIB_INLINE_APP = fileURLToPath(new URL('./apps/fib-inline.js', impo
 export const MODELS = ['node-http', '01-blocking', '02-fork', '03-threads', '04-nonblocking', '05-epoll-native', '06-reactor-pool'] as const;
 export type ModelName = (typeof MODELS)[number];
 
+/** Sequential connections per herd run: every pool member but the one serving sleeps in accept each time. */
+export const HERD_CONNECTIONS = 500;
+/** Pool sizes of the herd scenario: if a connection woke all N, wake-ups would grow with N. */
+export const HERD_SIZES = [1, 2, 4, 8] as const;
+
 /** How a scenario loads the server and which number sums it up. */
 export interface ScenarioSpec {
   name: ScenarioName;
@@ -28,39 +33,58 @@ export interface ScenarioSpec {
   title: string;
   /** Load-generator connections unless --connections says otherwise (idle-1k: connections to hold). */
   connections: number;
+  /** Requests in flight per connection (the load shape's depth). */
   pipelining: number;
+  /** How a depth above 1 is kept (see LoadShape), and whether each request gets a new connection. */
+  style: 'in-flight' | 'burst';
+  churn: boolean;
   /** The number the chart shows and the "vs node-http" ratio compares. */
   headline: { label: string; unit: string; better: 'higher' | 'lower' };
 }
 
 export const SCENARIO_SPECS: Record<ScenarioName, ScenarioSpec> = {
   keepalive: {
-    name: 'keepalive', connections: 50, pipelining: 1,
+    name: 'keepalive', connections: 50, pipelining: 1, style: 'in-flight', churn: false,
     title: 'keep-alive: 50 connections, one request at a time each',
     headline: { label: 'requests/s', unit: 'req/s', better: 'higher' },
   },
   pipelined: {
-    name: 'pipelined', connections: 10, pipelining: 16,
+    name: 'pipelined', connections: 10, pipelining: 16, style: 'in-flight', churn: false,
     title: 'pipelined: 10 connections, 16 requests in flight on each',
     headline: { label: 'requests/s', unit: 'req/s', better: 'higher' },
   },
+  burst: {
+    name: 'burst', connections: 10, pipelining: 16, style: 'burst', churn: false,
+    title: 'burst: 10 connections, each writing 16 requests at once and the next 16 when all are answered',
+    headline: { label: 'requests/s', unit: 'req/s', better: 'higher' },
+  },
   churn: {
-    name: 'churn', connections: 10, pipelining: 1,
+    name: 'churn', connections: 10, pipelining: 1, style: 'in-flight', churn: true,
     title: 'churn: a new connection per request (10 clients connect, ask, read to close, repeat)',
     headline: { label: 'requests/s', unit: 'req/s', better: 'higher' },
   },
   'slow-client': {
-    name: 'slow-client', connections: 50, pipelining: 1,
+    name: 'slow-client', connections: 50, pipelining: 1, style: 'in-flight', churn: false,
     title: 'slow client: one connection holds half a request for the whole run; 50 others load the server',
     headline: { label: 'requests/s', unit: 'req/s', better: 'higher' },
   },
   'idle-1k': {
-    name: 'idle-1k', connections: 1000, pipelining: 1,
+    name: 'idle-1k', connections: 1000, pipelining: 1, style: 'in-flight', churn: false,
     title: 'idle-1k: 1,000 keep-alive connections, one request each, then idle — memory per connection',
     headline: { label: 'KiB per idle connection (PSS)', unit: 'KiB', better: 'lower' },
   },
+  'idle-10k': {
+    name: 'idle-10k', connections: 10_000, pipelining: 1, style: 'in-flight', churn: false,
+    title: 'idle-10k: 10,000 keep-alive connections, one request each, then idle; then one fresh request',
+    headline: { label: 'KiB per idle connection (PSS)', unit: 'KiB', better: 'lower' },
+  },
+  herd: {
+    name: 'herd', connections: HERD_CONNECTIONS, pipelining: 1, style: 'in-flight', churn: true,
+    title: `herd: ${HERD_CONNECTIONS} sequential connections to a pool of N blocked in accept — wake-ups per connection`,
+    headline: { label: 'wake-ups per connection', unit: 'wake-ups', better: 'lower' },
+  },
   'cpu-task': {
-    name: 'cpu-task', connections: 10, pipelining: 1,
+    name: 'cpu-task', connections: 10, pipelining: 1, style: 'in-flight', churn: false,
     title: `cpu-task: 4 clients loop on /api/fib?n=${FIB_N} while 10 connections fetch ${BENCH_PATH} — static p99 latency`,
     headline: { label: 'p99 latency of static requests', unit: 'ms', better: 'lower' },
   },
@@ -95,6 +119,8 @@ export interface ModeSpec {
   args(ctx: PlanContext): string[];
   /** idle-1k: at most this many connections — a process or thread per connection costs megabytes, and 01 can hold only one. */
   idleCap?: number;
+  /** herd: processes or threads blocked in accept, and whether they are processes (02) or threads of one (03). */
+  herd?: { members: number; kind: 'processes' | 'threads' };
 }
 
 const nodeHttp: ModeSpec = { model: 'node-http', mode: '', args: () => [] };
@@ -113,20 +139,30 @@ const reactorPoolInline: ModeSpec = { model: '06-reactor-pool', mode: 'fib inlin
 /** node:http computes /api/fib on its one event loop: the single reactor every Node user already has. */
 const nodeHttpInline: ModeSpec = { model: 'node-http', mode: 'fib inline', args: () => [] };
 
+const herdModes: ModeSpec[] = HERD_SIZES.flatMap((n): ModeSpec[] => [
+  { model: '02-fork', mode: `prefork ×${n}`, args: () => ['--mode', 'prefork', '--workers', String(n)], herd: { members: n, kind: 'processes' } },
+  { model: '03-threads', mode: `pool ×${n}`, args: () => ['--mode', 'pool', '--threads', String(n)], herd: { members: n, kind: 'threads' } },
+]);
+
 /**
  * The table: which modes each scenario runs. Blocking pools (02 prefork, 03 pool, one worker per
  * load connection) serve keep-alive load (pipelining runs the event-driven models only); churn adds the per-connection modes, whose cost is
  * creating a process or thread per connection; idle-1k holds connections in the per-connection
- * modes, capped. 04 runs its default busy-poll loop, 05 its default level-triggered reactor.
+ * modes, capped; idle-10k holds 10,000 in 06 against node:http; herd sizes 02's and 03's pools
+ * from 1 to 8. 04 runs its default busy-poll loop, 05 its default level-triggered reactor.
  */
 export const PLAN: Record<ScenarioName, readonly ModeSpec[]> = {
   keepalive: [nodeHttp, blocking, prefork, threadPool, busyPoll, epoll, reactorPool],
   // The blocking models answer a pipelined read the same way (one writev for all of it) and
   // learn nothing new here: keepalive and slow-client already show where they stand.
   pipelined: [nodeHttp, busyPoll, epoll, reactorPool],
+  burst: [nodeHttp, busyPoll, epoll, reactorPool],
   churn: [nodeHttp, blocking, forkPerConnection, prefork, threadPerConnection, threadPool, busyPoll, epoll, reactorPool],
   'slow-client': [nodeHttp, blocking, prefork, threadPool, busyPoll, epoll, reactorPool],
   'idle-1k': [nodeHttp, blocking, forkPerConnection, threadPerConnection, busyPoll, epoll, reactorPool],
+  // Step 06's memory target: 10,000 served, idle connections, and a newcomer still answered.
+  'idle-10k': [nodeHttp, reactorPool],
+  herd: [...herdModes.filter((m) => m.model === '02-fork'), ...herdModes.filter((m) => m.model === '03-threads')],
   'cpu-task': [nodeHttpInline, reactorPoolWorkers, reactorPoolInline],
 };
 

@@ -9,7 +9,8 @@ import { basename, dirname, extname, join } from 'node:path';
 import { describePinning } from './machine.js';
 import { SCENARIO_SPECS, modeLabel } from './plan.js';
 import { barChartSvg, type Chart } from './svg.js';
-import { flagsLine, footnotes, headline, tableCells } from './table.js';
+import { flagsLine, footnotes, headlineFor, tableCells } from './table.js';
+import { herdLegend, targetVerdicts, type Verdict } from './verdicts.js';
 import type { Report, Row, ScenarioName } from './types.js';
 
 /** The rows of one scenario, in run order. */
@@ -19,15 +20,16 @@ export function rowsOf(report: Report, scenario: ScenarioName): Row[] {
 
 export function chartFor(scenario: ScenarioName, rows: readonly Row[]): Chart {
   const spec = SCENARIO_SPECS[scenario];
-  const unit = spec.headline.unit;
+  const h = headlineFor(scenario, rows);
+  const why = h.unit === 'req/CPU-s' ? ` — the load generator was saturated in ${h.clientBound} row${h.clientBound === 1 ? '' : 's'}, so not req/s` : '';
   return {
-    title: `${scenario}: ${spec.headline.label} (${spec.headline.better} is better)`,
+    title: `${scenario}: ${h.label} (${h.better} is better)${why}`,
     subtitle: spec.title,
-    better: spec.headline.better,
-    format: (n) => (unit === 'req/s' ? `${Math.round(n).toLocaleString('en-US')} ${unit}` : `${n < 10 ? n.toFixed(2) : n.toFixed(1)} ${unit}`),
+    better: h.better,
+    format: (n) => (h.unit.startsWith('req/') ? `${Math.round(n).toLocaleString('en-US')} ${h.unit}` : `${n < 10 ? n.toFixed(2) : n.toFixed(1)} ${h.unit}`),
     bars: rows.map((r) => ({
       label: modeLabel(r.model, r.mode),
-      value: headline(r),
+      value: h.value(r),
       note: r.status === 'ok' ? 'no value' : r.status,
       baseline: r.model === 'node-http',
     })),
@@ -39,7 +41,13 @@ export function chartFileName(report: string, scenario: ScenarioName): string {
   return `${report}-${scenario}.svg`;
 }
 
-function markdownTable(scenario: ScenarioName, rows: readonly Row[]): string {
+/** The verdicts as a table: target, measured, required, verdict. Pure. */
+export function verdictCells(verdicts: readonly Verdict[]): { header: string[]; rows: string[][] } {
+  return { header: ['target', 'measured', 'required', 'verdict'], rows: verdicts.map((v) => [v.target, v.measured, v.required, v.verdict]) };
+}
+
+/** A scenario's table as Markdown: best values bold, status words italic. Pure. */
+export function markdownTable(scenario: ScenarioName, rows: readonly Row[]): string {
   const { header, body } = tableCells(scenario, rows);
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   const lines = [
@@ -56,11 +64,12 @@ export function renderMarkdown(report: Report, name = 'latest'): string {
   const out = [
     '# Benchmark results',
     '',
-    `Run on ${report.date}: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ${m.platform}.`,
-    `${describePinning(m)}.`,
+    `\`${report.command}\` on ${report.date}: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ${m.platform}.`,
+    `${describePinning(m)}. Load generator: ${report.engine.name} (${report.engine.description}).`,
     `Each run: ${s.warmupS} s warm-up, then ${s.durationS} s of load on \`${s.benchFile}\` (${s.benchFileBytes} bytes). ` +
       'Server CPU is the whole process tree (threads and children) from /proc; requests per CPU-second = responses ÷ server CPU seconds. ' +
-      'Best values in **bold**; "vs node-http" divides each row\'s headline number by node:http\'s. ' +
+      'Best values in **bold**; "vs node-http" divides each row\'s headline number by node:http\'s — requests per server-CPU-second ' +
+      'instead of requests per second in a scenario where the load generator saturated its core in any row (the column header says so). ' +
       'Peak RSS sums the processes of the tree, so pages forked children share count once per process; idle-1k\'s PSS column splits them fairly.',
     '',
   ];
@@ -70,7 +79,15 @@ export function renderMarkdown(report: Report, name = 'latest'): string {
     out.push(`## ${scenario}`, '', SCENARIO_SPECS[scenario].title + '.', '', markdownTable(scenario, rows), '');
     const notes = footnotes(rows);
     if (notes.length) out.push(...notes.map((n) => `- ${n}`), '');
-    out.push(`${flagsLine(rows)}`, '', `![${scenario}: ${SCENARIO_SPECS[scenario].headline.label}](${chartFileName(name, scenario)})`, '');
+    if (scenario === 'herd') out.push(...herdLegend(rows).map((n) => `- ${n}`), '');
+    out.push(`${flagsLine(rows)}`, '', `![${scenario}: ${headlineFor(scenario, rows).label}](${chartFileName(name, scenario)})`, '');
+  }
+  const verdicts = targetVerdicts(report.rows);
+  if (verdicts.length > 0) {
+    const t = verdictCells(verdicts);
+    out.push("## Step 06's targets", '', `| ${t.header.join(' | ')} |`, `| ${t.header.map(() => '---').join(' | ')} |`, ...t.rows.map((r) => `| ${r.join(' | ')} |`), '');
+    for (const v of verdicts) if (v.why) out.push(`- ${v.target}: ${v.verdict} — ${v.why}`);
+    out.push('');
   }
   return out.join('\n');
 }

@@ -3,15 +3,16 @@
  * stop it, and turn what happened into a Row. A server that collapses or dies is recorded as
  * such and the bench goes on. Bench main thread only.
  */
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { treeUsage, type RunningServer } from '@course/testkit';
 import {
-  holdStalledRequest, openIdleConnections, probe, runAutocannon, runChurn, startFibClients, type LoadResult,
-} from './load.js';
+  childrenOf, connectionLimits, holdStalledRequest, memAvailableKb, openIdleConnections, probe, runChurn, startFibClients,
+  treePssKb, treeSyscalls, treeUsage, voluntarySwitches, type RunningServer,
+} from '@course/testkit';
+import type { EngineResult, LoadEngine, LoadShape } from './engine.js';
 import { BENCH_PATH, FIB_CLIENTS, FIB_N, SCENARIO_SPECS, modeLabel, type PlannedRun } from './plan.js';
-import { exitDescription, startTarget, treePssKb, UsageSampler, type Usage } from './target.js';
+import { exitDescription, startTarget, UsageSampler, type Usage } from './target.js';
 import type { Row } from './types.js';
+import { idleCapacityProblem } from './verdicts.js';
 
 /** Settings shared by every run. */
 export interface RunEnv {
@@ -22,6 +23,8 @@ export interface RunEnv {
   connections: number | null;
   /** Command prefix that pins the server (['taskset', '-c', '0']) or []. */
   prefix: string[];
+  /** The load generator of every load phase. */
+  engine: LoadEngine;
   /** Called as a run moves from phase to phase, for the progress line. */
   onPhase(phase: string, seconds: number): void;
 }
@@ -34,7 +37,7 @@ function emptyRow(run: PlannedRun, connections: number): Row {
     model: run.spec.model, mode: run.spec.mode, scenario: run.scenario, status: 'ok', args: run.args,
     connections, pipelining: SCENARIO_SPECS[run.scenario].pipelining, durationS: 0, wallS: 0, totalRequests: 0,
     requestsPerSec: null, requestsPerServerCpuSec: null, latencyP50Ms: null, latencyP99Ms: null,
-    errors: 0, timeouts: 0, serverCpuSeconds: null, clientCpuSeconds: null, peakRssKb: null, notes: [],
+    errors: 0, timeouts: 0, serverCpuSeconds: null, clientCpuSeconds: null, engine: '', clientBound: false, peakRssKb: null, notes: [],
   };
 }
 
@@ -47,10 +50,15 @@ export async function runOne(run: PlannedRun, env: RunEnv): Promise<Row> {
 
 async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
   const spec = SCENARIO_SPECS[run.scenario];
-  const connections = run.scenario === 'idle-1k'
+  const connections = run.scenario === 'idle-1k' || run.scenario === 'idle-10k'
     ? Math.min(env.connections ?? spec.connections, run.spec.idleCap ?? Infinity)
     : env.connections ?? spec.connections;
   const row = emptyRow(run, connections);
+  // What cannot run here is a row that says why, before any server starts.
+  const why = run.scenario === 'idle-10k'
+    ? idleCapacityProblem(connections, connectionLimits())
+    : usesEngine(run) ? env.engine.cannot(shapeOf(row, env.durationS)) : null;
+  if (why) return { ...row, status: 'not available', reason: why, engine: usesEngine(run) ? env.engine.name : '' };
 
   env.onPhase('starting', 1);
   const started = await startTarget(run.spec.model, run.args, env.root, env.prefix);
@@ -60,6 +68,7 @@ async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
     switch (run.scenario) {
       case 'keepalive':
       case 'pipelined':
+      case 'burst':
       case 'churn':
         await loadScenario(server, row, env, () => Promise.resolve(null));
         break;
@@ -75,7 +84,11 @@ async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
         });
         break;
       case 'idle-1k':
+      case 'idle-10k':
         await idleScenario(server, row, env, run.spec.idleCap);
+        break;
+      case 'herd':
+        await herdScenario(server, row, run.spec.herd!);
         break;
       case 'cpu-task':
         await cpuTaskScenario(server, row, env);
@@ -100,17 +113,17 @@ async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
  * then load for the full duration while sampling the server, and fill in the row.
  */
 async function loadScenario(server: RunningServer, row: Row, env: RunEnv, before: () => Promise<(() => void) | null>): Promise<void> {
-  const load = (durationS: number) => row.scenario === 'churn'
-    ? runChurn({ port: server.port, host: server.host, path: BENCH_PATH, concurrency: row.connections, durationS })
-    : runAutocannon({ url: `http://${server.host}:${server.port}${BENCH_PATH}`, connections: row.connections, pipelining: row.pipelining, durationS });
+  const url = `http://${server.host}:${server.port}${BENCH_PATH}`;
+  const load = (durationS: number) => env.engine.run(url, shapeOf(row, durationS));
 
   env.onPhase('warm-up', env.warmupS);
   await load(env.warmupS);
   await sleep(100); // let the server finish with the warm-up's connections
   const cleanup = await before();
   env.onPhase('load', env.durationS);
+  const io0 = treeSyscalls(server.pid);
   const sampler = new UsageSampler(server.pid);
-  let result: LoadResult;
+  let result: EngineResult;
   let usage: Usage;
   try {
     result = await load(env.durationS);
@@ -118,11 +131,31 @@ async function loadScenario(server: RunningServer, row: Row, env: RunEnv, before
     usage = sampler.stop();
     cleanup?.();
   }
-  fillLoadRow(row, result, usage, exitDescription(server));
+  const io1 = treeSyscalls(server.pid);
+  if (io0 && io1) {
+    row.serverReads = io1.reads - io0.reads;
+    row.serverWrites = io1.writes - io0.writes;
+  }
+  fillLoadRow(row, env.engine, result, usage, exitDescription(server));
 }
 
+/** Whether a scenario's load comes from the engine (the others hold raw sockets only). */
+function usesEngine(run: PlannedRun): boolean {
+  return !['idle-1k', 'idle-10k', 'herd'].includes(run.scenario);
+}
+
+/** The load a row's scenario asks the engine for. Pure. */
+export function shapeOf(row: Row, durationS: number): LoadShape {
+  const spec = SCENARIO_SPECS[row.scenario];
+  return { connections: row.connections, depth: spec.pipelining, pipelining: spec.style, churn: spec.churn, durationS, rateRps: null };
+}
+
+/** A load generator that kept its one core at least this busy measured itself. */
+export const CLIENT_BOUND_SHARE = 0.9;
+
 /** Numbers, status and notes of a load phase. */
-function fillLoadRow(row: Row, r: LoadResult, usage: Usage, died: string | null): void {
+function fillLoadRow(row: Row, engine: LoadEngine, r: EngineResult, usage: Usage, died: string | null): void {
+  row.engine = engine.name;
   row.durationS = r.durationS;
   row.totalRequests = r.responses;
   row.requestsPerSec = r.responses / r.durationS;
@@ -131,7 +164,8 @@ function fillLoadRow(row: Row, r: LoadResult, usage: Usage, died: string | null)
   row.errors = r.errors + r.non2xx;
   row.timeouts = r.timeouts;
   row.serverCpuSeconds = usage.serverCpuSeconds;
-  row.clientCpuSeconds = usage.clientCpuSeconds;
+  row.clientCpuSeconds = r.engineCpuSeconds;
+  row.clientBound = r.engineCpuSeconds >= CLIENT_BOUND_SHARE * r.durationS;
   row.peakRssKb = usage.peakRssKb;
   row.requestsPerServerCpuSec = usage.serverCpuSeconds > 0 ? r.responses / usage.serverCpuSeconds : null;
   if (r.connectionsServed !== undefined) row.connectionsServed = r.connectionsServed;
@@ -148,18 +182,8 @@ function fillLoadRow(row: Row, r: LoadResult, usage: Usage, died: string | null)
   if (r.connectionsServed !== undefined && r.responses > 0 && r.connectionsServed < row.connections) {
     row.notes.push(`only ${r.connectionsServed} of ${row.connections} connections got a response: the others waited`);
   }
-  if (usage.clientCpuSeconds >= 0.9 * r.durationS) {
-    row.notes.push(`the load generator used ${usage.clientCpuSeconds.toFixed(1)} CPU-s in ${r.durationS.toFixed(1)} s: client-bound, compare requests per server-CPU-second`);
-  }
-}
-
-/** MemAvailable from /proc/meminfo in KiB (Infinity if unreadable). */
-function memAvailableKb(): number {
-  try {
-    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
-    return m ? Number(m[1]) : Infinity;
-  } catch {
-    return Infinity;
+  if (row.clientBound) {
+    row.notes.push(`${engine.name} used ${r.engineCpuSeconds.toFixed(1)} CPU-s in ${r.durationS.toFixed(1)} s: client-bound, req/s measured the load generator`);
   }
 }
 
@@ -168,7 +192,7 @@ const MIN_FREE_KB = 1024 * 1024;
 
 async function idleScenario(server: RunningServer, row: Row, env: RunEnv, cap: number | undefined): Promise<void> {
   const target = row.connections;
-  const wanted = env.connections ?? SCENARIO_SPECS['idle-1k'].connections;
+  const wanted = env.connections ?? SCENARIO_SPECS[row.scenario].connections;
   env.onPhase('warm-up', 0.5);
   await probe(server.port, server.host, BENCH_PATH, 5000);
   await sleep(200);
@@ -178,7 +202,7 @@ async function idleScenario(server: RunningServer, row: Row, env: RunEnv, cap: n
   const sampler = new UsageSampler(server.pid);
   let usage: Usage | undefined;
   const idle = await openIdleConnections(server.port, server.host, BENCH_PATH, target, {
-    batch: 25,
+    batch: target > 1000 ? 100 : 25,
     timeoutMs: 5000,
     stop: () => (memAvailableKb() < MIN_FREE_KB ? 'less than 1 GiB of memory left' : null),
   });
@@ -186,7 +210,9 @@ async function idleScenario(server: RunningServer, row: Row, env: RunEnv, cap: n
     env.onPhase('holding', 1.5);
     await sleep(500); // let new processes and threads finish touching their memory
     const after = { rss: treeUsage(server.pid).rssKb, pss: treePssKb(server.pid) };
+    const f0 = performance.now();
     const fresh = await probe(server.port, server.host, BENCH_PATH, 2000);
+    const freshMs = performance.now() - f0;
     usage = sampler.stop();
 
     row.connections = idle.held;
@@ -202,6 +228,7 @@ async function idleScenario(server: RunningServer, row: Row, env: RunEnv, cap: n
       rssPerConnectionKb: per(after.rss - before.rss),
       pssPerConnectionKb: per(after.pss - before.pss),
       freshRequest: fresh,
+      freshMs,
       closedByServer: idle.closedByServer(),
     };
     if (row.idle.capped) row.notes.push(`capped at ${cap} connection${cap === 1 ? '' : 's'}: ${cap === 1 ? 'it serves one connection at a time' : 'a process or thread per connection'}`);
@@ -237,24 +264,53 @@ async function cpuTaskScenario(server: RunningServer, row: Row, env: RunEnv): Pr
   }
   const url = `http://${server.host}:${server.port}${BENCH_PATH}`;
   env.onPhase('warm-up', env.warmupS);
-  await runAutocannon({ url, connections: row.connections, pipelining: 1, durationS: env.warmupS });
+  await env.engine.run(url, shapeOf(row, env.warmupS));
 
   env.onPhase('load', env.durationS);
   const fib = startFibClients(server.port, server.host, fibPath, FIB_CLIENTS, 15000);
   const sampler = new UsageSampler(server.pid);
-  let result: LoadResult;
+  let result: EngineResult;
   let usage: Usage;
   try {
-    result = await runAutocannon({ url, connections: row.connections, pipelining: 1, durationS: env.durationS });
+    result = await env.engine.run(url, shapeOf(row, env.durationS));
   } finally {
     usage = sampler.stop();
     const got = await fib.stop();
     row.cpuTask = { fibN: FIB_N, fibClients: FIB_CLIENTS, fibResponses: got.responses, fibErrors: got.errors };
   }
-  fillLoadRow(row, result, usage, exitDescription(server));
+  fillLoadRow(row, env.engine, result, usage, exitDescription(server));
   // Server CPU here is mostly fib: requests per CPU-second of static files would mislead.
   row.requestsPerServerCpuSec = null;
   row.notes.push(`${row.cpuTask.fibResponses} fib(${FIB_N}) responses meanwhile`);
+}
+
+/**
+ * The thundering herd, measured: sequential connections (so every pool member but the one serving
+ * is asleep in accept each time), counting how often the members went to sleep. If each connection
+ * woke all N, this would grow with N; if it wakes one, it stays flat. The members are 02's children
+ * (its banner names the server's pid; `node dist/main.js` is a wrapper) or every thread of 03.
+ */
+async function herdScenario(server: RunningServer, row: Row, herd: { members: number; kind: 'processes' | 'threads' }): Promise<void> {
+  const pid = Number(/pid=(\d+)/.exec(server.banner)?.[1] ?? server.pid);
+  const pool = () => (herd.kind === 'processes' ? childrenOf(pid) : [pid]);
+  // Warm up: JIT, page cache, and every member started.
+  await runChurn({ port: server.port, host: server.host, path: BENCH_PATH, concurrency: 1, durationS: 0.3 });
+  const before = voluntarySwitches(pool());
+  const sampler = new UsageSampler(server.pid);
+  const t0 = performance.now();
+  let served = 0;
+  for (let i = 0; i < row.connections; i++) if ((await probe(server.port, server.host, BENCH_PATH, 5000, 'close')) === 'ok') served++;
+  const usage = sampler.stop();
+  await new Promise((r) => setTimeout(r, 100)); // let the last member go back to sleep
+  const after = voluntarySwitches(pool());
+  row.durationS = (performance.now() - t0) / 1000;
+  row.totalRequests = served;
+  row.errors = row.connections - served;
+  row.serverCpuSeconds = usage.serverCpuSeconds;
+  row.peakRssKb = usage.peakRssKb;
+  row.herd = { members: herd.members, connections: row.connections, wakeupsPerConnection: (after - before) / row.connections };
+  const died = exitDescription(server);
+  if (died) { row.status = 'collapsed'; row.reason = died; } else if (served === 0) { row.status = 'collapsed'; row.reason = 'no connection was served'; }
 }
 
 /** A short label for progress lines. */

@@ -5,6 +5,7 @@
 import type { ChalkInstance } from 'chalk';
 import { SCENARIO_SPECS, modeLabel } from './plan.js';
 import type { Row, ScenarioName } from './types.js';
+import { herdLegend, type Verdict } from './verdicts.js';
 
 /** One column: how to read it from a row, print it, and which way is better (for highlighting). */
 export interface Column {
@@ -21,14 +22,46 @@ const kib = (n: number) => (n < 100 ? n.toFixed(1) : int(n));
 /** ×2.00, ×0.0041, ×776: two decimals where they matter, two significant digits below 0.1. */
 export const ratioText = (n: number) => `×${n >= 100 ? int(n) : n >= 0.1 || n === 0 ? n.toFixed(2) : n.toPrecision(2)}`;
 
-/** The number a scenario is judged by: what the chart draws and the ratio compares. */
+/** The number a scenario is judged by, before the client-bound rule: what its spec names. */
 export function headline(row: Row): number | null {
   if (row.status !== 'ok') return null;
   switch (row.scenario) {
-    case 'idle-1k': return row.idle?.pssPerConnectionKb ?? row.idle?.rssPerConnectionKb ?? null;
+    case 'idle-1k':
+    case 'idle-10k': return row.idle?.pssPerConnectionKb ?? row.idle?.rssPerConnectionKb ?? null;
     case 'cpu-task': return row.latencyP99Ms;
+    case 'herd': return row.herd?.wakeupsPerConnection ?? null;
     default: return row.requestsPerSec;
   }
+}
+
+/** Scenarios judged by requests per second, where a saturated load generator caps the figure. */
+const THROUGHPUT: readonly ScenarioName[] = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client'];
+
+/** What a scenario's chart draws and its "vs node-http" column divides, for these rows. */
+export interface Headline {
+  label: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  value(row: Row): number | null;
+  /** Rows whose load generator was saturated: when any is, req/s measured the client, so the headline is req/CPU-s. */
+  clientBound: number;
+}
+
+/**
+ * The headline of a scenario: its spec's number — unless a load generator was client-bound in any
+ * of its rows. Then requests per second measure the client (equal bars for unequal servers), so
+ * the chart and the ratio use requests per server-CPU-second for every row, and say so.
+ */
+export function headlineFor(scenario: ScenarioName, rows: readonly Row[]): Headline {
+  const spec = SCENARIO_SPECS[scenario].headline;
+  const clientBound = rows.filter((r) => r.status === 'ok' && r.clientBound).length;
+  if (THROUGHPUT.includes(scenario) && clientBound > 0) {
+    return {
+      label: 'requests per server-CPU-second', unit: 'req/CPU-s', better: 'higher', clientBound,
+      value: (r) => (r.status === 'ok' ? r.requestsPerServerCpuSec : null),
+    };
+  }
+  return { ...spec, value: headline, clientBound };
 }
 
 /** The node-http row of a scenario, if it ran and was measured. */
@@ -36,25 +69,52 @@ export function baselineOf(rows: readonly Row[]): Row | undefined {
   return rows.find((r) => r.model === 'node-http' && r.status === 'ok');
 }
 
-/** Headline of `row` divided by node-http's: ×2.00 means twice node-http's requests/s (or memory, or latency). */
+/** Headline of `row` divided by node-http's: ×2.00 means twice node-http's requests/s (or req/CPU-s, memory, latency). */
 export function ratioToBaseline(row: Row, rows: readonly Row[]): number | null {
+  const h = headlineFor(row.scenario, rows);
   const base = baselineOf(rows);
-  const a = headline(row);
-  const b = base ? headline(base) : null;
+  const a = h.value(row);
+  const b = base ? h.value(base) : null;
   return a === null || b === null || b === 0 ? null : a / b;
 }
 
+/** Responses per system call, or null without a count. Pure. */
+export function perCall(responses: number, calls: number | undefined): number | null {
+  return calls === undefined || calls === 0 ? null : responses / calls;
+}
+
+/** The ratio column's header names what it divides: a p99 ratio is not a throughput ratio. */
+function ratioHeader(h: Headline): string {
+  switch (h.unit) {
+    case 'req/CPU-s': return 'vs node-http (req/CPU-s)';
+    case 'ms': return 'p99 vs node-http';
+    case 'KiB': return 'PSS/conn vs node-http';
+    case 'wake-ups': return 'wake-ups vs node-http';
+    default: return 'vs node-http';
+  }
+}
+
 export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column[] {
-  const ratio: Column = { header: 'vs node-http', value: (r) => ratioToBaseline(r, rows), format: ratioText };
+  const h = headlineFor(scenario, rows);
+  const ratio: Column = { header: ratioHeader(h), value: (r) => ratioToBaseline(r, rows), format: ratioText };
   const rss: Column = { header: 'peak RSS MiB', value: (r) => r.peakRssKb, format: mib, better: 'lower' };
   const errors: Column = { header: 'errors', value: (r) => (r.status === 'not built' || r.status === 'not available' || r.status === 'failed' ? null : r.errors), format: int, better: 'lower' };
   switch (scenario) {
     case 'idle-1k':
+    case 'idle-10k':
       return [
         { header: 'held', value: (r) => r.idle?.held ?? null, format: int, better: 'higher' },
         { header: 'KiB/conn PSS', value: (r) => r.idle?.pssPerConnectionKb ?? null, format: kib, better: 'lower' },
         { header: 'KiB/conn RSS', value: (r) => r.idle?.rssPerConnectionKb ?? null, format: kib, better: 'lower' },
+        { header: 'fresh ms', value: (r) => r.idle?.freshMs ?? null, format: ms, better: 'lower' },
         errors, rss, ratio,
+      ];
+    case 'herd':
+      return [
+        { header: 'members', value: (r) => r.herd?.members ?? null, format: int },
+        { header: 'wake-ups/conn', value: (r) => r.herd?.wakeupsPerConnection ?? null, format: (n) => n.toFixed(2) },
+        { header: 'served', value: (r) => (r.status === 'ok' || r.status === 'collapsed' ? r.totalRequests : null), format: int },
+        errors,
       ];
     case 'cpu-task':
       return [
@@ -65,14 +125,23 @@ export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column
         { header: 'fib done', value: (r) => r.cpuTask?.fibResponses ?? null, format: int, better: 'higher' },
         ratio,
       ];
-    default:
-      return [
+    default: {
+      const cols: Column[] = [
         { header: 'req/s', value: (r) => r.requestsPerSec, format: int, better: 'higher' },
         { header: 'req/CPU-s', value: (r) => r.requestsPerServerCpuSec, format: int, better: 'higher' },
         { header: 'p50 ms', value: (r) => r.latencyP50Ms, format: ms, better: 'lower' },
         { header: 'p99 ms', value: (r) => r.latencyP99Ms, format: ms, better: 'lower' },
-        errors, rss, ratio,
+        errors, rss,
       ];
+      // Pipelined loads: how many responses one read and one write of the server carried.
+      if (scenario === 'pipelined' || scenario === 'burst') {
+        cols.push(
+          { header: 'resp/read', value: (r) => perCall(r.totalRequests, r.serverReads), format: (n) => n.toFixed(1) },
+          { header: 'resp/write', value: (r) => perCall(r.totalRequests, r.serverWrites), format: (n) => n.toFixed(1) },
+        );
+      }
+      return [...cols, ratio];
+    }
   }
 }
 
@@ -150,8 +219,18 @@ export function renderTable(scenario: ScenarioName, rows: readonly Row[], c: Cha
       return cell.best ? c.bold.green(text) : cell.status ? c.yellow(text) : text;
     }).join('  ')),
   ];
-  const notes = footnotes(rows);
+  const notes = [...footnotes(rows), ...(scenario === 'herd' ? herdLegend(rows) : [])];
   if (notes.length) lines.push(...notes.map((n) => c.dim(`  ${n}`)));
   lines.push(c.dim(`  ${flagsLine(rows)}`));
   return lines.join('\n');
+}
+
+/** Step 06's verdicts for the terminal: one line each, the word coloured. */
+export function renderVerdicts(verdicts: readonly Verdict[], c: ChalkInstance): string {
+  const w = Math.max(...verdicts.map((v) => v.target.length));
+  const word = (v: Verdict) => (v.verdict === 'PASS' ? c.bold.green(v.verdict) : v.verdict === 'FAIL' ? c.bold.red(v.verdict) : c.yellow(v.verdict));
+  return [
+    c.bold("Step 06's targets"),
+    ...verdicts.map((v) => `${v.target.padEnd(w)}  ${word(v)}  ${v.measured} (required ${v.required})${v.why ? c.dim(` — ${v.why}`) : ''}`),
+  ].join('\n');
 }

@@ -3,10 +3,10 @@
  * when the banner appears), watched through /proc while the load runs, stopped with SIGTERM.
  * Main thread of the bench only.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { packageMain, processTree, startCommand, treeUsage, type RunningServer } from '@course/testkit';
+import { packageMain, startCommand, treeUsage, type RunningServer } from '@course/testkit';
 import type { ModelName } from './plan.js';
 import type { RowStatus } from './types.js';
 
@@ -61,18 +61,6 @@ export async function startTarget(model: ModelName, args: string[], root: string
 export function errorLine(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
   return lines.find((l) => /^(\w*Error\b|[\w@./-]+: \S)/.test(l) && !l.startsWith('file:')) ?? lines[0] ?? '';
-}
-
-/** Proportional set size of a process tree in KiB: each shared page split between the processes sharing it. */
-export function treePssKb(pid: number): number {
-  let total = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
-      if (m) total += Number(m[1]);
-    } catch { /* the process just exited */ }
-  }
-  return total;
 }
 
 /** What a sampler saw between start and stop. */

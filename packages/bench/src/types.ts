@@ -5,7 +5,7 @@
  */
 
 /** The scenarios, in the order they are run and shown. */
-export const SCENARIOS = ['keepalive', 'pipelined', 'churn', 'slow-client', 'idle-1k', 'cpu-task'] as const;
+export const SCENARIOS = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client', 'idle-1k', 'idle-10k', 'herd', 'cpu-task'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /**
@@ -34,6 +34,18 @@ export interface IdleFacts {
   freshRequest: 'ok' | 'timed out' | 'failed';
   /** Idle connections the server had closed by the time the bench let go of them. */
   closedByServer: number;
+  /** How long the fresh request took, connect to last byte, ms. */
+  freshMs: number;
+}
+
+/** Extra facts of the herd scenario: how many pool members one connection wakes. */
+export interface HerdFacts {
+  /** Processes (02 prefork) or threads (03 pool) blocked in accept on the one listening socket. */
+  members: number;
+  /** Sequential connections made, one request each. */
+  connections: number;
+  /** Voluntary context switches of the pool members per connection: 1 if one wakes, N if all do. */
+  wakeupsPerConnection: number;
 }
 
 /** Extra facts of the cpu-task scenario. */
@@ -78,14 +90,22 @@ export interface Row {
   timeouts: number;
   /** User+system CPU of the whole server tree (threads and children) during the load phase. */
   serverCpuSeconds: number | null;
-  /** CPU the bench process (load generator) used during the load phase. */
+  /** CPU the load generator (the engine: this process, or wrk's) used during the load phase. */
   clientCpuSeconds: number | null;
+  /** The engine that produced the load ('' for scenarios that only hold raw sockets). */
+  engine: string;
+  /** The load generator kept its one core busy (≥ 90 %): req/s measured the client, not the server. */
+  clientBound: boolean;
+  /** Read-like and write-like system calls of the server tree during the load (/proc/PID/io), when readable. */
+  serverReads?: number;
+  serverWrites?: number;
   /** Highest summed RSS of the server tree sampled every 100 ms, KiB. */
   peakRssKb: number | null;
   /** Connections that got at least one response (autocannon scenarios): shows a server serving one connection at a time. */
   connectionsServed?: number;
   idle?: IdleFacts;
   cpuTask?: CpuTaskFacts;
+  herd?: HerdFacts;
   /** Observations worth a reader's attention ("load generator saturated its core"). */
   notes: string[];
 }
@@ -105,7 +125,11 @@ export interface Machine {
 /** The --out file. */
 export interface Report {
   date: string;
+  /** The command line that wrote this report, as typed. */
+  command: string;
   machine: Machine;
+  /** The load generator of every load phase. */
+  engine: { name: string; description: string };
   settings: { durationS: number; warmupS: number; connections: number | null; benchFile: string; benchFileBytes: number; root: string };
   scenarios: ScenarioName[];
   rows: Row[];

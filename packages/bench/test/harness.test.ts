@@ -15,9 +15,9 @@ const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 /** 05 when it is built; otherwise 01 (the models are built by `pnpm build`, not by this package). */
 const MODEL = existsSync(packageMain('05-epoll-native')) ? '05-epoll-native' : '01-blocking';
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -100,5 +100,12 @@ describe('pnpm bench (harness)', () => {
     const r = spawnSync(process.execPath, [CLI, '--root', dir, '--out', join(dir, 'x.json')], { encoding: 'utf8', timeout: 10000 });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/bench\.html does not exist/);
+  });
+
+  it('says in one line that wrk is missing, before any run, when it is not on the PATH', async () => {
+    const r = await runCli(['--engine', 'wrk', '--duration', '1', '--out', join(dir, 'nowrk.json')], { PATH: '/nonexistent' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('bench: --engine wrk: wrk is not installed (Debian/Ubuntu: apt-get install wrk)\n');
+    expect(existsSync(join(dir, 'nowrk.json'))).toBe(false);
   });
 });

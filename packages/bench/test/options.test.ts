@@ -30,6 +30,11 @@ describe('parseOptions', () => {
     expect(parse('--help').help).toBe(true);
   });
 
+  it('defaults to the autocannon engine and takes wrk', () => {
+    expect(parse().engine).toBe('autocannon');
+    expect(parse('--engine', 'wrk').engine).toBe('wrk');
+  });
+
   it.each([
     [['--bogus', '1'], /unknown flag --bogus/],
     [['--duration'], /--duration needs a value/],
@@ -39,7 +44,8 @@ describe('parseOptions', () => {
     [['--connections', '2.5'], /--connections expects an integer/],
     [['--models', '07-io-uring'], /unknown model "07-io-uring"/],
     [['--models', ','], /at least one model/],
-    [['--scenario', 'idle-10k'], /unknown scenario "idle-10k"/],
+    [['--scenario', 'idle-100k'], /unknown scenario "idle-100k"/],
+    [['--engine', 'ab'], /--engine: unknown engine "ab" \(known: autocannon, wrk\)/],
     [['stray'], /unexpected argument "stray"/],
   ])('rejects %j with a message naming the problem', (argv, message) => {
     expect(() => parse(...argv)).toThrow(UsageError);

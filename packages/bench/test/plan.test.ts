@@ -64,3 +64,14 @@ describe('errorLine', () => {
     expect(errorLine('')).toBe('');
   });
 });
+
+describe('the herd and idle-10k in the plan', () => {
+  it('sizes 02\'s and 03\'s pools 1, 2, 4, 8 under herd, and holds 10,000 in node-http and 06', () => {
+    const herd = planRuns(['herd'], [...MODELS], { pinned: true, connections: null });
+    expect(herd.map((r) => `${r.spec.model} ${r.args.join(' ')}`)).toEqual([
+      '02-fork --mode prefork --workers 1', '02-fork --mode prefork --workers 2', '02-fork --mode prefork --workers 4', '02-fork --mode prefork --workers 8',
+      '03-threads --mode pool --threads 1', '03-threads --mode pool --threads 2', '03-threads --mode pool --threads 4', '03-threads --mode pool --threads 8',
+    ]);
+    expect(planRuns(['idle-10k'], [...MODELS], { pinned: true, connections: null }).map((r) => r.spec.model)).toEqual(['node-http', '06-reactor-pool']);
+  });
+});

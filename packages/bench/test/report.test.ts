@@ -4,15 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chartFor, renderMarkdown, writeReport } from '../src/report.js';
 import type { Report } from '../src/types.js';
-import { keepaliveRows, row } from './rows.js';
+import { keepaliveRows, reportOf, row } from './rows.js';
 
-const report: Report = {
-  date: '2026-01-01T00:00:00.000Z',
-  machine: { cores: 2, cpuModel: 'Test CPU', node: 'v20.0.0', platform: 'linux x64', pinning: { server: 0, client: 1, tool: 'taskset' } },
-  settings: { durationS: 5, warmupS: 1, connections: null, benchFile: '/bench.html', benchFileBytes: 540, root: '/site' },
-  scenarios: ['keepalive', 'churn'],
-  rows: [...keepaliveRows(), row('node-http', 'churn', { requestsPerSec: 3000 })],
-};
+const report: Report = reportOf([...keepaliveRows(), row('node-http', 'churn', { requestsPerSec: 3000 })]);
 
 describe('renderMarkdown', () => {
   const md = renderMarkdown(report);
@@ -44,6 +38,30 @@ describe('chartFor', () => {
     ]);
     expect(c.bars[0]!.baseline).toBe(true);
     expect(c.format(1234.4)).toBe('1,234 req/s');
+  });
+});
+
+describe('the client-bound rule', () => {
+  it('charts requests per server-CPU-second, and says why, when a load generator was saturated', () => {
+    const rows = keepaliveRows();
+    rows[1] = { ...rows[1]!, clientBound: true };
+    const chart = chartFor('keepalive', rows);
+    expect(chart.title).toBe('keepalive: requests per server-CPU-second (higher is better) — the load generator was saturated in 1 row, so not req/s');
+    expect(chart.bars.map((b) => b.value)).toEqual([60000, 150000, null, null]);
+    expect(chartFor('keepalive', keepaliveRows()).bars.map((b) => b.value)).toEqual([40000, 80000, null, null]);
+  });
+});
+
+describe('step 06 targets and the herd in the report', () => {
+  it('adds the verdict table when 06 ran in a target scenario', () => {
+    const md = renderMarkdown({
+      ...report, scenarios: ['keepalive'],
+      rows: [row('node-http', 'keepalive', { requestsPerServerCpuSec: 60000 }), row('06-reactor-pool', 'keepalive', { requestsPerServerCpuSec: 120000 })],
+    });
+    expect(md).toContain("## Step 06's targets");
+    expect(md).toContain('| keep-alive: req per server-CPU-s vs node:http | ×2.00 (120,000 vs 60,000 req/CPU-s) | ≥ ×1.50 | PASS |');
+    expect(md).toMatch(/pipelined 16 deep .* \| UNMEASURED \|/);
+    expect(renderMarkdown(report)).not.toContain("Step 06's targets");
   });
 });
 

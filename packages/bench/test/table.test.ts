@@ -1,6 +1,6 @@
 import { Chalk } from 'chalk';
 import { describe, expect, it } from 'vitest';
-import { flagsLine, footnotes, headline, ratioText, ratioToBaseline, renderTable, tableCells } from '../src/table.js';
+import { flagsLine, footnotes, headline, headlineFor, ratioText, ratioToBaseline, renderTable, tableCells } from '../src/table.js';
 import { keepaliveRows, row } from './rows.js';
 
 describe('tableCells', () => {
@@ -59,7 +59,7 @@ describe('ratioText', () => {
 describe('headline', () => {
   it('is requests/s, PSS per idle connection, or static p99 depending on the scenario', () => {
     expect(headline(row('x', 'churn', { requestsPerSec: 5 }))).toBe(5);
-    expect(headline(row('x', 'idle-1k', { idle: { target: 1000, capped: false, held: 1000, rssPerConnectionKb: 9, pssPerConnectionKb: 4, freshRequest: 'ok', closedByServer: 0 } }))).toBe(4);
+    expect(headline(row('x', 'idle-1k', { idle: { target: 1000, capped: false, held: 1000, rssPerConnectionKb: 9, pssPerConnectionKb: 4, freshRequest: 'ok', freshMs: 1, closedByServer: 0 } }))).toBe(4);
     expect(headline(row('x', 'cpu-task', { latencyP99Ms: 13, requestsPerSec: 100 }))).toBe(13);
     expect(headline(row('x', 'churn', { status: 'collapsed', requestsPerSec: 0 }))).toBeNull();
   });
@@ -95,5 +95,34 @@ describe('footnotes and flags', () => {
     const rows = [row('06-reactor-pool', 'cpu-task', { mode: 'fib inline', args: ['--app', '/home/me/course/packages/bench/dist/apps/fib-inline.js'] })];
     expect(flagsLine(rows)).toBe('flags: 06-reactor-pool (fib inline) --app packages/bench/dist/apps/fib-inline.js');
     expect(flagsLine([row('node-http', 'churn')])).toBe('flags: defaults');
+  });
+});
+
+describe('the ratio column', () => {
+  it('names what it divides: a p99 ratio, a memory ratio, or a throughput ratio', () => {
+    expect(tableCells('cpu-task', [row('node-http', 'cpu-task')]).header.at(-1)).toBe('p99 vs node-http');
+    expect(tableCells('idle-1k', [row('node-http', 'idle-1k')]).header.at(-1)).toBe('PSS/conn vs node-http');
+    expect(tableCells('churn', [row('node-http', 'churn')]).header.at(-1)).toBe('vs node-http');
+  });
+});
+
+describe('headlineFor (the client-bound rule)', () => {
+  it('keeps req/s while no load generator was saturated', () => {
+    const h = headlineFor('keepalive', keepaliveRows());
+    expect([h.unit, h.clientBound]).toEqual(['req/s', 0]);
+    expect(tableCells('keepalive', keepaliveRows()).header.at(-1)).toBe('vs node-http');
+  });
+
+  it('switches the ratio of every row to req/CPU-s when one row was client-bound, and names it in the header', () => {
+    const rows = keepaliveRows();
+    rows[0] = { ...rows[0]!, clientBound: true };
+    expect(headlineFor('keepalive', rows).unit).toBe('req/CPU-s');
+    expect(ratioToBaseline(rows[1]!, rows)).toBe(2.5); // 150,000 / 60,000, not 80,000 / 40,000
+    expect(tableCells('keepalive', rows).header.at(-1)).toBe('vs node-http (req/CPU-s)');
+  });
+
+  it('never applies to scenarios not judged by throughput', () => {
+    const rows = [row('node-http', 'cpu-task', { clientBound: true, latencyP99Ms: 10 })];
+    expect(headlineFor('cpu-task', rows).unit).toBe('ms');
   });
 });

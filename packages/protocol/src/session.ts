@@ -88,5 +88,12 @@ export interface Protocol {
   /** The framing of a TCP protocol as its canonical spec (`line:max=65536`); absent for raw bytes and HTTP. */
   readonly codec?: string;
   open(sink: Sink, peer?: PeerInfo): Session;
+  /**
+   * The bytes a model sends before closing a connection whose session threw before any answer
+   * to the current request began (HTTP: a 500 with `Connection: close`). Absent when the
+   * protocol has no such answer (echo: the connection is just closed). See server-kit's
+   * session-guard.ts.
+   */
+  faultResponse?(): Uint8Array;
 }
 // #endregion protocol

@@ -9,8 +9,9 @@
  */
 import * as sys from '@course/syscalls';
 import { closeFile } from './files.js';
-import type { PeerInfo, Protocol, Session, Sink } from '@course/protocol';
+import type { PeerInfo, Protocol, Sink } from '@course/protocol';
 import { shutdownRequested } from './process.js';
+import { guardedClose, guardedOpen, guardedPeerClosed, guardedReceive, guardedDrained, type GuardedConnection } from './session-guard.js';
 
 const { C } = sys;
 
@@ -27,6 +28,8 @@ type Pending = Uint8Array | { fd: number; offset: number; length: number };
 export class BlockingSink implements Sink {
   private queue: Pending[] = [];
   private queued = 0;
+  /** Bytes ever queued; the session guard compares it around a call that threw. */
+  totalQueued = 0;
   ended = false;
   /** Set when a write failed (EPIPE, ECONNRESET): the peer is gone, stop serving. */
   broken = false;
@@ -41,11 +44,13 @@ export class BlockingSink implements Sink {
     if (bytes.length === 0) return;
     this.queue.push(bytes);
     this.queued += bytes.length;
+    this.totalQueued += bytes.length;
   }
 
   sendFile(fd: number, offset: number, length: number): void {
     this.queue.push({ fd, offset, length });
     this.queued += length;
+    this.totalQueued += length;
   }
 
   end(): void {
@@ -53,7 +58,11 @@ export class BlockingSink implements Sink {
   }
 
   // #region flush
-  /** Write everything queued, blocking until the kernel took it. Coalesces byte chunks into one writev. */
+  /**
+   * Write everything queued, blocking until the kernel took it: byte chunks coalesced into
+   * writevs, files with sendfile (the addon's blocking helpers). A failed write (EPIPE,
+   * ECONNRESET: the peer is gone) or a file that ended early marks the sink broken.
+   */
   flush(): void {
     const queue = this.queue;
     this.queue = [];
@@ -64,16 +73,33 @@ export class BlockingSink implements Sink {
       if (item instanceof Uint8Array) {
         let j = i;
         while (j < queue.length && queue[j] instanceof Uint8Array) j++;
-        if (!this.broken && writevAll(this.fd, queue.slice(i, j) as Uint8Array[]) < 0) this.broken = true;
+        const chunks = queue.slice(i, j) as Uint8Array[];
+        if (!this.broken) {
+          this.broken = !this.tryWrite(() => {
+            sys.writevAll(this.fd, chunks);
+            return true;
+          });
+        }
         i = j;
       } else {
-        if (!this.broken && sendfileAll(this.fd, item.fd, item.offset, item.length) < 0) this.broken = true;
+        // sendfileAll sends fewer bytes only if the file shrank under us: the response is cut short.
+        if (!this.broken) this.broken = !this.tryWrite(() => sys.sendfileAll(this.fd, item.fd, item.offset, item.length) === item.length);
         closeFile(item.fd);
         i++;
       }
     }
   }
   // #endregion flush
+
+  /** One blocking write: its own verdict, or false if it failed (a SysError: the peer is gone). */
+  private tryWrite(write: () => boolean): boolean {
+    try {
+      return write();
+    } catch (err) {
+      if (err instanceof sys.SysError) return false;
+      throw err; // not a syscall failure: a bug, not the peer's doing
+    }
+  }
 
   /** The connection is over: close files never sent. */
   dispose(): void {
@@ -94,7 +120,14 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
   // of the first part (Nagle's algorithm, with delayed ACKs up to 40 ms). Every model sets it.
   sys.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
   const sink = new BlockingSink(fd);
-  const session = protocol.open(sink, peer);
+  // Every session call goes through the guard: a session that throws ends this connection
+  // (with a 500 if no answer had begun), not the thread that accepts the next one.
+  const session = guardedOpen({ fd, peer, sink }, protocol);
+  if (session === undefined) {
+    sys.close(fd);
+    return;
+  }
+  const conn: GuardedConnection & { sink: BlockingSink } = { fd, peer, sink, session };
   try {
     // Look before every read, too: a SIGTERM that arrived while we were writing must not wait for
     // the client's next request (the addon's nudge would interrupt the read anyway, 5 ms later).
@@ -106,15 +139,15 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
       }
       if (n < 0) break; // ECONNRESET and friends: the peer is gone
       if (n === 0) {
-        session.peerClosed();
-        flushAll(sink, session);
+        guardedPeerClosed(conn, protocol);
+        flushAll(conn, protocol);
         break;
       }
-      session.receive(readBuffer.subarray(0, n));
-      flushAll(sink, session);
+      guardedReceive(conn, protocol, readBuffer.subarray(0, n));
+      flushAll(conn, protocol);
     }
   } finally {
-    session.close();
+    guardedClose(conn);
     sink.dispose();
     sys.close(fd);
   }
@@ -125,11 +158,12 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
  * Write what the session answered; if it held pipelined requests back (output piled up), let it
  * go on and write again, until it has answered everything it has.
  */
-function flushAll(sink: BlockingSink, session: Session): void {
+function flushAll(conn: GuardedConnection & { sink: BlockingSink }, protocol: Protocol): void {
+  const sink = conn.sink;
   for (;;) {
     sink.flush();
     if (sink.broken) return;
-    session.drained();
+    guardedDrained(conn, protocol);
     if (sink.pendingBytes === 0) return;
   }
 }
@@ -138,40 +172,4 @@ function flushAll(sink: BlockingSink, session: Session): void {
 export function peerOf(fd: number): PeerInfo | undefined {
   const addr = sys.getpeername(fd);
   return typeof addr === 'number' ? undefined : { address: addr.address, port: addr.port };
-}
-
-// #region writev-all
-/**
- * writev until every byte is written. A blocking socket may still take only part of a large
- * write (the send buffer fills; a signal interrupts): advance past what was taken and go again.
- * Returns 0, or -errno if the peer is gone.
- */
-function writevAll(fd: number, chunks: Uint8Array[]): number {
-  let first = 0;
-  while (first < chunks.length) {
-    const batch = first === 0 && chunks.length <= 64 ? chunks : chunks.slice(first, first + 64); // IOV_MAX is 1024; 64 is plenty
-    let n = sys.writev(fd, batch);
-    if (n === -C.EINTR) continue;
-    if (n < 0) return n;
-    while (n > 0) {
-      const c = chunks[first]!;
-      if (n >= c.length) { n -= c.length; first++; }
-      else { chunks[first] = c.subarray(n); n = 0; }
-    }
-  }
-  return 0;
-}
-// #endregion writev-all
-
-/** sendfile until `length` bytes of the file are sent; 0, or -errno. */
-function sendfileAll(fd: number, fileFd: number, offset: number, length: number): number {
-  while (length > 0) {
-    const n = sys.sendfile(fd, fileFd, offset, length);
-    if (n === -C.EINTR) continue;
-    if (n < 0) return n;
-    if (n === 0) return -C.EPIPE; // file shrank under us: stop rather than spin
-    offset += n;
-    length -= n;
-  }
-  return 0;
 }

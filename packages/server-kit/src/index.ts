@@ -2,3 +2,4 @@ export * from './cli.js';
 export * from './process.js';
 export * from './blocking.js';
 export * from './nonblocking-sink.js';
+export * from './session-guard.js';

@@ -10,6 +10,14 @@
  * Everything a session answers during one `receive` is queued first and leaves in one `writev`
  * (pipelined responses cost one syscall, not one each). Files are sent with sendfile(2).
  *
+ * A connection the server ends (`end()`: an error answer, `Connection: close`) is not closed
+ * outright once its queue is empty: if the client is still sending — the rest of a rejected
+ * 1 MB request, more pipelined requests — close(2) with unread input sends an RST instead of a
+ * FIN, and an RST makes the client's kernel drop what it had not read yet: often the very
+ * error answer just sent. So the loops close in two steps, as nginx's lingering close does:
+ * `lingerStart` shuts the write side down (the FIN follows the answer), and `lingerRead` reads
+ * and discards what still arrives until the client closes its side or `LINGER_MS` has passed.
+ *
  * Ownership and threads: one sink per connection, owned by the loop serving it; only that loop's
  * thread may call it. It does not own the socket (the loop closes it), but it owns every file fd
  * handed to `sendFile` until that file is sent or `dispose` runs.
@@ -39,6 +47,14 @@ interface FileSegment {
 /** At most this many buffers per writev (the kernel's IOV_MAX is 1024). */
 const MAX_IOV = 256;
 
+/**
+ * How long a lingering connection waits for the client to stop sending before it is closed
+ * anyway (nginx's lingering_timeout is 5 s too): long enough for a client to read an error
+ * answer, short enough that a client that never closes cannot hold the fd.
+ */
+export const LINGER_MS = 5000;
+
+// #region sink
 export class NonBlockingSink implements Sink {
   /** Items not yet fully sent: byte chunks and file segments, oldest at `head`. */
   private queue: Array<Uint8Array | FileSegment> = [];
@@ -93,6 +109,7 @@ export class NonBlockingSink implements Sink {
    * socket buffer is full: EAGAIN is normal, the rest stays queued) or -errno when the peer is
    * gone (EPIPE, ECONNRESET): the caller closes the connection.
    */
+  // #region flush
   flush(): number {
     const queue = this.queue;
     let sent = 0;
@@ -146,6 +163,7 @@ export class NonBlockingSink implements Sink {
     }
     return sent;
   }
+  // #endregion flush
 
   /** The connection is over: drop what was not sent and close its files. Idempotent. */
   dispose(): void {
@@ -158,6 +176,31 @@ export class NonBlockingSink implements Sink {
     this.head = 0;
     this.queued = 0;
   }
+
+  // #region lingering-close
+  /**
+   * Lingering close, step 1 (call once the queue is empty after `end()`, the peer not at EOF):
+   * send a FIN after the answer with shutdown(SHUT_WR), keep the read side open. Returns false if
+   * the socket is already gone (ENOTCONN: the peer reset it): close it at once.
+   */
+  lingerStart(): boolean {
+    return sys.shutdown(this.fd, C.SHUT_WR) === 0;
+  }
+
+  /**
+   * Lingering close, step 2 (on every readable event meanwhile): read and discard until EAGAIN.
+   * `buf` is the loop's read buffer. Returns true while the peer is still connected, false once
+   * it closed its side (read 0) or reset: then close(2) sends no RST.
+   */
+  lingerRead(buf: Uint8Array): boolean {
+    for (;;) {
+      const n = sys.read(this.fd, buf, 0, buf.length);
+      if (n > 0) continue; // discarded: nobody will answer it
+      if (n === -C.EAGAIN) return true;
+      if (n !== -C.EINTR) return false; // 0: the client closed; ECONNRESET: it is gone
+    }
+  }
+  // #endregion lingering-close
 
   /** Drop `n` written bytes from the byte chunks at the head of the queue. */
   private consume(n: number): void {
@@ -180,3 +223,4 @@ export class NonBlockingSink implements Sink {
     this.scheduler.scheduleFlush(this);
   }
 }
+// #endregion sink

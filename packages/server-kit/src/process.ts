@@ -54,9 +54,8 @@ export function listenOrExit(pkg: string, opts: CommonOptions, how: ListenOption
  * model's name and settings. Print it only once the socket accepts connections.
  */
 export function announce(listener: Listener, protocol: Protocol, model: string, settings: Record<string, string | number | boolean> = {}): void {
-  const host = listener.host.includes(':') ? `[${listener.host}]` : listener.host;
   const extras = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(' ');
-  writeSync(1, `listening on ${protocol.scheme}://${host}:${listener.port} ${model} protocol=${protocol.name}${protocol.codec ? ` codec=${protocol.codec}` : ''}${extras ? ' ' + extras : ''} pid=${process.pid}\n`);
+  writeSync(1, `listening on ${protocol.scheme}://${sys.formatHostPort(listener.host, listener.port)} ${model} protocol=${protocol.name}${protocol.codec ? ` codec=${protocol.codec}` : ''}${extras ? ' ' + extras : ''} pid=${process.pid}\n`);
 }
 
 let shutdown = false;

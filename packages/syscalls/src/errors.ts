@@ -4,6 +4,7 @@
  */
 import { errnoName } from './raw.js';
 
+// #region sys-error
 /**
  * A failed syscall. `code` is the errno name (`'EADDRINUSE'`), `errno` the positive number,
  * `syscall` the call's name. The message reads `bind 127.0.0.1:8080: EADDRINUSE`: callers print it
@@ -23,7 +24,9 @@ export class SysError extends Error {
     this.syscall = syscall;
   }
 }
+// #endregion sys-error
 
+// #region check
 /**
  * `ret` unchanged if the call succeeded; throws `SysError` if it is `-errno`.
  * `detail` (an address, a path) goes into the message after the call's name.
@@ -34,3 +37,4 @@ export function check<T>(ret: T | number, syscall: string, detail?: string): T |
   if (typeof ret === 'number' && ret < 0) throw new SysError(-ret, syscall, detail);
   return ret;
 }
+// #endregion check

@@ -36,6 +36,7 @@ export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+// #region listen-tcp
 /**
  * socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen + getsockname. Throws SysError
  * (`bind 127.0.0.1:8080: EADDRINUSE`); the socket is closed if any step fails.
@@ -58,6 +59,7 @@ export function listenTcp(opts: ListenTcpOptions): TcpListener {
     throw err;
   }
 }
+// #endregion listen-tcp
 
 /** Turn O_NONBLOCK on (or off) with fcntl F_GETFL/F_SETFL, keeping the other flags. */
 export function setNonBlocking(fd: number, on = true): void {
@@ -81,26 +83,41 @@ function waitWritable(fd: number): void {
   }
 }
 
+/** Buffers per writev: the addon keeps up to 64 iovecs on its stack (more would be malloc'd). */
+const WRITEV_BATCH = 64;
+
+// #region writev-all
 /**
- * Write every byte, blocking: retries short writes and EINTR; if the fd is non-blocking, waits
- * for POLLOUT on EAGAIN. Throws SysError (EPIPE, ECONNRESET...) if the write fails.
+ * Write every byte of `chunks`, in order, blocking: one writev per round, advancing past what a
+ * short write took; retries EINTR, and if the fd is non-blocking waits for POLLOUT on EAGAIN.
+ * Throws SysError (EPIPE, ECONNRESET...) if the write fails. `chunks` itself is not modified.
  */
-export function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) {
-    const n = raw.write(fd, bytes, done, bytes.length - done);
+export function writevAll(fd: number, chunks: readonly Uint8Array[]): void {
+  let rest = chunks;
+  while (rest.length > 0) {
+    const n = raw.writev(fd, rest.length <= WRITEV_BATCH ? rest : rest.slice(0, WRITEV_BATCH));
     if (n === -C.EINTR) continue;
     if (n === -C.EAGAIN) {
       waitWritable(fd);
       continue;
     }
-    done += check(n, 'write');
+    rest = skipBytes(rest, check(n, 'writev'));
   }
+}
+// #endregion writev-all
+
+/** `chunks` without their first `n` bytes: a new array of views, no bytes copied. */
+function skipBytes(chunks: readonly Uint8Array[], n: number): readonly Uint8Array[] {
+  let i = 0;
+  while (i < chunks.length && n >= chunks[i]!.length) n -= chunks[i++]!.length;
+  const rest = chunks.slice(i);
+  if (n > 0) rest[0] = rest[0]!.subarray(n);
+  return rest;
 }
 
 /**
  * sendfile `count` bytes of `inFd` from `offset`, blocking, retrying short sends, EINTR and
- * EAGAIN as `writeAll` does. Returns the bytes sent: fewer than `count` only if the file ended.
+ * EAGAIN as `writevAll` does. Returns the bytes sent: fewer than `count` only if the file ended.
  */
 export function sendfileAll(outFd: number, inFd: number, offset: number, count: number): number {
   let done = 0;

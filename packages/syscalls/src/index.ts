@@ -14,7 +14,7 @@ export { SysError, check } from './errors.js';
 export {
   listenTcp,
   setNonBlocking,
-  writeAll,
+  writevAll,
   sendfileAll,
   eventfdSignal,
   eventfdDrain,
@@ -24,4 +24,3 @@ export {
   type TcpListener,
   type ExitStatus,
 } from './helpers.js';
-export { PollSet, EpollEvents } from './events.js';

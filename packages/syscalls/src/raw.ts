@@ -60,22 +60,8 @@ export const getpeername = nativeFn<(fd: number) => SockAddr | number>('getpeern
 /** socketpair(2): two connected sockets, written to `out[0]` and `out[1]`. Returns 0. */
 export const socketpair = nativeFn<(domain: number, type: number, protocol: number, out: Int32Array) => number>('socketpair');
 
-/** pipe2(2): read end in `out[0]`, write end in `out[1]`; flags `C.O_NONBLOCK | C.O_CLOEXEC`. Returns 0. */
-export const pipe2 = nativeFn<(out: Int32Array, flags?: number) => number>('pipe2');
 
-/**
- * Send one fd over a Unix socket as SCM_RIGHTS ancillary data (unix(7), cmsg(3)), with one byte
- * of payload. Returns 1 (bytes sent) or -errno. The sender keeps its own fd (close it when done).
- */
-export const sendFd = nativeFn<(sock: number, fd: number) => number>('sendFd');
-
-/**
- * Receive one fd sent by `sendFd`: a new fd (close-on-exec) for the same open file, or -errno;
- * -EBADMSG if a message came without an fd, -EPIPE at end of stream (the sender closed).
- */
-export const recvFd = nativeFn<(sock: number) => number>('recvFd');
-
-// --- bytes: the hot path ---------------------------------------------------------------------
+// --- bytes: the hot path, and fds --------------------------------------------------------------
 
 /**
  * read(2) into `buf[offset, offset + length)`: bytes read, 0 at end of file, or -errno.
@@ -83,8 +69,6 @@ export const recvFd = nativeFn<(sock: number) => number>('recvFd');
  */
 export const read = nativeFn<(fd: number, buf: Uint8Array, offset?: number, length?: number) => number>('read');
 
-/** recv(2) into `buf[offset, offset + length)` with `flags` (`C.MSG_PEEK`, `C.MSG_DONTWAIT`...). */
-export const recv = nativeFn<(fd: number, buf: Uint8Array, offset: number, length: number, flags: number) => number>('recv');
 
 /**
  * write(2) from `buf[offset, offset + length)`: bytes written (may be fewer: a short write), or
@@ -92,8 +76,6 @@ export const recv = nativeFn<(fd: number, buf: Uint8Array, offset: number, lengt
  */
 export const write = nativeFn<(fd: number, buf: Uint8Array, offset?: number, length?: number) => number>('write');
 
-/** send(2) from `buf[offset, offset + length)` with `flags` (`C.MSG_NOSIGNAL`, `C.MSG_DONTWAIT`...). */
-export const send = nativeFn<(fd: number, buf: Uint8Array, offset: number, length: number, flags: number) => number>('send');
 
 /**
  * writev(2): gather-write the buffers, in order, in one syscall. At most `C.IOV_MAX` (1024)
@@ -112,6 +94,9 @@ export const close = nativeFn<(fd: number) => number>('close');
 
 /** fcntl(2) with an int argument: `F_GETFL` → the flags; `F_SETFL`/`F_SETFD` → 0. */
 export const fcntl = nativeFn<(fd: number, cmd: number, arg?: number) => number>('fcntl');
+
+/** pipe2(2): read end in `out[0]`, write end in `out[1]`; flags `C.O_NONBLOCK | C.O_CLOEXEC`. Returns 0. */
+export const pipe2 = nativeFn<(out: Int32Array, flags?: number) => number>('pipe2');
 
 // --- readiness -------------------------------------------------------------------------------
 
@@ -178,11 +163,6 @@ export const setParentDeathSignal = nativeFn<(sig: number) => number>('setParent
 /** getrlimit(2) `RLIMIT_NOFILE`: the soft limit on open fds (Infinity if unlimited), or -errno. */
 export const getrlimitNofile = nativeFn<() => number>('getrlimitNofile');
 
-/** getrlimit(2) `RLIMIT_NOFILE`: the hard limit, the ceiling for `setrlimitNofile`. */
-export const getrlimitNofileMax = nativeFn<() => number>('getrlimitNofileMax');
-
-/** setrlimit(2) `RLIMIT_NOFILE`: set the soft limit (the hard limit is kept). Returns 0. */
-export const setrlimitNofile = nativeFn<(soft: number) => number>('setrlimitNofile');
 
 // --- signals ---------------------------------------------------------------------------------
 

@@ -32,8 +32,10 @@ export function killLeftovers(): void {
   live.clear();
 }
 
-export function start(script: string, nodeFlags: string[] = [], args: string[] = []): Running {
-  const proc = spawn(process.execPath, [...nodeFlags, fixture(script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `prefix` wraps the command, e.g. ['sh', '-c', 'ulimit -n 64 && exec "$0" "$@"']. */
+export function start(script: string, nodeFlags: string[] = [], args: string[] = [], prefix: string[] = []): Running {
+  const [cmd, ...argv] = [...prefix, process.execPath, ...nodeFlags, fixture(script), ...args];
+  const proc = spawn(cmd!, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   proc.on('exit', () => live.delete(proc));
   let stdout = '';
@@ -70,6 +72,6 @@ export function start(script: string, nodeFlags: string[] = [], args: string[] =
 }
 
 /** Run a fixture to completion. */
-export function run(script: string, nodeFlags: string[] = [], args: string[] = []): Promise<Exit> {
-  return start(script, nodeFlags, args).exited;
+export function run(script: string, nodeFlags: string[] = [], args: string[] = [], prefix: string[] = []): Promise<Exit> {
+  return start(script, nodeFlags, args, prefix).exited;
 }

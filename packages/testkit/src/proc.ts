@@ -125,3 +125,89 @@ export async function idleSecond(pid: number): Promise<{ cpu: number; running: n
   }
   return { cpu: cpuSeconds(pid) - before, running: running / 20 };
 }
+
+/** Proportional set size of a process tree in KiB: each shared page split between the processes sharing it. */
+export function treePssKb(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+      if (m) total += Number(m[1]);
+    } catch { /* the process just exited */ }
+  }
+  return total;
+}
+
+/** Voluntary context switches (times a task went to sleep) summed over every thread of `pids`. */
+export function voluntarySwitches(pids: readonly number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    let tids: string[];
+    try { tids = readdirSync(`/proc/${pid}/task`); } catch { continue; }
+    for (const tid of tids) {
+      try {
+        const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+        if (m) total += Number(m[1]);
+      } catch { /* thread ended */ }
+    }
+  }
+  return total;
+}
+
+/**
+ * `syscr` and `syscw` of /proc/PID/io: the read-like (read, readv, recv...) and write-like
+ * (write, writev, send...) system calls a process has made, all its threads together. The kernel
+ * counts them for free, so unlike strace they do not slow the server. null if absent. Pure.
+ */
+export function parseProcIo(text: string): { reads: number; writes: number } | null {
+  const r = /^syscr:\s*(\d+)$/m.exec(text);
+  const w = /^syscw:\s*(\d+)$/m.exec(text);
+  return r && w ? { reads: Number(r[1]), writes: Number(w[1]) } : null;
+}
+
+/** Read-like and write-like system calls of a process tree so far; null if a process's io file is unreadable. */
+export function treeSyscalls(pid: number): { reads: number; writes: number } | null {
+  let reads = 0;
+  let writes = 0;
+  for (const p of processTree(pid)) {
+    let io: { reads: number; writes: number } | null = null;
+    try { io = parseProcIo(readFileSync(`/proc/${p}/io`, 'utf8')); } catch { /* not ours to read, or gone */ }
+    if (!io) return null;
+    reads += io.reads;
+    writes += io.writes;
+  }
+  return { reads, writes };
+}
+
+/** MemAvailable from /proc/meminfo in KiB (Infinity if unreadable). */
+export function memAvailableKb(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+    return m ? Number(m[1]) : Infinity;
+  } catch {
+    return Infinity;
+  }
+}
+
+/** The soft "Max open files" limit from /proc/self/limits text (Infinity for unlimited, null if absent). Pure. */
+export function parseOpenFilesLimit(limits: string): number | null {
+  const m = /^Max open files\s+(\d+|unlimited)\s/m.exec(limits);
+  if (!m) return null;
+  return m[1] === 'unlimited' ? Infinity : Number(m[1]);
+}
+
+/** How many local ports /proc/sys/net/ipv4/ip_local_port_range offers ("32768\t60999"). Pure. */
+export function parsePortRange(text: string): number | null {
+  const m = /^\s*(\d+)\s+(\d+)\s*$/.exec(text);
+  if (!m) return null;
+  return Math.max(0, Number(m[2]) - Number(m[1]) + 1);
+}
+
+/** This process's soft open-files limit and the local ports it may use; null for what /proc does not say. */
+export function connectionLimits(): { openFiles: number | null; ports: number | null } {
+  const read = (path: string) => { try { return readFileSync(path, 'utf8'); } catch { return ''; } };
+  return {
+    openFiles: parseOpenFilesLimit(read('/proc/self/limits')),
+    ports: parsePortRange(read('/proc/sys/net/ipv4/ip_local_port_range')),
+  };
+}

@@ -323,5 +323,8 @@ export function httpProtocol(options: HttpOptions): Protocol {
     open(sink: Sink, _peer?: PeerInfo): Session {
       return new HttpSession(sink, site, route, limits);
     },
+    faultResponse(): Uint8Array {
+      return textResponse(500, CLOSE, false);
+    },
   };
 }

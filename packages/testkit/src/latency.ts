@@ -1,7 +1,8 @@
 /**
- * Latency percentiles. autocannon's own histogram counts whole milliseconds, too coarse for
- * servers that answer in a fraction of one, so the bench keeps every latency (a few hundred
- * thousand doubles at most) and sorts once at the end. Single-threaded: the bench's main thread.
+ * Latency percentiles for the raw load clients (load.ts) and the bench's engines. autocannon's own
+ * histogram counts whole milliseconds, too coarse for servers that answer in a fraction of one, so
+ * every latency is kept (a few hundred thousand doubles at most) and sorted once at the end.
+ * Owned by the one load phase that records into it, on its process's main thread.
  */
 
 /**

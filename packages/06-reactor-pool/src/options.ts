@@ -1,0 +1,87 @@
+/**
+ * The server's options: what `createServer` accepts (`ServerOptions`, every field optional) and
+ * the one resolved form (`Settings`, defaults filled in, validated) that travels from there down
+ * to every thread. Plain data, so it crosses threads in `workerData` as it is.
+ *
+ * Ownership: `resolveOptions` runs once, on the main thread, in createServer; every thread then
+ * gets its own read-only copy of the Settings.
+ */
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { DEMO_SITE_ROOT } from '@course/protocol';
+import type { ReactorMode } from '05-epoll-native';
+import { appUrl } from './app.js';
+import { BALANCE_POLICIES, type BalancePolicy } from './balancer.js';
+
+export interface ServerOptions {
+  /** IPv4 or IPv6 literal. Default 127.0.0.1. */
+  host?: string;
+  /** 0 picks a free port. Default 8080. */
+  port?: number;
+  /** SubReactor threads. Default: number of cores. */
+  reactors?: number;
+  /** WorkerPool threads. Default: number of cores. */
+  workers?: number;
+  /** How the MainReactor picks a SubReactor. Default 'rr'. */
+  balance?: BalancePolicy;
+  /** 'http' (static files + the app's onRequest) or 'echo' (TCP: the app's onReceive, or echo). */
+  protocol?: 'http' | 'echo';
+  /** Static document root (HTTP). Default: the course's demo site. */
+  root?: string;
+  /** The app module every thread loads. Default: the demo app. */
+  app?: string | URL;
+  /** Recycle a WorkerPool thread after this many tasks (swoole's max_request); 0 = never. */
+  maxRequests?: number;
+  /**
+   * Level- or edge-triggered SubReactors. Default 'lt': it cannot lose a wake-up, and in ET
+   * every read must go on until EAGAIN (gnet, too, warns against ET unless you are sure).
+   */
+  mode?: 'lt' | 'et';
+  /** A request begun must be complete within this (an answer owed is not timed out). Default 10 s. */
+  headerTimeoutMs?: number;
+  /** Close a keep-alive connection idle this long. Default 60 s. */
+  idleTimeoutMs?: number;
+  /** Period of onTick on every SubReactor. Default 1000 ms. */
+  tickMs?: number;
+  /** On close() or SIGTERM, give in-flight responses this long, then close them anyway. Default 10 s. */
+  drainTimeoutMs?: number;
+}
+
+/** The options with every default filled in and `app` as a URL string every thread can import. */
+export type Settings = Readonly<Required<Omit<ServerOptions, 'app' | 'mode'>> & { app: string; mode: ReactorMode }>;
+
+export const DEMO_APP: string = fileURLToPath(new URL('./demo-app.js', import.meta.url));
+
+/** Fill in the defaults and check every field. Throws a RangeError naming the bad option. */
+export function resolveOptions(options: ServerOptions = {}): Settings {
+  const cores = availableParallelism();
+  const o = {
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 8080,
+    reactors: options.reactors ?? cores,
+    workers: options.workers ?? cores,
+    balance: options.balance ?? 'rr',
+    protocol: options.protocol ?? 'http',
+    root: options.root ?? DEMO_SITE_ROOT,
+    app: appUrl(options.app ?? DEMO_APP),
+    maxRequests: options.maxRequests ?? 0,
+    mode: options.mode ?? 'lt',
+    headerTimeoutMs: options.headerTimeoutMs ?? 10_000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+    tickMs: options.tickMs ?? 1000,
+    drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+  };
+  integer('port', o.port, 0, 65535);
+  integer('reactors', o.reactors, 1, 256);
+  integer('workers', o.workers, 1, 256);
+  integer('maxRequests', o.maxRequests, 0, Number.MAX_SAFE_INTEGER);
+  for (const name of ['headerTimeoutMs', 'idleTimeoutMs', 'tickMs', 'drainTimeoutMs'] as const) integer(name, o[name], 1, 2 ** 31 - 1);
+  if (!BALANCE_POLICIES.includes(o.balance)) throw new RangeError(`balance must be one of ${BALANCE_POLICIES.join('|')}, got ${String(o.balance)}`);
+  if (o.protocol !== 'http' && o.protocol !== 'echo') throw new RangeError(`protocol must be http or echo, got ${String(o.protocol)}`);
+  if (o.mode !== 'lt' && o.mode !== 'et') throw new RangeError(`mode must be lt or et, got ${String(o.mode)}`);
+  return Object.freeze(o);
+}
+
+function integer(name: string, value: number, min: number, max: number): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+}
