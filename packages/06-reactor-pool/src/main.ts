@@ -52,6 +52,7 @@ try {
     port: opts.port,
     root: opts.root,
     protocol: opts.protocol,
+    codec: opts.codec,
     reactors: opts.reactors,
     workers: opts.workers,
     balance: opts.balance as BalancePolicy,
@@ -69,7 +70,7 @@ try {
   exitNow(1);
 }
 
-announce(server.listener, createProtocol(opts.protocol, { root: opts.root }), PKG, {
+announce(server.listener, createProtocol(opts.protocol, { root: opts.root, codec: opts.codec }), PKG, {
   model: 'reactor-pool',
   reactors: opts.reactors,
   workers: opts.workers,
