@@ -53,6 +53,7 @@ try {
     port: opts.port,
     root: opts.root,
     protocol: opts.protocol,
+    codec: opts.codec,
     reactors: opts.reactors,
     workers: opts.workers,
     balance: opts.balance as BalancePolicy,
