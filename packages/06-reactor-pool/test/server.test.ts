@@ -79,7 +79,7 @@ describe('06-reactor-pool with the demo app', () => {
     const before = JSON.parse((await request(server.port, '/api/stats')).body.toString()) as Stats;
     expect(before.reactors).toHaveLength(2);
     for (const r of before.reactors) {
-      expect(Object.keys(r).sort()).toEqual(['accepted', 'bytesIn', 'bytesOut', 'connections', 'index', 'requests', 'tasks']);
+      expect(Object.keys(r).sort()).toEqual(['accepted', 'bytesIn', 'bytesOut', 'connections', 'dropped', 'index', 'messagesIn', 'messagesOut', 'requests', 'tasks', 'websockets']);
     }
     expect(Object.keys(before.workers).sort()).toEqual(['done', 'failed', 'queued', 'recycled', 'restarts', 'running', 'threads']);
     expect(before.workers.threads).toBe(2);

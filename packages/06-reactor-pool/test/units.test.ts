@@ -104,7 +104,7 @@ describe('StatsBoard and Lifecycle', () => {
     writer.started(1, 3);
     expect([reader.slotLoad(0), reader.slotLoad(1)]).toEqual([2, 1]);
     let s = reader.snapshot();
-    expect(s.reactors[1]).toEqual({ index: 1, connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, tasks: 3 });
+    expect(s.reactors[1]).toEqual({ index: 1, connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, tasks: 3, websockets: 0, messagesIn: 0, messagesOut: 0, dropped: 0 });
     expect(s.workers).toEqual({ threads: 2, queued: 1, running: 2, done: 0, failed: 0, restarts: 1, recycled: 0 });
     // Slot 0 finishes one; slot 1 (generation 3) dies mid-task and its task is lost.
     writer.finished(0, 0, true);
@@ -113,7 +113,7 @@ describe('StatsBoard and Lifecycle', () => {
     writer.settled(1, true);
     s = reader.snapshot();
     expect(s.workers).toEqual({ threads: 2, queued: 1, running: 0, done: 1, failed: 1, restarts: 1, recycled: 0 });
-    expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000 });
+    expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, websockets: 0, messagesIn: 0, messagesOut: 0, dropped: 0 });
   });
 
   it('gives a pool thread at most maxRequests tasks, counted afresh for each generation', () => {
