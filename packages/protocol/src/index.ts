@@ -41,6 +41,7 @@ export { acceptKey, checkHandshake } from './ws/handshake.js';
 export { Utf8Validator } from './ws/utf8.js';
 export { STATUS_TEXT, httpDate } from './http/response.js';
 export { echoProtocol, type EchoOptions } from './echo.js';
+export { SNIFF_LIMIT, SniffProtocol, sniff, sniffProtocol } from './sniff.js';
 export {
   CODEC_SPEC_HELP,
   CodecSpecError,
