@@ -24,6 +24,7 @@ const METHODS: readonly Uint8Array[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 
 /** The longest opening ("OPTIONS " and "CONNECT "): the most bytes a decision ever waits for. */
 export const SNIFF_LIMIT = Math.max(...METHODS.map((m) => m.length));
 
+// #region sniff
 /** 'http', 'tcp', or null while `head` is still a prefix of some method opening. */
 export function sniff(head: Uint8Array): 'http' | 'tcp' | null {
   let undecided = false;
@@ -37,6 +38,7 @@ export function sniff(head: Uint8Array): 'http' | 'tcp' | null {
   }
   return undecided ? null : 'tcp';
 }
+// #endregion sniff
 
 /** A session that waits for the first bytes, then becomes the HTTP or the TCP session. */
 class SniffSession implements Session {
