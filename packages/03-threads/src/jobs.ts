@@ -13,7 +13,7 @@ import type { ProtocolSettings } from '@course/server-kit';
 export interface ConnectionJob extends ProtocolSettings {
   /** The accepted connection. Owned by the Worker once it sets `taken`; then it closes it. */
   fd: number;
-  protocol: 'http' | 'echo';
+  protocol: 'http' | 'echo' | 'auto';
   /**
    * Int32Array(1) over a SharedArrayBuffer. The Worker stores 1 in it as its first act: from then
    * on the fd is the Worker's. A Worker that exits with 0 here never ran (its modules failed to
@@ -26,7 +26,7 @@ export interface ConnectionJob extends ProtocolSettings {
 export interface PoolJob extends ProtocolSettings {
   /** The listening socket, shared by every pool thread; owned (and never closed) by main. */
   listenFd: number;
-  protocol: 'http' | 'echo';
+  protocol: 'http' | 'echo' | 'auto';
   /**
    * Start-up handshake, Int32Array over a SharedArrayBuffer: [0] counts threads about to accept,
    * [1] counts threads that failed to start. A blocked main thread never sees postMessage, so

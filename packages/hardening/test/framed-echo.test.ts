@@ -131,7 +131,7 @@ describe.each(MODEL_CONFIGS)('$name: --protocol echo --codec', (model: ModelConf
 describe('--codec on the command line', () => {
   test.each([
     [['--protocol', 'echo', '--codec', 'length:size=3'], '--codec: length: size must be 1, 2, 4 or 8, got 3'],
-    [['--codec', 'line'], '--codec frames TCP: it needs --protocol echo (got --protocol http)'],
+    [['--codec', 'line'], '--codec frames TCP: it needs --protocol echo or auto (got --protocol http)'],
   ])('%j: one line naming the flag, exit 2', (args, message) => {
     // Every model shares the parser; 05 stands for them.
     const run = spawnSync(process.execPath, [packageMain('05-epoll-native'), '--port', '0', ...args], { encoding: 'utf8', timeout: 20_000 });

@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Protocol } from './session.js';
+import { sniffProtocol } from './sniff.js';
 import { echoProtocol } from './echo.js';
 import { parseCodecSpec } from './codec/index.js';
 import { httpProtocol, type HttpOptions } from './http/session.js';
@@ -72,7 +73,7 @@ export const DEMO_SITE_ROOT: string = fileURLToPath(new URL('../../../site/', im
  * (echo only; `none` or absent: raw bytes). A spec string, not a Codec, so that a model can hand
  * it to its worker threads as plain data. Throws on an unknown name or a bad spec (CodecSpecError).
  */
-export function createProtocol(name: 'http' | 'echo', opts: { root: string; codec?: string } & Partial<Omit<HttpOptions, 'root'>>): Protocol {
+export function createProtocol(name: 'http' | 'echo' | 'auto', opts: { root: string; codec?: string } & Partial<Omit<HttpOptions, 'root'>>): Protocol {
   const codec = parseCodecSpec(opts.codec ?? 'none');
   switch (name) {
     case 'http':
@@ -80,7 +81,9 @@ export function createProtocol(name: 'http' | 'echo', opts: { root: string; code
       return httpProtocol(opts);
     case 'echo':
       return echoProtocol({ codec });
+    case 'auto': // one port: HTTP (and WebSocket upgrades) and echo with the codec, by the first bytes
+      return sniffProtocol(httpProtocol(opts), echoProtocol({ codec }));
     default:
-      throw new Error(`unknown protocol ${JSON.stringify(name)} (expected http or echo)`);
+      throw new Error(`unknown protocol ${JSON.stringify(name)} (expected http, echo or auto)`);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The command-line contract every model honours:
  *
- *   node dist/main.js [--port N] [--host H] [--root DIR] [--protocol http|echo] [--codec SPEC]
+ *   node dist/main.js [--port N] [--host H] [--root DIR] [--protocol http|echo|auto] [--codec SPEC]
  *                     [--ws-max-message BYTES] [--ws-ping S] [model flags]
  *
  * A bad flag is a user error, not a crash: one line on stderr naming the flag, exit code 2.
@@ -29,7 +29,8 @@ export interface CommonOptions {
   host: string;
   port: number;
   root: string;
-  protocol: 'http' | 'echo';
+  /** auto: HTTP and the echo protocol on one port, told apart by the first bytes (protocol's sniff.ts). */
+  protocol: 'http' | 'echo' | 'auto';
   /** A `--codec` spec, checked (see CODEC_SPEC_HELP): `none` unless --protocol echo. Passed to createProtocol. */
   codec: string;
   /** Largest WebSocket message accepted (→ close 1009). */
@@ -42,7 +43,7 @@ const COMMON: FlagSpecs = {
   port: { kind: 'int', default: 8080, min: 0, max: 65535, help: 'TCP port; 0 picks a free one' },
   host: { kind: 'string', default: '127.0.0.1', help: 'IPv4 or IPv6 address to listen on' },
   root: { kind: 'string', default: DEMO_SITE_ROOT, help: 'directory served over HTTP' },
-  protocol: { kind: 'enum', default: 'http', values: ['http', 'echo'], help: 'http or echo' },
+  protocol: { kind: 'enum', default: 'http', values: ['http', 'echo', 'auto'], help: 'http, echo, or auto (both on one port, sniffed)' },
   codec: { kind: 'string', default: 'none', help: 'framing for --protocol echo: none, line, delimiter:X, fixed:N or length[:k=v,...] (below)' },
   'ws-max-message': { kind: 'int', default: 1024 * 1024, min: 1, max: 1 << 30, help: 'largest WebSocket message accepted, in bytes (larger: close 1009)' },
   'ws-ping': { kind: 'int', default: 0, min: 0, max: 86_400, help: 'ping WebSocket connections silent this many seconds, cut those silent as long again; 0 = off' },
@@ -122,7 +123,7 @@ function convert(name: string, spec: FlagSpec, raw: string): string | number {
 /** A bad spec is a usage error like any bad flag: one line naming --codec. */
 function checkCodec(spec: string, protocol: string): void {
   try {
-    if (parseCodecSpec(spec) !== null && protocol !== 'echo') throw new UsageError(`--codec frames TCP: it needs --protocol echo (got --protocol ${protocol})`);
+    if (parseCodecSpec(spec) !== null && protocol === 'http') throw new UsageError(`--codec frames TCP: it needs --protocol echo or auto (got --protocol ${protocol})`);
   } catch (err) {
     if (err instanceof CodecSpecError) throw new UsageError(`--codec: ${err.message}`);
     throw err;
