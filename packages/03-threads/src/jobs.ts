@@ -9,12 +9,11 @@
 import type { ProtocolSettings } from '@course/server-kit';
 
 /** For connection-worker.js: serve this one connection, then end the thread. */
-export interface ConnectionJob {
+/** Both jobs carry the protocol settings (root, codec spec, WebSocket limits): plain data, so they survive structured clone. */
+export interface ConnectionJob extends ProtocolSettings {
   /** The accepted connection. Owned by the Worker once it sets `taken`; then it closes it. */
   fd: number;
-  protocol: 'http' | 'echo';
-  root: string;
-  websocket: ProtocolSettings['websocket'];
+  protocol: 'http' | 'echo' | 'auto';
   /**
    * Int32Array(1) over a SharedArrayBuffer. The Worker stores 1 in it as its first act: from then
    * on the fd is the Worker's. A Worker that exits with 0 here never ran (its modules failed to
@@ -24,12 +23,10 @@ export interface ConnectionJob {
 }
 
 /** For pool-worker.js: accept and serve connections on the shared listening socket, forever. */
-export interface PoolJob {
+export interface PoolJob extends ProtocolSettings {
   /** The listening socket, shared by every pool thread; owned (and never closed) by main. */
   listenFd: number;
-  protocol: 'http' | 'echo';
-  root: string;
-  websocket: ProtocolSettings['websocket'];
+  protocol: 'http' | 'echo' | 'auto';
   /**
    * Start-up handshake, Int32Array over a SharedArrayBuffer: [0] counts threads about to accept,
    * [1] counts threads that failed to start. A blocked main thread never sees postMessage, so

@@ -9,7 +9,8 @@
  *   hook                      runs on          when
  *   onStart(server)           every thread     once, before the thread serves (before the banner)
  *   onConnect(conn)           SubReactor       a connection was handed to this reactor
- *   onReceive(conn, data)     SubReactor       bytes arrived (TCP: --protocol echo)
+ *   onReceive(conn, data)     SubReactor       bytes arrived (TCP: --protocol echo); with a
+ *                                              codec, one whole frame (and conn.send encodes)
  *   onRequest(req, res, conn) SubReactor       an HTTP request; true = "I answer it" (now or later
  *                                              through res.send), false = static files answer
  *   onOpen(conn, req)         SubReactor       a WebSocket handshake on one of the app's
@@ -33,11 +34,14 @@
  * Payloads and results cross threads by structured clone (what postMessage copies: plain data,
  * not functions or class instances). A `tag` never leaves its SubReactor: it is how an app finds
  * its way back to, say, the pending HTTP response a result answers.
+ *
+ * Besides hooks, an app may export `codec`: a Codec (`lineCodec(4096)`) or a `--codec` spec
+ * string (`'length:size=2'`) framing its TCP connections, used unless `--codec` names another.
  */
 // #endregion hooks
 import { pathToFileURL } from 'node:url';
 import type { Buffer } from 'node:buffer';
-import type { HttpRequest, HttpResponder } from '@course/protocol';
+import { parseCodecSpec, type Codec, type HttpRequest, type HttpResponder } from '@course/protocol';
 import { ThreadAffinity } from '@course/server-kit';
 import { checkRef, pushFrame, type ConnRef, type Push, type WebSocketHub } from './push.js';
 import type { ServerStats, StatsBoard } from './stats.js';
@@ -126,6 +130,8 @@ export interface App {
    * `export const webSocketPaths = ['/ws/chat']`. `/ws/echo` stays the protocol's.
    */
   webSocketPaths?: readonly string[];
+  /** The framing of TCP connections: whole frames to onReceive, `conn.send` encoded. A spec string is parsed on load. */
+  codec?: Codec;
 }
 
 const HOOKS = ['onStart', 'onConnect', 'onReceive', 'onRequest', 'onOpen', 'onMessage', 'onClose', 'onTask', 'onFinish', 'onTaskError', 'onTick'] as const;
@@ -157,6 +163,7 @@ export async function loadApp(url: string): Promise<App> {
     if (app.onMessage === undefined) throw new Error(`app ${url}: webSocketPaths without an onMessage hook`);
     app.webSocketPaths = Object.freeze([...(paths as string[])]);
   }
+  if (source.codec !== undefined) app.codec = appCodec(url, source.codec);
   return app as App;
 }
 
@@ -165,6 +172,20 @@ export async function loadApp(url: string): Promise<App> {
  * ever comes, is dropped: the client has had its answer.
  */
 export const TASK_TIMED_OUT = 'task timed out';
+/** An app's `codec` export: a spec string, or an object with the Codec methods. */
+function appCodec(url: string, value: unknown): Codec {
+  if (typeof value === 'string') {
+    try {
+      const codec = parseCodecSpec(value);
+      if (codec !== null) return codec;
+    } catch (err) {
+      throw new Error(`app ${url}: codec: ${errorText(err)}`);
+    }
+  }
+  const c = value as Partial<Codec> | null;
+  if (typeof c === 'object' && c !== null && typeof c.decoder === 'function' && typeof c.encode === 'function' && typeof c.spec === 'string') return c as Codec;
+  throw new Error(`app ${url}: codec must be a Codec or a codec spec such as 'line', got ${JSON.stringify(value)}`);
+}
 
 /** An error's message, for task failures sent across threads as text. */
 export function errorText(err: unknown): string {

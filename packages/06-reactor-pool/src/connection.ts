@@ -25,6 +25,10 @@ import {
   echoHandler,
   echoProtocol,
   httpProtocol,
+  isFrameError,
+  parseCodecSpec,
+  type Codec,
+  type FrameDecoder,
   type HttpRequest,
   type HttpResponder,
   type PeerInfo,
@@ -94,6 +98,8 @@ export class Connection implements Conn, HubMember {
     readonly server: LocalServer,
     private readonly sink: Sink,
     private readonly peer: PeerInfo | undefined,
+    /** The TCP framing: `send` encodes each frame with it. Null: bytes go out as they are. */
+    private readonly codec: Codec | null = null,
   ) {}
 
   get reactor(): number {
@@ -116,6 +122,11 @@ export class Connection implements Conn, HubMember {
     return this.ws !== null;
   }
 
+  /** Closed, or closing once its output is sent: nothing more is delivered to the app. */
+  get closing(): boolean {
+    return this.closed || this.ending;
+  }
+
   send(data: Uint8Array | string): void {
     this.server.affinity.check();
     if (this.closed || this.ending) return;
@@ -123,6 +134,11 @@ export class Connection implements Conn, HubMember {
     // copied into the frame, so `data` may be a view the caller reuses).
     if (this.ws !== null) {
       this.server.hub!.deliver(this, pushFrame(data));
+      return;
+    }
+    if (this.codec !== null) {
+      // One frame; encode makes a new buffer (and throws for a frame the codec cannot carry).
+      this.sink.write(this.codec.encode(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
       return;
     }
     // Copy: the Sink keeps a reference, and `data` may view the reactor's reusable read buffer.
@@ -183,11 +199,13 @@ class AppSession implements Session {
     /** The protocol's own session (HTTP or echo), or null when the app handles bytes itself. */
     private readonly inner: Session | null,
     private readonly hooks: AppProtocol,
+    /** With a codec and the app's onReceive: this connection's partial frame. */
+    private readonly decoder: FrameDecoder | null,
   ) {}
 
-  /** A request has begun arriving (the header timeout applies). */
+  /** A request (or, for a framed app, a frame) has begun arriving: the header timeout applies. */
   get midRequest(): boolean {
-    return this.inner !== null && this.inner.midRequest;
+    return this.inner !== null ? this.inner.midRequest : this.decoder !== null && !this.conn.closed && this.decoder.buffered > 0;
   }
 
   /** Busy, not idle, while a task for this connection is out or the protocol owes an answer. */
@@ -226,8 +244,7 @@ class AppSession implements Session {
       if (this.inner !== null) {
         this.inner.receive(data); // HTTP counts requests in its route hook
       } else {
-        this.hooks.board.request(this.conn.reactor);
-        this.hooks.app.onReceive!(this.conn, data);
+        this.receiveFrames(data);
       }
     } catch (err) {
       this.hooks.failed(this.inner !== null ? `the ${this.hooks.name} session` : 'onReceive', err, this.conn);
@@ -235,6 +252,29 @@ class AppSession implements Session {
       current = null;
     }
   }
+
+  /** To the app: the bytes as they came, or each whole frame (a view, valid during the call). */
+  // #region receive-frames
+  private receiveFrames(data: Uint8Array): void {
+    const { app, board } = this.hooks;
+    if (this.decoder === null) {
+      board.request(this.conn.reactor);
+      app.onReceive!(this.conn, data);
+      return;
+    }
+    this.decoder.push(data);
+    for (let frame = this.decoder.next(); frame !== null && !this.conn.closing; frame = this.decoder.next()) {
+      if (isFrameError(frame)) {
+        // No resynchronising a byte stream: close it, saying why (the frames before were delivered).
+        log(`06-reactor-pool: closing connection ${this.conn.reactor}/${this.conn.id} (${this.conn.remoteAddress}): ${frame.reason} (codec ${this.hooks.codec})`);
+        this.conn.close();
+        return;
+      }
+      board.request(this.conn.reactor);
+      app.onReceive!(this.conn, frame);
+    }
+  }
+  // #endregion receive-frames
 
   peerClosed(): void {
     current = this.conn;
@@ -263,11 +303,13 @@ class AppSession implements Session {
   }
 }
 
-/** What `--protocol` selects, plus the static root and the WebSocket limits for HTTP. */
+/** What `--protocol` selects, plus the static root and the WebSocket limits for HTTP, and the codec for TCP. */
 export interface ProtocolChoice {
   protocol: 'http' | 'echo';
   root: string;
   websocket: WebSocketLimits;
+  /** A `--codec` spec; 'none' leaves the framing to the app's own `codec` export, if any. */
+  codec: string;
 }
 
 /**
@@ -278,7 +320,10 @@ export interface ProtocolChoice {
 export class AppProtocol implements Protocol {
   readonly name: 'http' | 'echo';
   readonly scheme: 'http' | 'tcp';
+  /** The TCP framing's spec, when there is one. */
+  readonly codec?: string;
   private readonly inner: Protocol | null;
+  private readonly framing: Codec | null = null;
   private nextId = 0;
 
   constructor(
@@ -295,14 +340,19 @@ export class AppProtocol implements Protocol {
       for (const path of app.webSocketPaths ?? []) endpoints[path] = this.appEndpoint;
       this.inner = httpProtocol({ root: choice.root, websocket: { maxMessage, pingIntervalMs, endpoints }, route: (req, res) => this.route(req, res) });
     } else {
-      // TCP: the app's onReceive if it has one, else the plain echo protocol.
-      this.inner = app.onReceive !== undefined ? null : echoProtocol();
+      // TCP: the app's onReceive if it has one, else the echo protocol; framed by --codec, or
+      // else by the app's own codec export, or not at all.
+      this.framing = parseCodecSpec(choice.codec) ?? app.codec ?? null;
+      if (this.framing !== null) this.codec = this.framing.spec;
+      this.inner = app.onReceive !== undefined ? null : echoProtocol({ codec: this.framing, log });
     }
   }
 
   open(sink: Sink, peer?: PeerInfo): Session {
-    const conn = new Connection(++this.nextId, this.server, sink, peer);
-    const session = new AppSession(conn, this.inner?.open(sink, peer) ?? null, this);
+    // With echo, the echo session frames; with the app's onReceive, the AppSession does.
+    const appFrames = this.inner === null ? this.framing : null;
+    const conn = new Connection(++this.nextId, this.server, sink, peer, appFrames);
+    const session = new AppSession(conn, this.inner?.open(sink, peer) ?? null, this, appFrames?.decoder() ?? null);
     if (this.app.onConnect !== undefined) {
       try {
         this.app.onConnect(conn);

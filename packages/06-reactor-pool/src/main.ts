@@ -48,6 +48,11 @@ if (!existsSync(opts.app)) {
 // The command line takes SIGTERM/SIGINT (the library does not): they end serve() below with a
 // drain. Before any thread starts, so that no early signal kills the process instead.
 catchShutdownSignals();
+if (opts.protocol === 'auto') {
+  // The app layer (connection.ts) picks HTTP or TCP per listener; sniffing per connection is not wired into it yet.
+  log(`${PKG}: --protocol auto is not supported by 06 yet (use http or echo)`);
+  exitNow(2);
+}
 
 let server: Server;
 try {
@@ -56,6 +61,7 @@ try {
     port: opts.port,
     root: opts.root,
     protocol: opts.protocol,
+    codec: opts.codec,
     reactors: opts.reactors,
     workers: opts.workers,
     balance: opts.balance as BalancePolicy,

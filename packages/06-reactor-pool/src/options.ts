@@ -8,7 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { DEMO_SITE_ROOT } from '@course/protocol';
+import { CodecSpecError, DEMO_SITE_ROOT, parseCodecSpec } from '@course/protocol';
 import type { ReactorMode } from '05-epoll-native';
 import { appUrl } from './app.js';
 import { BALANCE_POLICIES, type BalancePolicy } from './balancer.js';
@@ -26,6 +26,12 @@ export interface ServerOptions {
   balance?: BalancePolicy;
   /** 'http' (static files + the app's onRequest) or 'echo' (TCP: the app's onReceive, or echo). */
   protocol?: 'http' | 'echo';
+  /**
+   * A `--codec` spec framing TCP (`line`, `length:size=2`, ...; see CODEC_SPEC_HELP): echo then
+   * answers frame by frame, and an app's onReceive gets whole frames and its `conn.send` is
+   * encoded. Default 'none': the app's own `codec` export if it has one, else raw bytes.
+   */
+  codec?: string;
   /** Static document root (HTTP). Default: the course's demo site. */
   root?: string;
   /** The app module every thread loads. Default: the demo app. */
@@ -89,6 +95,7 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
     workers: options.workers ?? cores,
     balance: options.balance ?? 'rr',
     protocol: options.protocol ?? 'http',
+    codec: options.codec ?? 'none',
     root: options.root ?? DEMO_SITE_ROOT,
     app: appUrl(options.app ?? DEMO_APP),
     maxRequests: options.maxRequests ?? 0,
@@ -119,6 +126,12 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
   integer('websocket.maxBackpressure', o.websocket.maxBackpressure, 1, Number.MAX_SAFE_INTEGER);
   if (!BALANCE_POLICIES.includes(o.balance)) throw new RangeError(`balance must be one of ${BALANCE_POLICIES.join('|')}, got ${String(o.balance)}`);
   if (o.protocol !== 'http' && o.protocol !== 'echo') throw new RangeError(`protocol must be http or echo, got ${String(o.protocol)}`);
+  try {
+    if (parseCodecSpec(o.codec) !== null && o.protocol !== 'echo') throw new RangeError(`codec frames TCP: it needs protocol echo, got ${o.protocol}`);
+  } catch (err) {
+    if (err instanceof CodecSpecError) throw new RangeError(`codec: ${err.message}`);
+    throw err;
+  }
   if (o.mode !== 'lt' && o.mode !== 'et') throw new RangeError(`mode must be lt or et, got ${String(o.mode)}`);
   return Object.freeze(o);
 }

@@ -1,9 +1,14 @@
 /**
- * The echo protocol: every byte received is sent back, unchanged and in order.
+ * The echo protocol: every byte received is sent back, unchanged and in order — or, with a
+ * codec, every frame received is sent back as one frame.
  *
  * The smallest possible protocol, used to measure a model's raw I/O cost without HTTP parsing.
+ * With a codec (`--codec line`, ...) it shows framing at work: whatever the reads, each whole
+ * frame is answered once, and a frame over the maximum closes that connection and no other.
  * Threading: a session belongs to the thread serving its connection.
  */
+import { writeSync } from 'node:fs';
+import { isFrameError, type Codec, type FrameDecoder } from './codec/index.js';
 import type { PeerInfo, Protocol, Session, Sink } from './session.js';
 
 class EchoSession implements Session {
@@ -34,13 +39,73 @@ class EchoSession implements Session {
   }
 }
 
-/** The echo protocol. Stateless, so one instance can serve every connection. */
-export function echoProtocol(): Protocol {
+// #region framed-echo
+/** Echo, frame by frame: decode what arrives, send each whole frame back encoded. */
+class FramedEchoSession implements Session {
+  readonly awaiting = false;
+  /** Never: as for raw echo, the model's high-water mark is the back-pressure. */
+  readonly paused = false;
+  private readonly decoder: FrameDecoder;
+  private ended = false;
+
+  constructor(private readonly sink: Sink, private readonly codec: Codec, private readonly peer: PeerInfo | undefined, private readonly log: (line: string) => void) {
+    this.decoder = codec.decoder();
+  }
+
+  /** Mid-frame while a partial frame is held: a client that stops halfway meets the header timeout. */
+  get midRequest(): boolean {
+    return !this.ended && this.decoder.buffered > 0;
+  }
+
+  receive(data: Uint8Array): void {
+    if (this.ended) return; // closing: what the peer still sends is not framed any more
+    this.decoder.push(data);
+    for (let frame = this.decoder.next(); frame !== null; frame = this.decoder.next()) {
+      if (isFrameError(frame)) {
+        // No resynchronising a byte stream: the frames before this one are answered, then close.
+        const who = this.peer ? `${this.peer.address}:${this.peer.port}` : 'a client';
+        this.log(`echo: closing ${who}: ${frame.reason} (codec ${this.codec.spec})`);
+        this.ended = true;
+        this.sink.end();
+        return;
+      }
+      this.sink.write(this.codec.encode(frame)); // a new buffer: the frame views the decoder's
+    }
+  }
+
+  peerClosed(): void {
+    // A partial frame at end of stream is no frame: dropped, as netty's decoders drop it.
+    this.ended = true;
+    this.sink.end();
+  }
+
+  drained(): void {
+    // Nothing held back.
+  }
+
+  close(): void {
+    this.ended = true;
+  }
+}
+// #endregion framed-echo
+
+export interface EchoOptions {
+  /** Frame the stream with this codec; null or absent: raw bytes. */
+  codec?: Codec | null;
+  /** Where a framing error's one line goes (default: stderr, synchronously: models block their thread). */
+  log?: (line: string) => void;
+}
+
+/** The echo protocol. Stateless, so one instance can serve every connection of a thread. */
+export function echoProtocol(options: EchoOptions = {}): Protocol {
+  const codec = options.codec ?? null;
+  const log = options.log ?? ((line: string) => { writeSync(2, line + '\n'); });
   return {
     name: 'echo',
     scheme: 'tcp',
-    open(sink: Sink, _peer?: PeerInfo): Session {
-      return new EchoSession(sink);
+    ...(codec ? { codec: codec.spec } : {}),
+    open(sink: Sink, peer?: PeerInfo): Session {
+      return codec ? new FramedEchoSession(sink, codec, peer, log) : new EchoSession(sink);
     },
   };
 }

@@ -1,10 +1,13 @@
 /**
  * @course/protocol — what the bytes mean. Models move bytes; this package parses HTTP, serves
- * static files, speaks WebSocket after an HTTP upgrade, and echoes. The seam between the two is in session.ts.
+ * static files, speaks WebSocket after an HTTP upgrade, echoes, and frames byte streams (codec/).
+ * The seam between the two is in session.ts.
  */
 import { fileURLToPath } from 'node:url';
 import type { Protocol } from './session.js';
+import { sniffProtocol } from './sniff.js';
 import { echoProtocol } from './echo.js';
+import { parseCodecSpec } from './codec/index.js';
 import { httpProtocol, type HttpOptions } from './http/session.js';
 
 export type { PeerInfo, Protocol, Session, Sink } from './session.js';
@@ -51,7 +54,25 @@ export {
   type RequestOptions,
   type ResponseCallback,
 } from './http/client-session.js';
-export { echoProtocol } from './echo.js';
+export { echoProtocol, type EchoOptions } from './echo.js';
+export { SNIFF_LIMIT, SniffProtocol, sniff, sniffProtocol } from './sniff.js';
+export {
+  CODEC_SPEC_HELP,
+  CodecSpecError,
+  DEFAULT_DELIMITED_MAX,
+  LENGTH_FIELD_DEFAULTS,
+  MAX_FRAME_LIMIT,
+  delimiterCodec,
+  fixedCodec,
+  isFrameError,
+  lengthFieldCodec,
+  lineCodec,
+  parseCodecSpec,
+  type Codec,
+  type FrameDecoder,
+  type FrameError,
+  type LengthFieldOptions,
+} from './codec/index.js';
 
 /**
  * The demo site shipped with the course (/work/main/site in the repo). Resolved from this file:
@@ -61,15 +82,21 @@ export const DEMO_SITE_ROOT: string = fileURLToPath(new URL('../../../site/', im
 
 /**
  * The protocol a model's `--protocol` flag names. `root` is the static document root (HTTP
- * only); `route` and `limits` are passed through to httpProtocol. Throws on an unknown name.
+ * only); `route` and `limits` are passed through to httpProtocol; `codec` is a `--codec` spec
+ * (echo only; `none` or absent: raw bytes). A spec string, not a Codec, so that a model can hand
+ * it to its worker threads as plain data. Throws on an unknown name or a bad spec (CodecSpecError).
  */
-export function createProtocol(name: 'http' | 'echo', opts: { root: string } & Partial<Omit<HttpOptions, 'root'>>): Protocol {
+export function createProtocol(name: 'http' | 'echo' | 'auto', opts: { root: string; codec?: string } & Partial<Omit<HttpOptions, 'root'>>): Protocol {
+  const codec = parseCodecSpec(opts.codec ?? 'none');
   switch (name) {
     case 'http':
+      if (codec !== null) throw new RangeError(`a codec frames TCP protocols only: --codec ${codec.spec} with http`);
       return httpProtocol(opts);
     case 'echo':
-      return echoProtocol();
+      return echoProtocol({ codec });
+    case 'auto': // one port: HTTP (and WebSocket upgrades) and echo with the codec, by the first bytes
+      return sniffProtocol(httpProtocol(opts), echoProtocol({ codec }));
     default:
-      throw new Error(`unknown protocol ${JSON.stringify(name)} (expected http or echo)`);
+      throw new Error(`unknown protocol ${JSON.stringify(name)} (expected http, echo or auto)`);
   }
 }

@@ -99,6 +99,8 @@ export interface Protocol {
   readonly name: 'http' | 'echo';
   /** URL scheme printed in the banner: `http` for HTTP, `tcp` for echo. */
   readonly scheme: 'http' | 'tcp';
+  /** The framing of a TCP protocol as its canonical spec (`line:max=65536`); absent for raw bytes and HTTP. */
+  readonly codec?: string;
   open(sink: Sink, peer?: PeerInfo): Session;
   /**
    * The bytes a model sends before closing a connection whose session threw before any answer

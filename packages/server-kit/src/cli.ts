@@ -1,7 +1,7 @@
 /**
  * The command-line contract every model honours:
  *
- *   node dist/main.js [--port N] [--host H] [--root DIR] [--protocol http|echo]
+ *   node dist/main.js [--port N] [--host H] [--root DIR] [--protocol http|echo|auto] [--codec SPEC]
  *                     [--ws-max-message BYTES] [--ws-ping S] [model flags]
  *
  * A bad flag is a user error, not a crash: one line on stderr naming the flag, exit code 2.
@@ -9,7 +9,7 @@
  */
 import { statSync, writeSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { DEMO_SITE_ROOT } from '@course/protocol';
+import { CODEC_SPEC_HELP, CodecSpecError, DEMO_SITE_ROOT, parseCodecSpec } from '@course/protocol';
 
 export type FlagSpec =
   | { kind: 'int'; default: number; min: number; max: number; help: string }
@@ -29,7 +29,10 @@ export interface CommonOptions {
   host: string;
   port: number;
   root: string;
-  protocol: 'http' | 'echo';
+  /** auto: HTTP and the echo protocol on one port, told apart by the first bytes (protocol's sniff.ts). */
+  protocol: 'http' | 'echo' | 'auto';
+  /** A `--codec` spec, checked (see CODEC_SPEC_HELP): `none` unless --protocol echo. Passed to createProtocol. */
+  codec: string;
   /** Largest WebSocket message accepted (→ close 1009). */
   'ws-max-message': number;
   /** Ping WebSocket connections silent this many seconds; 0: no heartbeat. */
@@ -40,7 +43,8 @@ const COMMON: FlagSpecs = {
   port: { kind: 'int', default: 8080, min: 0, max: 65535, help: 'TCP port; 0 picks a free one' },
   host: { kind: 'string', default: '127.0.0.1', help: 'IPv4 or IPv6 address to listen on' },
   root: { kind: 'string', default: DEMO_SITE_ROOT, help: 'directory served over HTTP' },
-  protocol: { kind: 'enum', default: 'http', values: ['http', 'echo'], help: 'http or echo' },
+  protocol: { kind: 'enum', default: 'http', values: ['http', 'echo', 'auto'], help: 'http, echo, or auto (both on one port, sniffed)' },
+  codec: { kind: 'string', default: 'none', help: 'framing for --protocol echo: none, line, delimiter:X, fixed:N or length[:k=v,...] (below)' },
   'ws-max-message': { kind: 'int', default: 1024 * 1024, min: 1, max: 1 << 30, help: 'largest WebSocket message accepted, in bytes (larger: close 1009)' },
   'ws-ping': { kind: 'int', default: 0, min: 0, max: 86_400, help: 'ping WebSocket connections silent this many seconds, cut those silent as long again; 0 = off' },
 };
@@ -51,11 +55,17 @@ const COMMON: FlagSpecs = {
  */
 export interface ProtocolSettings {
   root: string;
+  /** The `--codec` spec as a string, not a Codec: a Codec holds functions and cannot cross to a Worker. */
+  codec: string;
   websocket: { maxMessage: number; pingIntervalMs: number };
 }
 
 export function protocolSettings(opts: CommonOptions): ProtocolSettings {
-  return { root: opts.root, websocket: { maxMessage: opts['ws-max-message'], pingIntervalMs: opts['ws-ping'] * 1000 } };
+  return {
+    root: opts.root,
+    codec: opts.codec,
+    websocket: { maxMessage: opts['ws-max-message'], pingIntervalMs: opts['ws-ping'] * 1000 },
+  };
 }
 
 /** Thrown for a bad command line; `main` turns it into one line and exit code 2. */
@@ -69,6 +79,7 @@ export function parseArgs<S extends FlagSpecs>(argv: readonly string[], model: S
   let isDir = false;
   try { isDir = statSync(root).isDirectory(); } catch { /* reported below */ }
   if (!isDir) throw new UsageError(`--root: "${root}" is not a directory`);
+  checkCodec(out.codec as string, out.protocol as string);
   return out as CommonOptions & FlagValues<S> & { help: boolean };
 }
 
@@ -116,6 +127,16 @@ function convert(name: string, spec: FlagSpec, raw: string): string | number {
   }
 }
 
+/** A bad spec is a usage error like any bad flag: one line naming --codec. */
+function checkCodec(spec: string, protocol: string): void {
+  try {
+    if (parseCodecSpec(spec) !== null && protocol === 'http') throw new UsageError(`--codec frames TCP: it needs --protocol echo or auto (got --protocol ${protocol})`);
+  } catch (err) {
+    if (err instanceof CodecSpecError) throw new UsageError(`--codec: ${err.message}`);
+    throw err;
+  }
+}
+
 /** bind(2) and connect(2) take address literals only; `localhost` is the one name readers type anyway. Throws UsageError. */
 export function normaliseHost(host: string): string {
   if (host === 'localhost') return '127.0.0.1';
@@ -133,6 +154,7 @@ export function usage(pkg: string, model: FlagSpecs, common = true): string {
     const values = spec.kind === 'enum' ? ` (${spec.values.join('|')})` : '';
     lines.push(`  --${name.padEnd(width)}  ${spec.help}${values}; default ${String(spec.default)}`);
   }
+  lines.push('', CODEC_SPEC_HELP);
   return lines.join('\n') + '\n';
 }
 

@@ -55,7 +55,7 @@ export function listenOrExit(pkg: string, opts: CommonOptions, how: ListenOption
  */
 export function announce(listener: Listener, protocol: Protocol, model: string, settings: Record<string, string | number | boolean> = {}): void {
   const extras = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(' ');
-  writeSync(1, `listening on ${protocol.scheme}://${sys.formatHostPort(listener.host, listener.port)} ${model} protocol=${protocol.name}${extras ? ' ' + extras : ''} pid=${process.pid}\n`);
+  writeSync(1, `listening on ${protocol.scheme}://${sys.formatHostPort(listener.host, listener.port)} ${model} protocol=${protocol.name}${protocol.codec ? ` codec=${protocol.codec}` : ''}${extras ? ' ' + extras : ''} pid=${process.pid}\n`);
 }
 
 let shutdown = false;

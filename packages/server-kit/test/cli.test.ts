@@ -38,9 +38,30 @@ describe('parseArgs', () => {
     expect(() => parseArgs(argv, MODEL)).toThrow(message);
   });
 
+  it('takes a --codec spec with --protocol echo, and none by default', () => {
+    expect(parseArgs([], MODEL).codec).toBe('none');
+    expect(parseArgs(['--protocol', 'echo', '--codec', 'line'], MODEL).codec).toBe('line');
+    expect(parseArgs(['--protocol', 'echo', '--codec=length:size=2,endian=le,max=4096'], MODEL).codec).toBe('length:size=2,endian=le,max=4096');
+  });
+
+  it.each([
+    [['--protocol', 'echo', '--codec', 'lines'], /^--codec: unknown codec "lines"/],
+    [['--protocol', 'echo', '--codec', 'fixed:0'], /^--codec: fixed:N expects N from 1/],
+    [['--protocol', 'echo', '--codec', 'length:size=3'], /^--codec: length: size must be 1, 2, 4 or 8, got 3$/],
+    [['--protocol', 'echo', '--codec', 'length:endian=middle'], /^--codec: length: endian must be be or le/],
+    [['--protocol', 'echo', '--codec', 'length:offset=2,size=4,max=4'], /^--codec: length: max 4 is smaller than the header/],
+    [['--protocol', 'echo', '--codec', 'delimiter:'], /^--codec: delimiter needs its bytes/],
+    [['--protocol', 'echo', '--codec', 'line:max=x'], /^--codec: max expects an integer/],
+    [['--codec', 'line'], /^--codec frames TCP: it needs --protocol echo/],
+  ])('rejects the codec %j in one line naming --codec', (argv, message) => {
+    expect(() => parseArgs(argv, MODEL)).toThrow(UsageError);
+    expect(() => parseArgs(argv, MODEL)).toThrow(message);
+  });
+
   it('lists every flag in the usage text', () => {
     const text = usage('demo', MODEL);
-    for (const flag of ['--port', '--host', '--root', '--protocol', '--mode', '--workers']) expect(text).toContain(flag);
+    for (const flag of ['--port', '--host', '--root', '--protocol', '--codec', '--mode', '--workers']) expect(text).toContain(flag);
+    for (const knob of ['offset=', 'size=', 'endian=', 'adjust=', 'strip=', 'max=']) expect(text).toContain(knob);
   });
 });
 
