@@ -130,6 +130,7 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
     return;
   }
   const conn: GuardedConnection & { sink: BlockingSink } = { fd, peer, sink, session };
+  let peerGone = false; // read gave 0 or an error: nothing more can arrive
   try {
     // Look before every read, too: a SIGTERM that arrived while we were writing must not wait for
     // the client's next request (the addon's nudge would interrupt the read anyway, 5 ms later).
@@ -154,8 +155,12 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
         if (shutdownRequested()) break;
         continue;
       }
-      if (n < 0) break; // ECONNRESET and friends: the peer is gone
+      if (n < 0) {
+        peerGone = true; // ECONNRESET and friends: the peer is gone
+        break;
+      }
       if (n === 0) {
+        peerGone = true;
         guardedPeerClosed(conn, protocol);
         flushAll(conn, protocol);
         break;
@@ -164,12 +169,40 @@ export function serveConnection(fd: number, protocol: Protocol, peer?: PeerInfo)
       flushAll(conn, protocol);
     }
   } finally {
+    // We end the connection while the client may still be sending (an error answer, a WebSocket
+    // close after an oversize message): close(2) with unread input would send an RST, which can
+    // cost the client the answer. So linger, as the non-blocking sink does — briefly, because
+    // this thread serves no one else meanwhile.
+    if (sink.ended && !sink.broken && !peerGone && !shutdownRequested()) lingerBlocking(fd);
     guardedClose(conn);
     sink.dispose();
     sys.close(fd);
   }
 }
 // #endregion serve-connection
+
+/** How long a blocking model waits for the client's FIN after its own: this thread is blocked meanwhile. */
+export const BLOCKING_LINGER_MS = 1000;
+
+/** Shut the write side (our FIN follows the answer) and discard input until the client's FIN, an error, or the time is up. */
+// #region linger-blocking
+function lingerBlocking(fd: number): void {
+  if (sys.shutdown(fd, C.SHUT_WR) < 0) return;
+  const until = Date.now() + BLOCKING_LINGER_MS;
+  for (let left = BLOCKING_LINGER_MS; left > 0; left = until - Date.now()) {
+    pollOne[0] = fd;
+    pollOne[1] = C.POLLIN;
+    pollOne[2] = 0;
+    const ready = sys.poll(pollOne, 1, left);
+    if (ready === -C.EINTR) {
+      if (shutdownRequested()) return;
+      continue;
+    }
+    if (ready <= 0) return; // time is up
+    if (sys.read(fd, readBuffer, 0, readBuffer.length) <= 0) return; // the client's FIN, or an error
+  }
+}
+// #endregion linger-blocking
 
 /**
  * Write what the session answered; if it held pipelined requests back (output piled up), let it
