@@ -13,7 +13,7 @@ export { connectNonBlocking, type ConnectCallback, type ConnectOptions, type Con
 export { openHttpConnection, type OpenCallback } from './http-client.js';
 export { BlockingHttpClient } from './blocking.js';
 export { runLoad, summarize, percentileMs, type LoadOptions, type LoadResult } from './engine/loop.js';
-export { reactorEngine, type LoadShape } from './engine/bench-engine.js';
+export { reactorEngine } from './engine/bench-engine.js';
 export { runLoadInWorker } from './engine/worker.js';
 export { latencyCurve, type CurvePoint } from './engine/curve.js';
 export { Schedule, type ScheduleOptions } from './engine/schedule.js';

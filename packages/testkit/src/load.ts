@@ -27,6 +27,31 @@ export interface LoadResult {
   connectionsServed?: number;
 }
 
+/** What a scenario asks of the load generator. Plain data. */
+export interface LoadShape {
+  /** Connections open at once (churn: clients looping connect → ask → read to close). */
+  connections: number;
+  /** Requests each connection has in flight: 1 for plain keep-alive. */
+  depth: number;
+  /**
+   * How a depth above 1 is kept: `in-flight` sends a new request each time a response arrives
+   * (autocannon's pipelining); `burst` writes `depth` requests at once and the next burst only
+   * when all are answered (wrk's pipeline.lua, TechEmpower's plaintext test).
+   */
+  pipelining: 'in-flight' | 'burst';
+  /** A new connection per request (`Connection: close`) instead of keep-alive. */
+  churn: boolean;
+  durationS: number;
+  /** Open loop: requests per second over all connections; null for a closed loop. */
+  rateRps: number | null;
+}
+
+/** What one load phase measured, plus what it cost the engine. */
+export interface EngineResult extends LoadResult {
+  /** User+system CPU seconds the load generator used during the phase (its process, or its own thread). */
+  engineCpuSeconds: number;
+}
+
 /**
  * A request that does not complete within this many seconds counts as a timeout, in the raw
  * clients and in every engine of the bench (which then replaces the connection). Short, so that

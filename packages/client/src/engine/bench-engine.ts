@@ -7,19 +7,9 @@
  * pinning to the client core, and the bench's main thread keeps its timers while the worker
  * blocks in epoll_wait. The CPU it reports is that worker thread's own.
  */
-import { REQUEST_TIMEOUT_S, type LoadResult } from '@course/testkit';
+import { REQUEST_TIMEOUT_S, type EngineResult, type LoadShape } from '@course/testkit';
 import { summarize } from './loop.js';
 import { runLoadInWorker } from './worker.js';
-
-/** What a bench scenario asks for: the bench's `LoadShape`. */
-export interface LoadShape {
-  connections: number;
-  depth: number;
-  pipelining: 'in-flight' | 'burst';
-  churn: boolean;
-  durationS: number;
-  rateRps: number | null;
-}
 
 export const reactorEngine = {
   name: 'reactor',
@@ -31,7 +21,7 @@ export const reactorEngine = {
     if (shape.churn && shape.depth > 1) return 'churn sends one request per connection (depth 1)';
     return null;
   },
-  async run(url: string, shape: LoadShape): Promise<LoadResult & { engineCpuSeconds: number }> {
+  async run(url: string, shape: LoadShape): Promise<EngineResult> {
     const u = new URL(url);
     const result = await runLoadInWorker({
       host: u.hostname.replace(/^\[|\]$/g, ''), // [::1] → ::1
