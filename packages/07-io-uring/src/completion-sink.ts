@@ -22,15 +22,13 @@
  * file fd given to `sendFile` until that file is sent or `dispose` runs. While an output request
  * is in flight the kernel reads the queued buffers: nothing here changes them until `sent`.
  */
-import type { Sink } from '@course/protocol';
-import { closeFile } from '@course/server-kit';
+import { closeFile, OutputQueue, type FileSegment } from '@course/server-kit';
 
-/** Part of an open file still to send. `buffered`: bytes read from it and not yet sent. */
-interface FileSegment {
-  fd: number;
-  /** Next file offset to read, and the bytes left to read from there. */
-  offset: number;
-  length: number;
+/**
+ * Part of an open file still to send: `offset` and `length` are what is left to *read*;
+ * `buffered`, bytes read from it and not yet sent.
+ */
+interface BufferedFile extends FileSegment {
   buffered: Uint8Array | undefined;
 }
 
@@ -46,21 +44,9 @@ const MAX_IOV = 256;
 /** Bytes read from a large file per request. */
 export const FILE_CHUNK = 64 * 1024;
 
-export class CompletionSink implements Sink {
-  /** Items not yet fully sent: byte chunks and file segments, oldest at `head`. */
-  private queue: Array<Uint8Array | FileSegment> = [];
-  private head = 0;
-  private queued = 0;
-  /** Bytes ever queued; the proactor compares it before and after `receive` to see whether a session answered. */
-  totalQueued = 0;
-  /** The session called `end()`: close once everything queued has been sent. */
-  ended = false;
-  /** The connection is gone: later writes are dropped (a late answer has nowhere to go). */
-  disposed = false;
+export class CompletionSink extends OutputQueue<BufferedFile> {
   /** An output request of this sink is in flight: wait for its completion before the next. */
   inFlight = false;
-  /** Set while this sink sits on the proactor's list of connections to flush this turn. */
-  flushScheduled = false;
   /**
    * The queue `dispose` dropped while a request was in flight: the kernel may still be reading
    * those buffers, so they are kept alive until its completion (the proactor clears this).
@@ -72,35 +58,8 @@ export class CompletionSink implements Sink {
   private readonly readOut: NextOutput & { kind: 'read' } = { kind: 'read', fd: -1, offset: 0, length: 0 };
 
   /** `onOutput` is called (once until the proactor clears `flushScheduled`) when output appears. */
-  constructor(private readonly onOutput: (sink: CompletionSink) => void) {}
-
-  get pendingBytes(): number {
-    return this.queued;
-  }
-
-  write(bytes: Uint8Array): void {
-    if (this.disposed || bytes.length === 0) return;
-    this.queue.push(bytes);
-    this.queued += bytes.length;
-    this.totalQueued += bytes.length;
-    this.schedule();
-  }
-
-  sendFile(fd: number, offset: number, length: number): void {
-    if (this.disposed || length === 0) {
-      closeFile(fd); // ours from this call on: nothing to send, so close it now
-      return;
-    }
-    this.queue.push({ fd, offset, length, buffered: undefined });
-    this.queued += length;
-    this.totalQueued += length;
-    this.schedule();
-  }
-
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.schedule(); // the proactor closes the connection once the queue is empty
+  constructor(private readonly onOutput: (sink: CompletionSink) => void) {
+    super();
   }
 
   /**
@@ -168,38 +127,24 @@ export class CompletionSink implements Sink {
    * next. (0 means the file shrank under us: the caller ends the connection.)
    */
   fileRead(n: number, fileBuffer: Uint8Array): void {
-    const item = this.queue[this.head] as FileSegment;
+    const item = this.queue[this.head] as BufferedFile;
     item.buffered = fileBuffer.subarray(0, n);
     item.offset += n;
     item.length -= n;
   }
 
   /** The connection is over: drop what was not sent and close its files. Idempotent. */
-  dispose(): void {
-    this.disposed = true;
-    for (let i = this.head; i < this.queue.length; i++) {
-      const item = this.queue[i]!;
-      if (!(item instanceof Uint8Array)) closeFile(item.fd);
-    }
-    // A new array: an output request still in flight reads the old one until it completes.
+  override dispose(): void {
+    // An output request still in flight reads the old array until it completes: keep it alive.
     if (this.inFlight) this.retired = this.queue;
-    this.queue = [];
-    this.head = 0;
-    this.queued = 0;
+    super.dispose();
   }
 
-  private compact(): void {
-    const queue = this.queue;
-    if (this.head === queue.length) {
-      queue.length = 0; // everything sent: reuse the array
-      this.head = 0;
-    } else if (this.head >= 64) {
-      queue.splice(0, this.head); // a long-lived backlog: drop what was sent
-      this.head = 0;
-    }
+  protected fileSegment(fd: number, offset: number, length: number): BufferedFile {
+    return { fd, offset, length, buffered: undefined };
   }
 
-  private schedule(): void {
+  protected schedule(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     this.onOutput(this);

@@ -3,7 +3,8 @@
  *
  * A blocking `write` waits until the kernel took every byte. A non-blocking one takes what fits
  * in the socket's send buffer and returns: a *short write*. Whatever it did not take must be kept,
- * in order, and retried when the socket is writable again. That is all this class does:
+ * in order, and retried when the socket is writable again. That is all this class does (the queue
+ * itself, and the Sink calls that fill it, are OutputQueue's, shared with step 07's sink):
  *
  *   write/sendFile → queue (no syscall) → flush() → writev/sendfile until EAGAIN → keep the rest
  *
@@ -24,7 +25,7 @@
  */
 import * as sys from '@course/syscalls';
 import { closeFile } from './files.js';
-import type { Sink } from '@course/protocol';
+import { OutputQueue, type FileSegment } from './output-queue.js';
 
 const { C } = sys;
 
@@ -35,13 +36,6 @@ const { C } = sys;
  */
 export interface FlushScheduler {
   scheduleFlush(sink: NonBlockingSink): void;
-}
-
-/** Part of an open file still to send. The sink owns `fd`. */
-interface FileSegment {
-  fd: number;
-  offset: number;
-  length: number;
 }
 
 /** At most this many buffers per writev (the kernel's IOV_MAX is 1024). */
@@ -55,53 +49,13 @@ const MAX_IOV = 256;
 export const LINGER_MS = 5000;
 
 // #region sink
-export class NonBlockingSink implements Sink {
-  /** Items not yet fully sent: byte chunks and file segments, oldest at `head`. */
-  private queue: Array<Uint8Array | FileSegment> = [];
-  private head = 0;
-  private queued = 0;
-  /** Bytes ever queued; a loop compares it before and after `receive` to see whether a session answered. */
-  totalQueued = 0;
-  /** The session called `end()`: close once everything queued has been sent. */
-  ended = false;
-  /** The connection is gone: later writes are dropped (a late answer has nowhere to go). */
-  disposed = false;
-  /** Set while this sink sits on its scheduler's list; the scheduler clears it. */
-  flushScheduled = false;
-
+export class NonBlockingSink extends OutputQueue {
   /** `fd` is the connected socket (not owned). `scheduler` is told when output appears. */
   constructor(
     readonly fd: number,
     private readonly scheduler?: FlushScheduler,
-  ) {}
-
-  get pendingBytes(): number {
-    return this.queued;
-  }
-
-  write(bytes: Uint8Array): void {
-    if (this.disposed || bytes.length === 0) return;
-    this.queue.push(bytes);
-    this.queued += bytes.length;
-    this.totalQueued += bytes.length;
-    this.schedule();
-  }
-
-  sendFile(fd: number, offset: number, length: number): void {
-    if (this.disposed || length === 0) {
-      closeFile(fd); // ours from this call on: nothing to send, so close it now
-      return;
-    }
-    this.queue.push({ fd, offset, length });
-    this.queued += length;
-    this.totalQueued += length;
-    this.schedule();
-  }
-
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.schedule(); // the loop closes the connection once the queue is empty
+  ) {
+    super();
   }
 
   /**
@@ -154,28 +108,10 @@ export class NonBlockingSink implements Sink {
         this.head++;
       }
     }
-    if (this.head === queue.length) {
-      queue.length = 0; // everything sent: reuse the array
-      this.head = 0;
-    } else if (this.head >= 64) {
-      queue.splice(0, this.head); // a long-lived backlog: drop what was sent
-      this.head = 0;
-    }
+    this.compact();
     return sent;
   }
   // #endregion flush
-
-  /** The connection is over: drop what was not sent and close its files. Idempotent. */
-  dispose(): void {
-    this.disposed = true;
-    for (let i = this.head; i < this.queue.length; i++) {
-      const item = this.queue[i]!;
-      if (!(item instanceof Uint8Array)) closeFile(item.fd);
-    }
-    this.queue = [];
-    this.head = 0;
-    this.queued = 0;
-  }
 
   // #region lingering-close
   /**
@@ -217,7 +153,11 @@ export class NonBlockingSink implements Sink {
     }
   }
 
-  private schedule(): void {
+  protected fileSegment(fd: number, offset: number, length: number): FileSegment {
+    return { fd, offset, length };
+  }
+
+  protected schedule(): void {
     if (this.flushScheduled || this.scheduler === undefined) return;
     this.flushScheduled = true;
     this.scheduler.scheduleFlush(this);
