@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import {
   cpuSeconds,
+  echoPastStalledReader,
   echoRoundTrip,
   idleSecond,
   makeTempSite,
@@ -101,25 +102,9 @@ describe.each(['lt', 'et'] as const)('05-epoll-native --mode %s serving echo', (
     // past that the server's output for this connection reaches its high-water mark (1 MiB)
     // and it stops reading, so the rest stays on the client's side, unsent.
     const data = randomPayload(64 * 1024 * 1024);
-    const sock = await openSocket(server.port);
-    sock.pause();
-    for (let off = 0; off < data.length; off += 1 << 20) sock.write(data.subarray(off, off + (1 << 20)));
-    await new Promise((r) => setTimeout(r, 1000));
-    // writableLength: bytes still queued in this process, not yet taken by the kernel.
-    expect(sock.writableLength).toBeGreaterThan(16 * 1024 * 1024);
+    const { queuedWhileStalled, back } = await echoPastStalledReader(server.port, data);
+    expect(queuedWhileStalled).toBeGreaterThan(16 * 1024 * 1024);
     // Reading resumes the flow, and every byte comes back in order.
-    const back = await new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let got = 0;
-      const timer = setTimeout(() => reject(new Error(`got ${got} of ${data.length} bytes`)), 60_000);
-      sock.on('data', (d: Buffer) => {
-        chunks.push(d);
-        got += d.length;
-        if (got >= data.length) { clearTimeout(timer); resolve(Buffer.concat(chunks)); }
-      });
-      sock.resume();
-    });
-    sock.destroy();
     expect(sha256(back)).toBe(sha256(data));
   }, 60_000);
 

@@ -223,3 +223,41 @@ export async function slowGet(port: number, path: string, opts: { host?: string;
     sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
   });
 }
+
+/** What `echoPastStalledReader` saw: the bytes still queued in this process while not reading, and the echo. */
+export interface StalledEcho {
+  /** Bytes the client's socket still held in this process after a second of not reading. */
+  queuedWhileStalled: number;
+  /** Everything echoed back once the client read again, in order. */
+  back: Buffer;
+}
+
+/**
+ * An echo server's back-pressure: write `data` (1 MiB at a time) without reading any echo, wait
+ * a second, then read everything back. A server that stops reading past its high-water mark
+ * leaves most of `data` on the client's side meanwhile (`queuedWhileStalled`); one that does
+ * not buffers it all itself. Rejects if the echo is not complete within `timeoutMs`.
+ */
+export async function echoPastStalledReader(port: number, data: Buffer, timeoutMs = 60_000): Promise<StalledEcho> {
+  const sock = await openSocket(port);
+  try {
+    sock.pause();
+    for (let off = 0; off < data.length; off += 1 << 20) sock.write(data.subarray(off, off + (1 << 20)));
+    await new Promise((r) => setTimeout(r, 1000));
+    const queuedWhileStalled = sock.writableLength; // not yet taken by the kernel
+    const back = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let got = 0;
+      const timer = setTimeout(() => reject(new Error(`got ${got} of ${data.length} bytes`)), timeoutMs);
+      sock.on('data', (d: Buffer) => {
+        chunks.push(d);
+        got += d.length;
+        if (got >= data.length) { clearTimeout(timer); resolve(Buffer.concat(chunks)); }
+      });
+      sock.resume();
+    });
+    return { queuedWhileStalled, back };
+  } finally {
+    sock.destroy();
+  }
+}
