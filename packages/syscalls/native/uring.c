@@ -408,19 +408,23 @@ static napi_value PrepWritev(napi_env env, napi_callback_info info) {
 /* uringPrepRead(ring, fd, buf, offset, length, fileOffset, userData): pread(2) into buf. */
 static napi_value PrepRead(napi_env env, napi_callback_info info) { return prep_buffer_op(env, info, IORING_OP_READ); }
 
-/* uringPrepClose(ring, fd, userData): close(2). */
-static napi_value PrepClose(napi_env env, napi_callback_info info) {
+/* An SQE that names only an fd (close, cancel-by-fd): (ring, fd, userData). */
+static napi_value prep_fd_op(napi_env env, napi_callback_info info, uint8_t opcode, uint32_t cancel_flags) {
   PREP(3);
   int32_t fd;
   uint64_t token = 0;
   if (!arg_int(env, argv[1], "fd must be a number", &fd) || !u_token(env, argv[2], &token)) return NULL;
   struct io_uring_sqe *sqe = next_sqe(r);
   if (!sqe) return num(env, -EBUSY);
-  sqe->opcode = IORING_OP_CLOSE;
+  sqe->opcode = opcode;
   sqe->fd = fd;
+  sqe->cancel_flags = cancel_flags;
   sqe->user_data = token;
   return num(env, 0);
 }
+
+/* uringPrepClose(ring, fd, userData): close(2). */
+static napi_value PrepClose(napi_env env, napi_callback_info info) { return prep_fd_op(env, info, IORING_OP_CLOSE, 0); }
 
 /* uringPrepTimeout(ring, ms, userData): a CQE with -ETIME after `ms` milliseconds. */
 static napi_value PrepTimeout(napi_env env, napi_callback_info info) {
@@ -462,17 +466,7 @@ static napi_value PrepCancel(napi_env env, napi_callback_info info) {
 
 /* uringPrepCancelFd(ring, fd, userData): cancel every request on fd (5.19). res: how many (0 if none). */
 static napi_value PrepCancelFd(napi_env env, napi_callback_info info) {
-  PREP(3);
-  int32_t fd;
-  uint64_t token = 0;
-  if (!arg_int(env, argv[1], "fd must be a number", &fd) || !u_token(env, argv[2], &token)) return NULL;
-  struct io_uring_sqe *sqe = next_sqe(r);
-  if (!sqe) return num(env, -EBUSY);
-  sqe->opcode = IORING_OP_ASYNC_CANCEL;
-  sqe->fd = fd;
-  sqe->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
-  sqe->user_data = token;
-  return num(env, 0);
+  return prep_fd_op(env, info, IORING_OP_ASYNC_CANCEL, IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL);
 }
 
 /* uringSetSqeFlags(ring, flags): OR IOSQE_* flags (IO_LINK, IO_HARDLINK...) into the SQE prepared
