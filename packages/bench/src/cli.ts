@@ -10,6 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import chalk from 'chalk';
 import { REPO_ROOT } from '@course/testkit';
+import { describeCeiling, measureEngineCeiling } from './ceiling.js';
 import { describePinning, prepareMachine, serverPrefix } from './machine.js';
 import { parseOptions, parseOrExit, USAGE, type BenchOptions } from './options.js';
 import { BENCH_PATH, planRuns, type PlannedRun } from './plan.js';
@@ -72,6 +73,8 @@ async function main(): Promise<void> {
   console.log(chalk.bold(`bench: ${runs.length} runs, ${opts.durationS} s of load each after ${warmupS} s warm-up, on ${BENCH_PATH} (${benchFileBytes} bytes)`));
   console.log(chalk.dim(`${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}; ${describePinning(machine)}`));
   console.log(chalk.dim(`load generator: ${engine.name} — ${engine.description}`));
+  const ceiling = opts.ceilingS > 0 ? await measureEngineCeiling(engine, prefix, opts.ceilingS) : null;
+  if (ceiling) console.log(chalk.dim(describeCeiling(ceiling)));
   console.log('');
 
   const progress = new Progress(process.stderr, runs.length);
@@ -92,6 +95,7 @@ async function main(): Promise<void> {
       durationS: opts.durationS,
       warmupS,
       connections: opts.connections,
+      rateRps: opts.rateRps,
       prefix,
       engine,
       onPhase: (phase, seconds) => progress.phase(phase, seconds),
@@ -113,7 +117,8 @@ async function main(): Promise<void> {
     command: ['pnpm bench', ...process.argv.slice(2).filter((a) => a !== '--')].join(' '),
     machine,
     engine: { name: engine.name, description: engine.description },
-    settings: { durationS: opts.durationS, warmupS, connections: opts.connections, benchFile: BENCH_PATH, benchFileBytes, root },
+    ceiling,
+    settings: { rateRps: opts.rateRps, durationS: opts.durationS, warmupS, connections: opts.connections, benchFile: BENCH_PATH, benchFileBytes, root },
     scenarios: opts.scenarios.filter((s) => rowsOf({ rows } as Report, s).length > 0),
     rows,
   };

@@ -1,7 +1,7 @@
 /**
  * The bench's command line:
  *
- *   pnpm bench [--engine E] [--duration S] [--connections N] [--models a,b] [--scenario x,y] [--out FILE] [--root DIR]
+ *   pnpm bench [--engine E] [--rate R] [--duration S] [--connections N] [--models a,b] [--scenario x,y] [--out FILE] [--root DIR]
  *
  * Pure: `parseOptions` throws UsageError, and cli.ts turns that into one line and exit code 2.
  */
@@ -12,6 +12,13 @@ import { SCENARIOS, type ScenarioName } from './types.js';
 export interface BenchOptions {
   /** The load generator (engines/index.ts). */
   engine: EngineName;
+  /**
+   * Open loop: requests per second over all connections, scheduled at that rate (wrk2 style);
+   * null for the closed loop. Engines that cannot hold a rate fairly say so in each row.
+   */
+  rateRps: number | null;
+  /** Seconds the engine's own ceiling is measured for before the runs (ceiling.ts); 0 skips it. */
+  ceilingS: number;
   /** Seconds of load per run (after the warm-up). */
   durationS: number;
   /** Overrides every scenario's connection count when set. */
@@ -71,6 +78,10 @@ export function* readFlags(argv: readonly string[], known: readonly string[]): G
 export const USAGE = `usage: pnpm bench [flags]
 
   --engine E        load generator: ${ENGINE_NAMES.join(', ')}; default ${DEFAULT_ENGINE}
+  --rate R          open loop: R requests/s in all, each timed from when it was due
+                    (wrk2 style); default closed loop. Needs --engine reactor
+  --ceiling S       seconds spent measuring the engine's own ceiling against a canned
+                    server before the runs; 0 skips it; default 2
   --duration S      seconds of load per run, after a short warm-up; default 5
   --connections N   load-generator connections for every scenario (default: per scenario)
   --models a,b      models to run: ${MODELS.join(', ')} (or 01..07); default all
@@ -82,11 +93,13 @@ export const USAGE = `usage: pnpm bench [flags]
 
 /** Parse argv (without node and the script). `defaults` supplies the paths that depend on where the bench lives. */
 export function parseOptions(argv: readonly string[], defaults: { out: string; root: string }): BenchOptions {
-  const opts: BenchOptions = { engine: DEFAULT_ENGINE, durationS: 5, connections: null, models: [...MODELS], scenarios: [...SCENARIOS], out: defaults.out, root: defaults.root, help: false };
-  for (const [name, raw] of readFlags(argv, ['engine', 'duration', 'connections', 'models', 'scenario', 'out', 'root'])) {
+  const opts: BenchOptions = { engine: DEFAULT_ENGINE, rateRps: null, ceilingS: 2, durationS: 5, connections: null, models: [...MODELS], scenarios: [...SCENARIOS], out: defaults.out, root: defaults.root, help: false };
+  for (const [name, raw] of readFlags(argv, ['engine', 'rate', 'ceiling', 'duration', 'connections', 'models', 'scenario', 'out', 'root'])) {
     switch (name) {
       case 'help': opts.help = true; break;
       case 'engine': opts.engine = parseEngine(raw); break;
+      case 'rate': opts.rateRps = parseRate(raw); break;
+      case 'ceiling': opts.ceilingS = raw === '0' ? 0 : parseSeconds('--ceiling', raw); break;
       case 'duration': opts.durationS = parseDuration(raw); break;
       case 'connections': opts.connections = parseCount(raw); break;
       case 'models': opts.models = parseModels(raw); break;
@@ -104,10 +117,21 @@ function parseEngine(raw: string): EngineName {
   return match;
 }
 
+/** An offered rate in requests per second: an integer from 1 to 10,000,000. */
+export function parseRate(raw: string): number {
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= 10_000_000)) throw new UsageError(`--rate expects requests per second, an integer from 1 to 10000000, got "${raw}"`);
+  return n;
+}
+
 /** Seconds of load: from 0.5 to 600. */
 export function parseDuration(raw: string): number {
+  return parseSeconds('--duration', raw);
+}
+
+function parseSeconds(flag: string, raw: string): number {
   const s = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
-  if (!(s >= 0.5 && s <= 600)) throw new UsageError(`--duration expects seconds from 0.5 to 600, got "${raw}"`);
+  if (!(s >= 0.5 && s <= 600)) throw new UsageError(`${flag} expects seconds from 0.5 to 600, got "${raw}"`);
   return s;
 }
 

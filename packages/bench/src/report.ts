@@ -6,6 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
+import { describeCeiling } from './ceiling.js';
 import { describePinning } from './machine.js';
 import { C10K_IDLE, SCENARIO_SPECS, modeLabel } from './plan.js';
 import { barChartSvg, lineChartSvg, type Chart, type LineChart } from './svg.js';
@@ -86,6 +87,8 @@ export function markdownTable(scenario: ScenarioName, rows: readonly Row[]): str
   return lines.join('\n');
 }
 
+const capitalize = (t: string) => t.charAt(0).toUpperCase() + t.slice(1);
+
 export function renderMarkdown(report: Report, name = 'latest'): string {
   const m = report.machine;
   const s = report.settings;
@@ -94,6 +97,8 @@ export function renderMarkdown(report: Report, name = 'latest'): string {
     '',
     `\`${report.command}\` on ${report.date}: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ${m.platform}.`,
     `${describePinning(m)}. Load generator: ${report.engine.name} (${report.engine.description}).`,
+    ...(report.ceiling ? ['', `${capitalize(describeCeiling(report.ceiling))}: a row near it measured the engine, not the server.`, ''] : []),
+    ...(s.rateRps ? [`Open loop: ${s.rateRps} requests/s offered in all, each timed from when it was due (wrk2 style).`] : []),
     `Each run: ${s.warmupS} s warm-up, then ${s.durationS} s of load on \`${s.benchFile}\` (${s.benchFileBytes} bytes). ` +
       'Server CPU is the whole process tree (threads and children) from /proc; requests per CPU-second = responses ÷ server CPU seconds. ' +
       'Best values in **bold**; "vs node-http" divides each row\'s headline number by node:http\'s — requests per server-CPU-second ' +

@@ -22,6 +22,8 @@ export interface RunEnv {
   warmupS: number;
   /** --connections, overriding the scenario's own count. */
   connections: number | null;
+  /** --rate: the open loop's offered requests/s, or null for a closed loop. */
+  rateRps: number | null;
   /** Command prefix that pins the server (['taskset', '-c', '0']) or []. */
   prefix: string[];
   /** The load generator of every load phase. */
@@ -58,7 +60,7 @@ async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
   // What cannot run here is a row that says why, before any server starts.
   const idleHeld = run.scenario === 'idle-10k' || run.scenario === 'ws-broadcast' || run.scenario === 'ws-idle-10k' ? connections : run.spec.c10k?.idle ?? 0;
   const why = (idleHeld >= 1000 ? idleCapacityProblem(idleHeld, connectionLimits()) : null)
-    ?? (usesEngine(run) ? env.engine.cannot(shapeOf(row, env.durationS)) : null);
+    ?? (usesEngine(run) ? env.engine.cannot(shapeOf(row, env.durationS, env.rateRps)) : null);
   if (why) return { ...row, status: 'not available', reason: why, engine: usesEngine(run) ? env.engine.name : '' };
 
   env.onPhase('starting', 1);
@@ -123,7 +125,7 @@ async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
  */
 async function loadScenario(server: RunningServer, row: Row, env: RunEnv, before: () => Promise<(() => void) | null>): Promise<void> {
   const url = `http://${server.host}:${server.port}${BENCH_PATH}`;
-  const load = (durationS: number) => env.engine.run(url, shapeOf(row, durationS));
+  const load = (durationS: number) => env.engine.run(url, shapeOf(row, durationS, env.rateRps));
 
   env.onPhase('warm-up', env.warmupS);
   await load(env.warmupS);
@@ -154,9 +156,9 @@ function usesEngine(run: PlannedRun): boolean {
 }
 
 /** The load a row's scenario asks the engine for. Pure. */
-export function shapeOf(row: Row, durationS: number): LoadShape {
+export function shapeOf(row: Row, durationS: number, rateRps: number | null = null): LoadShape {
   const spec = SCENARIO_SPECS[row.scenario];
-  return { connections: row.connections, depth: spec.pipelining, pipelining: spec.style, churn: spec.churn, durationS, rateRps: null };
+  return { connections: row.connections, depth: spec.pipelining, pipelining: spec.style, churn: spec.churn, durationS, rateRps };
 }
 
 /** A load generator that kept its one core at least this busy measured itself. */

@@ -3,6 +3,7 @@
  * Report written to --out. Plain data, created and read on the bench's main thread only; the
  * JSON file is this Report serialised as is.
  */
+import type { EngineCeiling } from './ceiling.js';
 
 /** The scenarios, in the order they are run and shown. */
 export const SCENARIOS = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client', 'idle-1k', 'idle-10k', 'herd', 'cpu-task', 'c10k', 'ws-echo', 'ws-broadcast', 'ws-idle-10k'] as const;
@@ -160,7 +161,9 @@ export interface Report {
   machine: Machine;
   /** The load generator of every load phase. */
   engine: { name: string; description: string };
-  settings: { durationS: number; warmupS: number; connections: number | null; benchFile: string; benchFileBytes: number; root: string };
+  /** The engine's own ceiling against the canned server, measured before the runs; null when skipped (--ceiling 0). */
+  ceiling?: EngineCeiling | null;
+  settings: { rateRps?: number | null; durationS: number; warmupS: number; connections: number | null; benchFile: string; benchFileBytes: number; root: string };
   scenarios: ScenarioName[];
   rows: Row[];
 }

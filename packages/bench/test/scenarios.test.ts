@@ -9,7 +9,7 @@ import { runOne, shapeOf, type RunEnv } from '../src/scenarios.js';
 import { row } from './rows.js';
 
 const env = (engine: RunEnv['engine']): RunEnv => ({
-  root: '/nonexistent', durationS: 1, warmupS: 0.25, connections: null, prefix: [], engine, onPhase: () => {},
+  root: '/nonexistent', durationS: 1, warmupS: 0.25, connections: null, rateRps: null, prefix: [], engine, onPhase: () => {},
 });
 
 describe('runOne', () => {

@@ -42,7 +42,11 @@ export interface LoadShape {
   /** A new connection per request (`Connection: close`) instead of keep-alive. */
   churn: boolean;
   durationS: number;
-  /** Open loop: requests per second over all connections; null for a closed loop. */
+  /**
+   * Open loop: requests per second over all connections, scheduled at that rate and timed from
+   * when each should have been sent (wrk2's rule against coordinated omission); null for a
+   * closed loop.
+   */
   rateRps: number | null;
 }
 
@@ -58,7 +62,6 @@ export interface EngineResult extends LoadResult {
  * a stuck server shows as timeouts within a 5-second run.
  */
 export const REQUEST_TIMEOUT_S = 2;
-
 
 export interface ChurnLoad {
   port: number;

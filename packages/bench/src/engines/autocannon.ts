@@ -19,7 +19,6 @@ async function runAutocannon(url: string, shape: LoadShape): Promise<EngineResul
     const instance = autocannon(
       {
         url, connections: shape.connections, pipelining: shape.depth, duration: shape.durationS, timeout: REQUEST_TIMEOUT_S,
-        ...(shape.rateRps !== null ? { overallRate: shape.rateRps } : {}),
       },
       (err, res) => (err ? reject(err) : resolve(res)),
     );
@@ -45,7 +44,9 @@ export const autocannonEngine: LoadEngine = {
   name: 'autocannon',
   description: 'autocannon 8 in the bench process (raw node:net clients for churn and bursts)',
   unavailable: () => null,
-  cannot: (shape) => (shape.rateRps !== null && (shape.churn || shape.pipelining === 'burst') ? 'a fixed rate needs keep-alive in-flight load with autocannon' : null),
+  // autocannon's overallRate times each request from when it was actually sent, so a stalled
+  // server delays the sends and hides its own stall (coordinated omission): not an open loop.
+  cannot: (shape) => (shape.rateRps !== null ? 'autocannon times requests from when they were sent, not when they were due (coordinated omission); use --engine reactor' : null),
   async run(url, shape) {
     if (!shape.churn && shape.pipelining === 'in-flight') return runAutocannon(url, shape);
     const cpu0 = process.cpuUsage();

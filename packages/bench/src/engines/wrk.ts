@@ -70,7 +70,7 @@ export const wrkEngine: LoadEngine = {
     return installed ? null : 'wrk is not installed (Debian/Ubuntu: apt-get install wrk)';
   },
   cannot(shape) {
-    if (shape.rateRps !== null) return 'wrk has no fixed rate (that is wrk2)';
+    if (shape.rateRps !== null) return 'wrk has no fixed rate (that is wrk2); use --engine reactor';
     if (shape.depth > 1 && shape.pipelining === 'in-flight') return 'wrk pipelines in bursts only, not with requests kept in flight';
     return null;
   },
