@@ -45,7 +45,7 @@ describe('parseOptions', () => {
     [['--models', '08-io-uring'], /unknown model "08-io-uring"/],
     [['--models', ','], /at least one model/],
     [['--scenario', 'idle-100k'], /unknown scenario "idle-100k"/],
-    [['--engine', 'ab'], /--engine: unknown engine "ab" \(known: autocannon, wrk\)/],
+    [['--engine', 'ab'], /--engine: unknown engine "ab" \(known: autocannon, wrk, reactor\)/],
     [['stray'], /unexpected argument "stray"/],
   ])('rejects %j with a message naming the problem', (argv, message) => {
     expect(() => parse(...argv)).toThrow(UsageError);
