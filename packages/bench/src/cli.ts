@@ -11,6 +11,7 @@ import { join, relative, resolve } from 'node:path';
 import chalk from 'chalk';
 import { REPO_ROOT } from '@course/testkit';
 import { describeCeiling, measureEngineCeiling } from './ceiling.js';
+import { CURVE_MODELS, CURVE_RATES, runLatencyCurve, type CurvePoint } from './latency-curve.js';
 import { describePinning, prepareMachine, serverPrefix } from './machine.js';
 import { parseOptions, parseOrExit, USAGE, type BenchOptions } from './options.js';
 import { BENCH_PATH, planRuns, type PlannedRun } from './plan.js';
@@ -45,6 +46,9 @@ function estimateS(run: PlannedRun, opts: BenchOptions, warmupS: number): number
   if (run.scenario === 'c10k') return warmupS + opts.durationS + 1 + (run.spec.c10k?.idle ?? 0) / 1000;
   return warmupS + opts.durationS + (run.scenario === 'cpu-task' ? 2 : 1);
 }
+
+/** Seconds of open-loop load per point of the latency curve: short, there are 24 points. */
+const CURVE_S = 2;
 
 async function main(): Promise<void> {
   const opts = parseOrExit('bench', USAGE, (argv) => parseOptions(argv, { out: DEFAULT_OUT, root: DEMO_SITE }));
@@ -109,6 +113,16 @@ async function main(): Promise<void> {
     }
   }
   progress.done();
+  let curve: CurvePoint[] | undefined;
+  if (opts.curve) {
+    console.log(chalk.bold(`latency curve: ${CURVE_MODELS.join(', ')} at ${CURVE_RATES.join(', ')} requests/s offered, ${CURVE_S} s each`));
+    curve = await runLatencyCurve(engine, {
+      models: CURVE_MODELS, rates: CURVE_RATES, durationS: CURVE_S, root, prefix,
+      onPoint: (model, rate) => process.stderr.write(chalk.dim(`  ${model} at ${rate} req/s\n`)),
+    });
+    for (const p of curve) console.log(`  ${p.model.padEnd(16)} ${String(p.rate).padStart(7)}/s offered: ${p.reason ?? `${Math.round(p.achieved)}/s served, p50 ${p.p50Ms ?? '-'} ms, p99 ${p.p99Ms ?? '-'} ms, ${p.errors} errors`}`);
+    console.log('');
+  }
   const verdicts = targetVerdicts(rows);
   if (verdicts.length > 0) console.log(renderVerdicts(verdicts, chalk) + '\n');
 
@@ -121,6 +135,7 @@ async function main(): Promise<void> {
     settings: { rateRps: opts.rateRps, durationS: opts.durationS, warmupS, connections: opts.connections, benchFile: BENCH_PATH, benchFileBytes, root },
     scenarios: opts.scenarios.filter((s) => rowsOf({ rows } as Report, s).length > 0),
     rows,
+    ...(curve ? { curve } : {}),
   };
   const written = writeReport(report, resolve(userCwd, opts.out));
   const rel = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));

@@ -19,6 +19,11 @@ export interface BenchOptions {
   rateRps: number | null;
   /** Seconds the engine's own ceiling is measured for before the runs (ceiling.ts); 0 skips it. */
   ceilingS: number;
+  /**
+   * Run the latency-vs-offered-load curve (latency-curve.ts): `--scenario latency-curve`, or by
+   * default with an engine that holds an open loop (the reactor).
+   */
+  curve: boolean;
   /** Seconds of load per run (after the warm-up). */
   durationS: number;
   /** Overrides every scenario's connection count when set. */
@@ -85,7 +90,9 @@ export const USAGE = `usage: pnpm bench [flags]
   --duration S      seconds of load per run, after a short warm-up; default 5
   --connections N   load-generator connections for every scenario (default: per scenario)
   --models a,b      models to run: ${MODELS.join(', ')} (or 01..07); default all
-  --scenario x,y    scenarios to run: ${SCENARIOS.join(', ')}; default all
+  --scenario x,y    scenarios to run: ${SCENARIOS.join(', ')}, latency-curve
+                    (open loop, the reactor engine only); default all (with the curve
+                    when --engine reactor)
   --out FILE        JSON results; the Markdown report and SVG charts go next to it;
                     default docs/bench/latest.json
   --root DIR        document root holding bench.html; default the demo site
@@ -93,7 +100,8 @@ export const USAGE = `usage: pnpm bench [flags]
 
 /** Parse argv (without node and the script). `defaults` supplies the paths that depend on where the bench lives. */
 export function parseOptions(argv: readonly string[], defaults: { out: string; root: string }): BenchOptions {
-  const opts: BenchOptions = { engine: DEFAULT_ENGINE, rateRps: null, ceilingS: 2, durationS: 5, connections: null, models: [...MODELS], scenarios: [...SCENARIOS], out: defaults.out, root: defaults.root, help: false };
+  const opts: BenchOptions = { engine: DEFAULT_ENGINE, rateRps: null, ceilingS: 2, curve: false, durationS: 5, connections: null, models: [...MODELS], scenarios: [...SCENARIOS], out: defaults.out, root: defaults.root, help: false };
+  let sawScenario = false;
   for (const [name, raw] of readFlags(argv, ['engine', 'rate', 'ceiling', 'duration', 'connections', 'models', 'scenario', 'out', 'root'])) {
     switch (name) {
       case 'help': opts.help = true; break;
@@ -103,11 +111,20 @@ export function parseOptions(argv: readonly string[], defaults: { out: string; r
       case 'duration': opts.durationS = parseDuration(raw); break;
       case 'connections': opts.connections = parseCount(raw); break;
       case 'models': opts.models = parseModels(raw); break;
-      case 'scenario': opts.scenarios = parseScenarios(raw); break;
+      case 'scenario': {
+        const words = raw.split(',').map((w) => w.trim());
+        opts.curve = words.includes('latency-curve');
+        sawScenario = true;
+        const rest = words.filter((w) => w !== 'latency-curve');
+        opts.scenarios = opts.curve && rest.filter(Boolean).length === 0 ? [] : parseScenarios(rest.join(','));
+        break;
+      }
       case 'out': opts.out = raw; break;
       case 'root': opts.root = raw; break;
     }
   }
+  if (!sawScenario && opts.engine === 'reactor') opts.curve = true;
+  if (opts.curve && opts.engine !== 'reactor') throw new UsageError(`--scenario latency-curve needs --engine reactor (the one engine with an open loop), not ${opts.engine}`);
   return opts;
 }
 

@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { describeCeiling } from './ceiling.js';
+import { latencyCurveSvg } from './latency-curve.js';
 import { describePinning } from './machine.js';
 import { C10K_IDLE, SCENARIO_SPECS, modeLabel } from './plan.js';
 import { barChartSvg, lineChartSvg, type Chart, type LineChart } from './svg.js';
@@ -140,6 +141,11 @@ export function writeReport(report: Report, outPath: string): { json: string; ma
     if (rows.length === 0) continue;
     const file = join(dir, chartFileName(name, scenario));
     writeFileSync(file, chartSvg(scenario, rows));
+    charts.push(file);
+  }
+  if (report.curve && report.curve.length > 0) {
+    const file = join(dir, `${name}-latency-curve.svg`);
+    writeFileSync(file, latencyCurveSvg(report.curve));
     charts.push(file);
   }
   return { json: outPath, markdown, charts };

@@ -68,6 +68,10 @@ export function barChartSvg(chart: Chart): string {
 export interface Series {
   label: string;
   values: (number | null)[];
+  /** Defaults to the series' place in LINE_COLORS; pairs of series (p50/p99) share one. */
+  color?: string;
+  /** Drawn dashed (the p50 of a p50/p99 pair). */
+  dashed?: boolean;
 }
 
 export interface LineChart {
@@ -79,9 +83,14 @@ export interface LineChart {
   yLabel: string;
   series: Series[];
   format(n: number): string;
+  /**
+   * A log y axis (decades from the smallest value): latency past a server's knee grows by
+   * orders of magnitude, and on a linear axis every point before the knee would sit on zero.
+   */
+  logY?: boolean;
 }
 
-const LINE_COLORS = ['#4c78a8', '#e45756', '#2e9b4f', '#b279a2', '#f58518', '#72b7b2'];
+export const LINE_COLORS = ['#4c78a8', '#e45756', '#2e9b4f', '#b279a2', '#f58518', '#72b7b2'];
 
 /** Lines over categories, y from 0, a gap where a value is missing, a legend on the right. Pure. */
 export function lineChartSvg(chart: LineChart): string {
@@ -91,15 +100,22 @@ export function lineChartSvg(chart: LineChart): string {
   const values = chart.series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v));
   const max = Math.max(0, ...values) * 1.1 || 1;
   const x = (i: number) => plot.left + (chart.xs.length > 1 ? (i * plot.width) / (chart.xs.length - 1) : plot.width / 2);
-  const y = (v: number) => plot.top + plot.height - (v / max) * plot.height;
+  // Log axis: from the decade below the smallest positive value to the decade above the largest.
+  const positive = values.filter((v) => v > 0);
+  const lo = chart.logY ? 10 ** Math.floor(Math.log10(Math.min(...positive, max))) : 0;
+  const hi = chart.logY ? 10 ** Math.ceil(Math.log10(max)) : max;
+  const frac = (v: number) => (chart.logY ? (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo) || 1) : v / max);
+  const y = (v: number) => plot.top + plot.height - frac(v) * plot.height;
+  const ticks = chart.logY
+    ? Array.from({ length: Math.round(Math.log10(hi / lo)) + 1 }, (_, k) => lo * 10 ** k)
+    : [0, 1, 2, 3, 4].map((k) => (max * k) / 4);
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif" font-size="13">`,
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
     `<text x="10" y="22" font-size="15" font-weight="bold" fill="${COLORS.text}">${escapeXml(chart.title)}</text>`,
     `<text x="10" y="40" fill="${COLORS.muted}">${escapeXml(chart.subtitle)}</text>`,
   ];
-  for (let k = 0; k <= 4; k++) {
-    const v = (max * k) / 4;
+  for (const v of ticks) {
     out.push(`<line x1="${plot.left}" y1="${y(v).toFixed(1)}" x2="${plot.left + plot.width}" y2="${y(v).toFixed(1)}" stroke="#e6e6e6"/>`);
     out.push(`<text x="${plot.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="${COLORS.muted}">${escapeXml(chart.format(v))}</text>`);
   }
@@ -109,7 +125,8 @@ export function lineChartSvg(chart: LineChart): string {
   out.push(`<text x="${plot.left + plot.width / 2}" y="${plot.top + plot.height + 40}" text-anchor="middle" fill="${COLORS.muted}">${escapeXml(chart.xLabel)}</text>`);
   out.push(`<text x="${plot.left}" y="${plot.top - 8}" fill="${COLORS.muted}">${escapeXml(chart.yLabel)}</text>`);
   chart.series.forEach((s, n) => {
-    const color = LINE_COLORS[n % LINE_COLORS.length]!;
+    const color = s.color ?? LINE_COLORS[n % LINE_COLORS.length]!;
+    const dash = s.dashed ? ' stroke-dasharray="5 4"' : '';
     // A missing value breaks the line: M starts a new piece after a gap.
     let d = '';
     let pen = false;
@@ -119,9 +136,9 @@ export function lineChartSvg(chart: LineChart): string {
       pen = true;
       out.push(`<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3.5" fill="${color}"/>`);
     });
-    if (d) out.push(`<path d="${d.trim()}" fill="none" stroke="${color}" stroke-width="2"/>`);
+    if (d) out.push(`<path d="${d.trim()}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`);
     const ly = plot.top + 10 + n * 22;
-    out.push(`<rect x="${legendX}" y="${ly - 9}" width="14" height="4" fill="${color}"/>`);
+    out.push(`<line x1="${legendX}" y1="${ly - 7}" x2="${legendX + 14}" y2="${ly - 7}" stroke="${color}" stroke-width="3"${dash}/>`);
     out.push(`<text x="${legendX + 20}" y="${ly - 3}" fill="${COLORS.text}">${escapeXml(s.label)}</text>`);
   });
   out.push('</svg>');

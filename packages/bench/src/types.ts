@@ -4,6 +4,7 @@
  * JSON file is this Report serialised as is.
  */
 import type { EngineCeiling } from './ceiling.js';
+import type { CurvePoint } from './latency-curve.js';
 
 /** The scenarios, in the order they are run and shown. */
 export const SCENARIOS = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client', 'idle-1k', 'idle-10k', 'herd', 'cpu-task', 'c10k', 'ws-echo', 'ws-broadcast', 'ws-idle-10k'] as const;
@@ -166,4 +167,6 @@ export interface Report {
   settings: { rateRps?: number | null; durationS: number; warmupS: number; connections: number | null; benchFile: string; benchFileBytes: number; root: string };
   scenarios: ScenarioName[];
   rows: Row[];
+  /** The latency-vs-offered-load curve (latency-curve.ts), when it ran. */
+  curve?: CurvePoint[];
 }
