@@ -10,7 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import chalk from 'chalk';
 import { REPO_ROOT } from '@course/testkit';
-import { describeCeiling, measureEngineCeiling } from './ceiling.js';
+import { describeCeiling, measureEngineCeilings } from './ceiling.js';
 import { CURVE_MODELS, CURVE_RATES, runLatencyCurve, type CurvePoint } from './latency-curve.js';
 import { describePinning, prepareMachine, serverPrefix } from './machine.js';
 import { parseOptions, parseOrExit, USAGE, type BenchOptions } from './options.js';
@@ -77,8 +77,9 @@ async function main(): Promise<void> {
   console.log(chalk.bold(`bench: ${runs.length} runs, ${opts.durationS} s of load each after ${warmupS} s warm-up, on ${BENCH_PATH} (${benchFileBytes} bytes)`));
   console.log(chalk.dim(`${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}; ${describePinning(machine)}`));
   console.log(chalk.dim(`load generator: ${engine.name} — ${engine.description}`));
-  const ceiling = opts.ceilingS > 0 ? await measureEngineCeiling(engine, prefix, opts.ceilingS) : null;
-  if (ceiling) console.log(chalk.dim(describeCeiling(ceiling)));
+  // Every engine's ceiling, not only this run's: the header then shows which engine can measure what.
+  const ceilings = opts.ceilingS > 0 ? await measureEngineCeilings(Object.values(ENGINES), prefix, opts.ceilingS) : [];
+  for (const c of ceilings) console.log(chalk.dim(describeCeiling(c) + (c.engine === engine.name ? ' ← this run' : '')));
   console.log('');
 
   const progress = new Progress(process.stderr, runs.length);
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
     command: ['pnpm bench', ...process.argv.slice(2).filter((a) => a !== '--')].join(' '),
     machine,
     engine: { name: engine.name, description: engine.description },
-    ceiling,
+    ceilings,
     settings: { rateRps: opts.rateRps, durationS: opts.durationS, warmupS, connections: opts.connections, benchFile: BENCH_PATH, benchFileBytes, root },
     scenarios: opts.scenarios.filter((s) => rowsOf({ rows } as Report, s).length > 0),
     rows,

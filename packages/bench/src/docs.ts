@@ -12,11 +12,17 @@
  *   <!-- /bench:source -->                            engine, linking the full report
  *   <!-- bench:report -->                             the whole report, headings one level down
  *   <!-- /bench:report -->
+ *   <!-- bench:ceilings -->                           every engine's ceiling against the canned server
+ *   <!-- /bench:ceilings -->
+ *   <!-- bench:curve -->                              the latency-vs-offered-load table and chart
+ *   <!-- /bench:curve -->
  *
  * In a mode, spaces are written as dashes (`06-reactor-pool:fib-inline`). Markers inside fenced
  * code are examples and stay as they are. Pure: `refreshText` maps text to text; refresh.ts does
  * the I/O.
  */
+import { ceilingTable } from './ceiling.js';
+import { curveTable } from './latency-curve.js';
 import { describePinning } from './machine.js';
 import { MODELS } from './plan.js';
 import { chartFileName, markdownTable, renderMarkdown, rowsOf, verdictCells } from './report.js';
@@ -24,7 +30,7 @@ import { headlineFor } from './table.js';
 import { SCENARIOS, type Report, type ScenarioName } from './types.js';
 import { herdLegend, targetVerdicts } from './verdicts.js';
 
-const BLOCK = /<!-- bench:(table|chart|verdicts|source|report)((?: [^>]*?)?) -->\n[\s\S]*?<!-- \/bench:\1 -->/g;
+const BLOCK = /<!-- bench:(table|chart|verdicts|source|report|ceilings|curve)((?: [^>]*?)?) -->\n[\s\S]*?<!-- \/bench:\1 -->/g;
 
 /** The provenance line under a copied block. `reportLink` is the Markdown report, relative to the doc. */
 export function provenance(report: Report, reportLink: string): string {
@@ -52,6 +58,16 @@ function render(kind: string, args: string, report: Report, reportLink: string):
       .replace(/\]\(((?!https?:|\/|#)[^)]+)\)/g, `](${dir}$1)`);
   }
   if (kind === 'source') return provenance(report, reportLink);
+  if (kind === 'ceilings') {
+    if (!report.ceilings?.length) throw new Error('the report has no engine ceilings (it ran with --ceiling 0)');
+    return ceilingTable(report.ceilings, report.engine.name);
+  }
+  if (kind === 'curve') {
+    if (!report.curve?.length) throw new Error('the report has no latency curve (run with --engine reactor)');
+    const dir = reportLink.includes('/') ? reportLink.slice(0, reportLink.lastIndexOf('/') + 1) : '';
+    const name = reportLink.slice(dir.length).replace(/\.md$/, '');
+    return [curveTable(report.curve), '', `![latency vs offered load, open loop](${dir}${name}-latency-curve.svg)`].join('\n');
+  }
   if (kind === 'verdicts') {
     const v = targetVerdicts(report.rows);
     if (v.length === 0) throw new Error('the report has no step 06 targets (run keepalive, burst or idle-10k with 06)');

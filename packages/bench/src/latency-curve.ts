@@ -31,6 +31,29 @@ export interface CurvePoint {
   reason?: string;
 }
 
+export const CURVE_TITLE = `latency-curve: open loop at rising offered rates, ${CURVE_CONNECTIONS} connections, p50 and p99 timed from when each request was due`;
+
+/** The points as a Markdown table: a row per rate, served/s and p50/p99 per model. Pure. */
+export function curveTable(points: readonly CurvePoint[]): string {
+  const models = [...new Set(points.map((p) => p.model))];
+  const rates = [...new Set(points.map((p) => p.rate))].sort((a, b) => a - b);
+  const ms = (v: number | null) => (v === null ? '—' : v < 10 ? v.toFixed(2) : Math.round(v).toLocaleString('en-US'));
+  const lines = [
+    `| offered req/s | ${models.map((m) => `${m} served/s | p50 ms | p99 ms`).join(' | ')} |`,
+    `| ---: | ${models.map(() => '---: | ---: | ---:').join(' | ')} |`,
+  ];
+  for (const rate of rates) {
+    const cells = models.map((m) => {
+      const p = points.find((q) => q.model === m && q.rate === rate);
+      if (!p) return '— | — | —';
+      if (p.reason) return `not run: ${p.reason} | | `;
+      return `${Math.round(p.achieved).toLocaleString('en-US')}${p.errors ? ` (${p.errors} errors)` : ''} | ${ms(p.p50Ms)} | ${ms(p.p99Ms)}`;
+    });
+    lines.push(`| ${rate.toLocaleString('en-US')} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 /** Run every model at every rate: `models × rates` runs of `durationS` each. */
 export async function runLatencyCurve(engine: LoadEngine, opts: {
   models: readonly ModelName[]; rates: readonly number[]; durationS: number; root: string; prefix: string[];

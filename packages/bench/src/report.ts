@@ -6,8 +6,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { describeCeiling } from './ceiling.js';
-import { latencyCurveSvg } from './latency-curve.js';
+import { ceilingTable } from './ceiling.js';
+import { CURVE_TITLE, curveTable, latencyCurveSvg } from './latency-curve.js';
 import { describePinning } from './machine.js';
 import { C10K_IDLE, SCENARIO_SPECS, modeLabel } from './plan.js';
 import { barChartSvg, lineChartSvg, type Chart, type LineChart } from './svg.js';
@@ -88,8 +88,6 @@ export function markdownTable(scenario: ScenarioName, rows: readonly Row[]): str
   return lines.join('\n');
 }
 
-const capitalize = (t: string) => t.charAt(0).toUpperCase() + t.slice(1);
-
 export function renderMarkdown(report: Report, name = 'latest'): string {
   const m = report.machine;
   const s = report.settings;
@@ -98,7 +96,7 @@ export function renderMarkdown(report: Report, name = 'latest'): string {
     '',
     `\`${report.command}\` on ${report.date}: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ${m.platform}.`,
     `${describePinning(m)}. Load generator: ${report.engine.name} (${report.engine.description}).`,
-    ...(report.ceiling ? ['', `${capitalize(describeCeiling(report.ceiling))}: a row near it measured the engine, not the server.`, ''] : []),
+    ...(report.ceilings?.length ? ['', 'Engine ceilings, measured first (each engine against the canned server, keep-alive, on the client core): a row near its engine\'s figure measured the engine, not the server.', '', ceilingTable(report.ceilings, report.engine.name), ''] : []),
     ...(s.rateRps ? [`Open loop: ${s.rateRps} requests/s offered in all, each timed from when it was due (wrk2 style).`] : []),
     `Each run: ${s.warmupS} s warm-up, then ${s.durationS} s of load on \`${s.benchFile}\` (${s.benchFileBytes} bytes). ` +
       'Server CPU is the whole process tree (threads and children) from /proc; requests per CPU-second = responses ÷ server CPU seconds. ' +
@@ -115,6 +113,9 @@ export function renderMarkdown(report: Report, name = 'latest'): string {
     if (notes.length) out.push(...notes.map((n) => `- ${n}`), '');
     if (scenario === 'herd') out.push(...herdLegend(rows).map((n) => `- ${n}`), '');
     out.push(`${flagsLine(rows)}`, '', `![${scenario}: ${headlineFor(scenario, rows).label}](${chartFileName(name, scenario)})`, '');
+  }
+  if (report.curve && report.curve.length > 0) {
+    out.push('## latency-curve', '', CURVE_TITLE + '.', '', curveTable(report.curve), '', `![latency vs offered load](${name}-latency-curve.svg)`, '');
   }
   const verdicts = targetVerdicts(report.rows);
   if (verdicts.length > 0) {

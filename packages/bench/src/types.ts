@@ -162,8 +162,8 @@ export interface Report {
   machine: Machine;
   /** The load generator of every load phase. */
   engine: { name: string; description: string };
-  /** The engine's own ceiling against the canned server, measured before the runs; null when skipped (--ceiling 0). */
-  ceiling?: EngineCeiling | null;
+  /** Every engine's own ceiling against the canned server, measured before the runs; empty when skipped (--ceiling 0). */
+  ceilings?: EngineCeiling[];
   settings: { rateRps?: number | null; durationS: number; warmupS: number; connections: number | null; benchFile: string; benchFileBytes: number; root: string };
   scenarios: ScenarioName[];
   rows: Row[];

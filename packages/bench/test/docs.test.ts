@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ceilingOf } from '../src/ceiling.js';
 import { refreshText } from '../src/docs.js';
 import { MODELS, planRuns } from '../src/plan.js';
 import { courseTextFiles } from '../src/refresh.js';
@@ -65,12 +66,37 @@ describe('refreshText', () => {
   });
 });
 
+// What a full run with --engine reactor adds beside the rows: the engines' ceilings and the curve.
+const fullRunExtras = {
+  ceilings: [ceilingOf('autocannon', 70_000, 2, 1.9, 50), ceilingOf('reactor', 150_000, 2, 1.9, 50)],
+  curve: [{ model: '05-epoll-native' as const, rate: 5000, achieved: 5000, p50Ms: 0.2, p99Ms: 0.9, errors: 0 }],
+};
+
+describe('the ceilings and curve blocks', () => {
+  it('write every engine\'s ceiling and the curve\'s table with its chart', () => {
+    const doc = '<!-- bench:ceilings -->\nold\n<!-- /bench:ceilings -->\n<!-- bench:curve -->\nold\n<!-- /bench:curve -->\n';
+    const r = refreshText(doc, reportOf([], { ...fullRunExtras, engine: { name: 'reactor', description: 'd' } }), 'bench/latest.md');
+    expect(r.problems).toEqual([]);
+    expect(r.text).toContain('| **reactor** (this run) | 75,000 | 95% | ×2.14 |');
+    expect(r.text).toContain('| 5,000 | 5,000 | 0.20 | 0.90 |');
+    expect(r.text).toContain('](bench/latest-latency-curve.svg)');
+  });
+
+  it('say what is missing when the report has neither', () => {
+    const doc = '<!-- bench:ceilings -->\nold\n<!-- /bench:ceilings -->\n<!-- bench:curve -->\nold\n<!-- /bench:curve -->\n';
+    expect(refreshText(doc, reportOf([]), 'bench/latest.md').problems).toEqual([
+      'line 1: the report has no engine ceilings (it ran with --ceiling 0)',
+      'line 4: the report has no latency curve (run with --engine reactor)',
+    ]);
+  });
+});
+
 describe('the course text\'s bench blocks', () => {
   it('name only scenarios and rows the plan runs, so a full run fills every one of them', () => {
     const planned = planRuns([...SCENARIOS], [...MODELS], { pinned: true, connections: null })
       .map((r) => row(r.spec.model, r.scenario, { mode: r.spec.mode, requestsPerServerCpuSec: 1, herd: { members: 1, connections: 1, wakeupsPerConnection: 1 } }));
     const problems = courseTextFiles().flatMap((file) =>
-      refreshText(readFileSync(file, 'utf8'), reportOf(planned), 'bench/latest.md').problems.map((p) => `${file} ${p}`));
+      refreshText(readFileSync(file, 'utf8'), reportOf(planned, fullRunExtras), 'bench/latest.md').problems.map((p) => `${file} ${p}`));
     expect(problems).toEqual([]);
   });
 });

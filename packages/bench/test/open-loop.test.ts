@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ceilingOf, describeCeiling } from '../src/ceiling.js';
+import { ceilingOf, ceilingTable, describeCeiling } from '../src/ceiling.js';
 import { ENGINES, ENGINE_NAMES } from '../src/engines/index.js';
 import { parseOptions, UsageError } from '../src/options.js';
 import { renderMarkdown } from '../src/report.js';
@@ -63,11 +63,20 @@ describe('the engine ceiling', () => {
     expect(describeCeiling(c)).toBe('engine ceiling: 85,000 req/s at 95% of its core (reactor, 50 keep-alive connections against the canned server for 2 s)');
   });
 
-  it('heads the Markdown report when measured, and is absent when skipped', () => {
-    const md = renderMarkdown(reportOf(keepaliveRows(), { ceiling: c }));
-    expect(md).toContain('Engine ceiling: 85,000 req/s at 95% of its core (reactor, 50 keep-alive');
-    expect(md.indexOf('Engine ceiling')).toBeLessThan(md.indexOf('## keepalive'));
-    expect(renderMarkdown(reportOf(keepaliveRows(), { ceiling: null }))).not.toContain('ceiling');
+  it('heads the Markdown report as a table of every engine, this run\'s marked, and is absent when skipped', () => {
+    const ceilings = [ceilingOf('autocannon', 74_000, 2, 1.96, 50), ceilingOf('wrk', 150_000, 2, 1.0, 50), c];
+    const md = renderMarkdown(reportOf(keepaliveRows(), { ceilings, engine: { name: 'reactor', description: 'd' } }));
+    expect(md).toContain('| autocannon | 37,000 | 98% | ×1.00 |');
+    expect(md).toContain('| wrk | 75,000 | 50% | ×2.03 |');
+    expect(md).toContain('| **reactor** (this run) | 85,000 | 95% | ×2.30 |');
+    expect(md.indexOf('Engine ceilings')).toBeLessThan(md.indexOf('## keepalive'));
+    expect(renderMarkdown(reportOf(keepaliveRows(), { ceilings: [] }))).not.toContain('ceiling');
+  });
+
+  it('names an engine that could not be measured, and why', () => {
+    const missing = { ...ceilingOf('wrk', 0, 0, 0, 50), reason: 'wrk is not installed' };
+    expect(describeCeiling(missing)).toBe('engine ceiling: wrk not measured (wrk is not installed)');
+    expect(ceilingTable([missing], 'reactor')).toContain('| wrk | not measured: wrk is not installed |');
   });
 
   it('states an open loop in the header', () => {
