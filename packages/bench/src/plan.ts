@@ -22,6 +22,8 @@ export const FIB_INLINE_APP = fileURLToPath(new URL('./apps/fib-inline.js', impo
 export const WS_BENCH_APP = fileURLToPath(new URL('./apps/ws-bench.js', import.meta.url));
 /** Messages of the ws-echo scenario, bytes. */
 export const WS_ECHO_BYTES = 64;
+/** Lines of the framed-echo scenario, bytes with the \n: the same size as ws-echo's messages. */
+export const LINE_ECHO_BYTES = 64;
 /** Broadcast rounds of the ws-broadcast scenario (median and max are reported). */
 export const WS_BROADCASTS = 20;
 
@@ -97,6 +99,11 @@ export const SCENARIO_SPECS: Record<ScenarioName, ScenarioSpec> = {
     name: 'herd', connections: HERD_CONNECTIONS, pipelining: 1, style: 'in-flight', churn: true,
     title: `herd: ${HERD_CONNECTIONS} sequential connections to a pool of N blocked in accept — wake-ups per connection`,
     headline: { label: 'wake-ups per connection', unit: 'wake-ups', better: 'lower' },
+  },
+  'framed-echo': {
+    name: 'framed-echo', connections: 50, pipelining: 1, style: 'in-flight', churn: false,
+    title: 'framed-echo: 50 TCP connections, line codec, one 64-byte line in flight on each, echoed',
+    headline: { label: 'messages per server-CPU-second', unit: 'msg/CPU-s', better: 'higher' },
   },
   'ws-echo': {
     name: 'ws-echo', connections: 50, pipelining: 1, style: 'in-flight', churn: false,
@@ -179,6 +186,10 @@ const reactorPoolWs: ModeSpec = {
   model: '06-reactor-pool', mode: '',
   args: (ctx) => [...(ctx.pinned ? ['--reactors', '1', '--workers', '1'] : []), '--app', WS_BENCH_APP],
 };
+/** framed-echo: TCP echo through the line codec (every model's `--protocol echo --codec line`); node:http's baseline splits lines itself. */
+const lineArgs = ['--protocol', 'echo', '--codec', 'line'];
+const nodeLineEcho: ModeSpec = { model: 'node-http', mode: 'net line echo', args: () => lineArgs };
+const withLines = (base: ModeSpec): ModeSpec => ({ ...base, args: (ctx) => [...base.args(ctx), ...lineArgs] });
 /** One io_uring proactor on one thread: 05's single reactor with completions instead of readiness. */
 const proactor: ModeSpec = { model: '07-io-uring', mode: '', args: () => [] };
 /** node:http computes /api/fib on its one event loop: the single reactor every Node user already has. */
@@ -209,7 +220,7 @@ export const PLAN: Record<ScenarioName, readonly ModeSpec[]> = {
   // The blocking models answer a pipelined read the same way (one writev for all of it) and
   // learn nothing new here: keepalive and slow-client already show where they stand.
   pipelined: [nodeHttp, busyPoll, epoll, reactorPool, proactor],
-  burst: [nodeHttp, busyPoll, epoll, reactorPool],
+  burst: [nodeHttp, busyPoll, epoll, reactorPool, proactor],
   churn: [nodeHttp, blocking, forkPerConnection, prefork, threadPerConnection, threadPool, busyPoll, epoll, reactorPool, proactor],
   'slow-client': [nodeHttp, blocking, prefork, threadPool, busyPoll, epoll, reactorPool],
   'idle-1k': [nodeHttp, blocking, forkPerConnection, threadPerConnection, busyPoll, epoll, reactorPool, proactor],
@@ -219,6 +230,8 @@ export const PLAN: Record<ScenarioName, readonly ModeSpec[]> = {
   herd: [...herdModes.filter((m) => m.model === '02-fork'), ...herdModes.filter((m) => m.model === '03-threads')],
   'cpu-task': [nodeHttpInline, reactorPoolWorkers, reactorPoolInline],
   c10k: c10kModes,
+  // Framed TCP (issue: framing codecs): the same echo through each event loop's codec path.
+  'framed-echo': [nodeLineEcho, ...[epoll, reactorPool, proactor].map(withLines)],
   // Long-lived connections: the `ws` package on node:http against step 06's push API.
   'ws-echo': [nodeHttp, reactorPoolWs],
   'ws-broadcast': [nodeHttp, reactorPoolWs],

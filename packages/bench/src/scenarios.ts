@@ -5,15 +5,15 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
-  childrenOf, connectionLimits, holdStalledRequest, memAvailableKb, openIdleConnections, probe, runChurn, startFibClients,
+  childrenOf, connectionLimits, holdStalledRequest, memAvailableKb, openIdleConnections, probe, runChurn, runLineEcho, startFibClients,
   treePssKb, treeSyscalls, treeUsage, voluntarySwitches, type RunningServer,
 } from '@course/testkit';
 import type { EngineResult, LoadEngine, LoadShape } from './engine.js';
-import { BENCH_PATH, FIB_CLIENTS, FIB_N, SCENARIO_SPECS, modeLabel, type PlannedRun } from './plan.js';
+import { BENCH_PATH, FIB_CLIENTS, FIB_N, LINE_ECHO_BYTES, SCENARIO_SPECS, modeLabel, type PlannedRun } from './plan.js';
 import { exitDescription, startTarget, UsageSampler, type Usage } from './target.js';
 import type { Row } from './types.js';
 import { idleCapacityProblem } from './verdicts.js';
-import { wsScenario } from './ws-scenarios.js';
+import { measureEcho, wsScenario } from './ws-scenarios.js';
 
 /** Settings shared by every run. */
 export interface RunEnv {
@@ -99,6 +99,10 @@ async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
       case 'cpu-task':
         await cpuTaskScenario(server, row, env);
         break;
+      case 'framed-echo':
+        // Raw TCP with the line codec: the engines speak HTTP, so testkit's line client loads it.
+        await measureEcho(server, row, env, (seconds) => runLineEcho(server.port, server.host, row.connections, LINE_ECHO_BYTES, seconds));
+        break;
       case 'ws-echo':
       case 'ws-broadcast':
       case 'ws-idle-10k':
@@ -152,7 +156,7 @@ async function loadScenario(server: RunningServer, row: Row, env: RunEnv, before
 
 /** Whether a scenario's load comes from the engine (the others hold raw sockets only). */
 function usesEngine(run: PlannedRun): boolean {
-  return !['idle-1k', 'idle-10k', 'herd', 'ws-echo', 'ws-broadcast', 'ws-idle-10k'].includes(run.scenario);
+  return !['idle-1k', 'idle-10k', 'herd', 'framed-echo', 'ws-echo', 'ws-broadcast', 'ws-idle-10k'].includes(run.scenario);
 }
 
 /** The load a row's scenario asks the engine for. Pure. */

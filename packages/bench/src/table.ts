@@ -30,7 +30,8 @@ export function headline(row: Row): number | null {
     case 'idle-10k': return row.idle?.pssPerConnectionKb ?? row.idle?.rssPerConnectionKb ?? null;
     case 'cpu-task': return row.latencyP99Ms;
     case 'herd': return row.herd?.wakeupsPerConnection ?? null;
-    case 'c10k': return row.requestsPerServerCpuSec;
+    case 'c10k':
+    case 'framed-echo': return row.requestsPerServerCpuSec;
     case 'ws-echo': return row.ws?.messagesPerServerCpuSec ?? null;
     case 'ws-broadcast': return row.ws?.cpuMsPerBroadcast?.median ?? null;
     case 'ws-idle-10k': return row.ws?.rssPerConnectionKb ?? null;
@@ -131,6 +132,13 @@ export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column
         { header: 'req/CPU-s', value: (r) => r.requestsPerServerCpuSec, format: int, better: 'higher' },
         { header: 'p99 ms', value: (r) => r.latencyP99Ms, format: ms, better: 'lower' },
         errors, rss,
+      ];
+    case 'framed-echo':
+      return [
+        { header: 'connections', value: (r) => r.connections, format: int },
+        { header: 'msg/s', value: (r) => r.requestsPerSec, format: int, better: 'higher' },
+        { header: 'msg/CPU-s', value: (r) => r.requestsPerServerCpuSec, format: int, better: 'higher' },
+        errors, rss, ratio,
       ];
     case 'ws-echo':
       return [

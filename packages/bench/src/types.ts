@@ -7,7 +7,7 @@ import type { EngineCeiling } from './ceiling.js';
 import type { CurvePoint } from './latency-curve.js';
 
 /** The scenarios, in the order they are run and shown. */
-export const SCENARIOS = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client', 'idle-1k', 'idle-10k', 'herd', 'cpu-task', 'c10k', 'ws-echo', 'ws-broadcast', 'ws-idle-10k'] as const;
+export const SCENARIOS = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client', 'idle-1k', 'idle-10k', 'herd', 'cpu-task', 'c10k', 'framed-echo', 'ws-echo', 'ws-broadcast', 'ws-idle-10k'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /**

@@ -35,21 +35,8 @@ export async function wsScenario(server: RunningServer, row: Row, env: RunEnv): 
     row.ws = { clients: clients.length };
     switch (row.scenario) {
       case 'ws-echo': {
-        env.onPhase('warm-up', env.warmupS);
-        await runWebSocketEcho(clients, WS_ECHO_BYTES, env.warmupS);
-        await sleep(100);
-        env.onPhase('load', env.durationS);
-        const sampler = new UsageSampler(server.pid);
-        const r = await runWebSocketEcho(clients, WS_ECHO_BYTES, env.durationS);
-        const usage = sampler.stop();
-        row.durationS = r.durationS;
-        row.totalRequests = r.messages;
-        row.requestsPerSec = r.messages / r.durationS;
-        row.serverCpuSeconds = usage.serverCpuSeconds;
-        row.clientCpuSeconds = usage.clientCpuSeconds;
-        row.peakRssKb = usage.peakRssKb;
-        row.requestsPerServerCpuSec = usage.serverCpuSeconds > 0 ? r.messages / usage.serverCpuSeconds : null;
-        row.ws.messages = r.messages;
+        await measureEcho(server, row, env, (seconds) => runWebSocketEcho(clients, WS_ECHO_BYTES, seconds));
+        row.ws.messages = row.totalRequests;
         row.ws.messagesPerServerCpuSec = row.requestsPerServerCpuSec;
         break;
       }
@@ -85,6 +72,29 @@ export async function wsScenario(server: RunningServer, row: Row, env: RunEnv): 
   } finally {
     opened.release();
   }
+}
+
+/**
+ * A message echo's load phase (ws-echo, framed-echo): warm up, then run `echo` for the duration
+ * while sampling the server, and fill in the row: messages as requests, per second and per
+ * server-CPU-second.
+ */
+export async function measureEcho(server: RunningServer, row: Row, env: RunEnv, echo: (seconds: number) => Promise<{ messages: number; durationS: number; errors?: number }>): Promise<void> {
+  env.onPhase('warm-up', env.warmupS);
+  await echo(env.warmupS);
+  await sleep(100);
+  env.onPhase('load', env.durationS);
+  const sampler = new UsageSampler(server.pid);
+  const r = await echo(env.durationS);
+  const usage = sampler.stop();
+  row.errors += r.errors ?? 0;
+  row.durationS = r.durationS;
+  row.totalRequests = r.messages;
+  row.requestsPerSec = r.messages / r.durationS;
+  row.serverCpuSeconds = usage.serverCpuSeconds;
+  row.clientCpuSeconds = usage.clientCpuSeconds;
+  row.peakRssKb = usage.peakRssKb;
+  row.requestsPerServerCpuSec = usage.serverCpuSeconds > 0 ? r.messages / usage.serverCpuSeconds : null;
 }
 
 function median(xs: number[]): number {

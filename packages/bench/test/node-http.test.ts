@@ -1,7 +1,8 @@
 /** The node:http baseline honours the same CLI contract as the models and is a competent static server. */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { echoRoundTrip, exchange, makeTempSite, randomPayload, request, startCommand, type RunningServer, type TempSite } from '@course/testkit';
+import { echoRoundTrip, exchange, makeTempSite, randomPayload, request, runLineEcho, startCommand, type RunningServer, type TempSite } from '@course/testkit';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /** The compiled baseline, as the bench runs it (tests spawn dist/, never src/). */
@@ -88,7 +89,31 @@ describe('node-http baseline', () => {
     }
   });
 
+  it('echoes whole lines with --codec line (the framed-echo peer), and testkit\'s line load counts them', async () => {
+    const echo = await startCommand([process.execPath, NODE_HTTP_MAIN, '--port', '0', '--protocol', 'echo', '--codec', 'line']);
+    try {
+      // A line split over three writes comes back once it is complete, as one line.
+      const got = await new Promise<string>((resolve, reject) => {
+        const sock = connect({ port: echo.port, host: '127.0.0.1' }, async () => {
+          for (const part of ['hel', 'lo\nwor', 'ld\n']) { sock.write(part); await new Promise((r) => setTimeout(r, 20)); }
+        });
+        let text = '';
+        sock.setEncoding('latin1');
+        sock.on('data', (d: string) => { text += d; if (text.split('\n').length === 3) { sock.destroy(); resolve(text); } });
+        sock.on('error', reject);
+      });
+      expect(got).toBe('hello\nworld\n');
+      const r = await runLineEcho(echo.port, '127.0.0.1', 4, 64, 0.3);
+      expect(r.errors).toBe(0);
+      expect(r.messages).toBeGreaterThan(4);
+    } finally {
+      await echo.stop();
+    }
+  });
+
   it.each([
+    [['--codec', 'line'], '--codec frames TCP: it needs --protocol echo, got http'],
+    [['--protocol', 'echo', '--codec', 'fixed:4'], '--codec expects line or none here'],
     [['--bogus', '1'], 'unknown flag --bogus'],
     [['--port', '70000'], '--port expects an integer from 0 to 65535'],
     [['--host', 'example.com'], '--host expects an IPv4 or IPv6 address'],

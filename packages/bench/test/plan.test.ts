@@ -13,6 +13,18 @@ describe('planRuns', () => {
     expect(new Set(runs.filter((r) => r.scenario === 'keepalive').map((r) => r.spec.model))).toEqual(new Set(MODELS));
   });
 
+  it('runs framed-echo through each event loop\'s line codec against node:net\'s line echo, and 07 in burst', () => {
+    const runs = planRuns(['framed-echo', 'burst'], MODELS, { pinned: true, connections: null });
+    const framed = runs.filter((r) => r.scenario === 'framed-echo').map((r) => [r.spec.model, r.args.join(' ')]);
+    expect(framed).toEqual([
+      ['node-http', '--protocol echo --codec line'],
+      ['05-epoll-native', '--protocol echo --codec line'],
+      ['06-reactor-pool', '--reactors 1 --workers 1 --protocol echo --codec line'],
+      ['07-io-uring', '--protocol echo --codec line'],
+    ]);
+    expect(runs.filter((r) => r.scenario === 'burst').map((r) => r.spec.model)).toContain('07-io-uring');
+  });
+
   it('keeps only the chosen models and scenarios', () => {
     const runs = planRuns(['churn'], ['node-http', '02-fork'], { pinned: true, connections: null });
     expect(runs.map((r) => `${r.spec.model}/${r.spec.mode}`)).toEqual(['node-http/', '02-fork/per-connection', '02-fork/prefork']);

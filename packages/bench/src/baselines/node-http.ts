@@ -6,7 +6,10 @@
  * "CPU work inline on a single reactor" of the cpu-task scenario. With the `ws` package it is the
  * WebSocket peer of the ws scenarios too (ws-bench.ts).
  *
- *   node dist/baselines/node-http.js [--port N] [--host H] [--root DIR] [--protocol http|echo]
+ *   node dist/baselines/node-http.js [--port N] [--host H] [--root DIR] [--protocol http|echo] [--codec line]
+ *
+ * With `--protocol echo --codec line` it is the framed-echo scenario's peer: what a Node user
+ * writes to echo lines (split the stream on \n, write each line back).
  *
  * Everything here runs on the main thread (node:http's event loop).
  */
@@ -28,11 +31,13 @@ interface Options {
   host: string;
   root: string;
   protocol: 'http' | 'echo';
+  /** echo: 'line' echoes whole lines; 'none' pipes bytes back as they come. */
+  codec: 'none' | 'line';
 }
 
 /** Parse argv the way the models do: one line naming a bad flag, exit code 2. */
 function parseArgs(argv: readonly string[]): Options {
-  const opts: Options = { port: 8080, host: '127.0.0.1', root: DEFAULT_ROOT, protocol: 'http' };
+  const opts: Options = { port: 8080, host: '127.0.0.1', root: DEFAULT_ROOT, protocol: 'http', codec: 'none' };
   const bad = (msg: string): never => {
     process.stderr.write(`${NAME}: ${msg}\n`);
     process.exit(2);
@@ -41,14 +46,14 @@ function parseArgs(argv: readonly string[]): Options {
     const arg = argv[i]!;
     if (arg === '--') continue;
     if (arg === '--help' || arg === '-h') {
-      process.stdout.write(`usage: node dist/baselines/node-http.js [--port N] [--host H] [--root DIR] [--protocol http|echo]\n`);
+      process.stdout.write(`usage: node dist/baselines/node-http.js [--port N] [--host H] [--root DIR] [--protocol http|echo] [--codec line]\n`);
       process.exit(0);
     }
     if (!arg.startsWith('--')) bad(`unexpected argument "${arg}" (flags look like --port 8080)`);
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq === -1 ? undefined : eq);
     const raw = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (!['port', 'host', 'root', 'protocol'].includes(name)) bad(`unknown flag --${name}`);
+    if (!['port', 'host', 'root', 'protocol', 'codec'].includes(name)) bad(`unknown flag --${name}`);
     if (raw === undefined || raw === '') bad(`--${name} needs a value`);
     const value = raw!;
     switch (name) {
@@ -71,11 +76,16 @@ function parseArgs(argv: readonly string[]): Options {
         if (value !== 'http' && value !== 'echo') bad(`--protocol expects one of http|echo, got "${value}"`);
         opts.protocol = value as 'http' | 'echo';
         break;
+      case 'codec':
+        if (value !== 'line' && value !== 'none') bad(`--codec expects line or none here (the baseline frames lines only), got "${value}"`);
+        opts.codec = value as 'none' | 'line';
+        break;
     }
   }
   let isDir = false;
   try { isDir = statSync(opts.root).isDirectory(); } catch { /* reported below */ }
   if (!isDir) bad(`--root: "${opts.root}" is not a directory`);
+  if (opts.codec !== 'none' && opts.protocol !== 'echo') bad(`--codec frames TCP: it needs --protocol echo, got ${opts.protocol}`);
   opts.root = resolve(opts.root);
   return opts;
 }
@@ -203,6 +213,17 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse): 
   res.end(req.method === 'HEAD' ? undefined : f.body);
 }
 
+/** Echo each complete line (\n-terminated) back as one write; a partial line waits for its end. */
+function echoLines(sock: Socket): void {
+  let pending = '';
+  sock.setEncoding('latin1');
+  sock.on('data', (chunk: string) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) sock.write(line + '\n', 'latin1');
+  });
+}
+
 function main(): void {
   const opts = parseArgs(process.argv.slice(2));
   const sockets = new Set<Socket>();
@@ -214,7 +235,8 @@ function main(): void {
         sockets.add(sock);
         sock.on('close', () => sockets.delete(sock));
         sock.on('error', () => { /* the peer reset: close follows */ });
-        sock.pipe(sock);
+        if (opts.codec === 'line') echoLines(sock);
+        else sock.pipe(sock);
       });
 
   if (opts.protocol === 'http') attachWebSocketBench(server as ReturnType<typeof createServer>); // the ws scenarios' peer
