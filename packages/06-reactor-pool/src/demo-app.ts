@@ -106,7 +106,7 @@ const MAX_NICK = 24;
 const MAX_TEXT = 500;
 
 /** The TCP side's framing: one line per message, `\n` or `\r\n` (nc, telnet); a longer line closes the connection. */
-export const codec = 'line:max=2048';
+export const codec = 'line:max=4096';
 
 /** Per connection (conn.context). `line`: a TCP chat user. */
 type Peer = { kind: 'stats' } | { kind: 'chat' | 'line'; nick: string | null };

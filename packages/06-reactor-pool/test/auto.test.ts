@@ -18,8 +18,8 @@ import { REPO_ROOT, openSocket, request, startServer, until, waitForClose, type 
 import { KeepAlive, LineReader, PKG } from './helpers.js';
 
 const INDEX = readFileSync(join(REPO_ROOT, 'site', 'index.html'));
-/** The demo app's codec export (src/demo-app.ts): `line:max=2048`. */
-const MAX_LINE = 2048;
+/** The demo app's codec export (src/demo-app.ts): `line:max=4096`. */
+const MAX_LINE = 4096;
 const HEADER_TIMEOUT_MS = 1000;
 
 /** Lines from `reader` until one matches `re` (the chat interleaves joins, rosters, other users). */
@@ -128,7 +128,7 @@ describe('--protocol auto: one port, every protocol', () => {
     big.sock.write('x'.repeat(MAX_LINE + 100)); // no newline can make this a line any more
     await waitForClose(big.sock, 20_000);
     // The log line names the connection and the reason (stderr is a pipe: it may trail the close).
-    const why = /closing connection \d+\/\d+ \(127\.0\.0\.1\): \d+ bytes without a delimiter exceed max frame 2048 \(codec line:max=2048\)/;
+    const why = /closing connection \d+\/\d+ \(127\.0\.0\.1\): \d+ bytes without a delimiter exceed max frame 4096 \(codec line:max=4096\)/;
     await until(() => why.test(server.stderr()), 20_000, 'the oversize line logged');
 
     // Everyone else carries on.
