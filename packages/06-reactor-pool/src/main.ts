@@ -39,10 +39,10 @@ const opts = parseCommandLine(PKG, {
   'idle-timeout-ms': { kind: 'int', default: 60_000, min: 1, max: 3_600_000, help: 'close a keep-alive connection idle this long' },
   'drain-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'on SIGTERM, wait this long for in-flight responses' },
   'max-backpressure': { kind: 'int', default: 1024 * 1024, min: 1, max: 1 << 30, help: 'unsent bytes at which frames to a WebSocket are dropped (counted in stats)' },
-  app: { kind: 'string', default: '', help: `the app module every thread loads (compiled .js); none given: ${DEMO_APP} (with --protocol echo: no app, the bare echo)` },
+  app: { kind: 'string', default: DEMO_APP, help: 'the app module every thread loads (compiled .js); with --protocol echo, the demo is left out (the bare echo)' },
 });
 
-if (opts.app !== '' && !existsSync(opts.app)) {
+if (!existsSync(opts.app)) {
   log(`${PKG}: --app: "${opts.app}" does not exist`);
   exitNow(2);
 }
@@ -70,7 +70,8 @@ try {
     headerTimeoutMs: opts['header-timeout-ms'],
     idleTimeoutMs: opts['idle-timeout-ms'],
     drainTimeoutMs: opts['drain-timeout-ms'],
-    ...(opts.app === '' ? {} : { app: opts.app }), // none: createServer's default for the protocol
+    // The demo under --protocol echo would be its line chat: leave the app to createServer's default (none).
+    ...(opts.protocol === 'echo' && opts.app === DEMO_APP ? {} : { app: opts.app }),
     websocket: { ...protocolSettings(opts).websocket, maxBackpressure: opts['max-backpressure'] },
   });
 } catch (err) {
