@@ -194,3 +194,25 @@ describe('the demo chat over TCP (06 started without --protocol: auto is the def
     await waitForClose(tom.lines.sock, 20_000);
   });
 });
+
+describe('a TCP chat user is a listener', () => {
+  let server: RunningServer;
+  beforeAll(async () => { server = await startServer(PKG, { args: ['--reactors', '1', '--workers', '1', '--idle-timeout-ms', '500'] }); });
+  afterAll(async () => { await server?.stop(); });
+
+  it('keeps no idle timeout once subscribed, while a TCP connection that never joined meets it', async () => {
+    const listener = await tcpUser(server.port, 'quiet'); // subscribed to the room: no idle timeout
+    const bystander = new LineReader(await openSocket(server.port));
+    bystander.sock.write('hello?\n'); // TCP, not joined: an ordinary connection
+    expect(await bystander.next()).toBe('* say /nick NAME first');
+    await waitForClose(bystander.sock, 20_000); // the 500 ms idle timeout, as for any connection
+    expect(listener.lines.closed).toBe(false); // silent as long, and more, and still here
+
+    const page = await wsClient(server.port, '/ws/chat');
+    page.ws.send(JSON.stringify({ type: 'join', nick: 'loud' }));
+    page.ws.send(JSON.stringify({ type: 'say', text: 'anyone there?' }));
+    expect(await lineMatching(listener.lines, /^loud: /)).toBe('loud: anyone there?');
+    page.ws.terminate();
+    listener.lines.sock.destroy();
+  });
+});
