@@ -169,7 +169,6 @@ export class WebSocketHub {
     this.board.message(this.reactor, 'out');
     return true;
   }
-  // #endregion hub-deliver
 
   /** The same rule for a TCP member: the frame's payload, through the member's codec. */
   private deliverToStream(m: HubMember, frame: Uint8Array): boolean {
@@ -180,6 +179,7 @@ export class WebSocketHub {
     this.board.message(this.reactor, 'out');
     return true;
   }
+  // #endregion hub-deliver
 
   // #region hub-apply
   /** The local half of a push (or a whole push that came from another thread). */
