@@ -466,6 +466,9 @@ export class Reactor implements FlushScheduler {
       return this.closeConn(c); // the protocol could not open a session (logged)
     }
     c.session = session;
+    // A session mid-request from the start (auto's sniffer, undecided until the first bytes)
+    // gets the header timeout now: a client that connects and says nothing is cut at it.
+    if (session.midRequest) this.touch(c, true);
   }
 
   /**

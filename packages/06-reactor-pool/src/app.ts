@@ -9,8 +9,9 @@
  *   hook                      runs on          when
  *   onStart(server)           every thread     once, before the thread serves (before the banner)
  *   onConnect(conn)           SubReactor       a connection was handed to this reactor
- *   onReceive(conn, data)     SubReactor       bytes arrived (TCP: --protocol echo); with a
- *                                              codec, one whole frame (and conn.send encodes)
+ *   onReceive(conn, data)     SubReactor       bytes arrived (TCP: --protocol echo, or a
+ *                                              connection auto took for TCP); with a codec,
+ *                                              one whole frame (and conn.send encodes)
  *   onRequest(req, res, conn) SubReactor       an HTTP request; true = "I answer it" (now or later
  *                                              through res.send), false = static files answer
  *   onOpen(conn, req)         SubReactor       a WebSocket handshake on one of the app's
@@ -105,7 +106,11 @@ export interface Conn {
   send(data: Uint8Array | string): void;
   /** Close once everything queued has been sent. A WebSocket: the closing handshake with `code` (default 1000). */
   close(code?: number, reason?: string): void;
-  /** WebSocket: receive what `server.publish(topic, ...)` sends, from any thread. */
+  /**
+   * Receive what `server.publish(topic, ...)` sends, from any thread: a WebSocket as messages; a
+   * TCP connection (onReceive's) as each message's payload, one frame of its codec — and, while
+   * subscribed, with no idle timeout, as a listener.
+   */
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
   /** Free for the app: per-connection state of its own. */

@@ -5,9 +5,10 @@
  * buffers: an idle connection must stay cheap — the goal is 10,000 idle connections at under
  * 4 KB each):
  *   - a `Connection`, the app's `Conn` (send, close, context);
- *   - an `AppSession`, the Session the Reactor feeds. It forwards bytes to the real protocol
- *     (HTTP, whose `route` calls the app's onRequest; or echo) or, for a TCP app that exports
- *     onReceive, to the app itself.
+ *   - an `AppSession`, the Session the Reactor feeds. It forwards bytes to the real protocol:
+ *     HTTP (whose `route` calls the app's onRequest), the TCP side (echo, or for an app that
+ *     exports onReceive, an `AppTcpSession` that hands it frames), or — `--protocol auto` — the
+ *     shared sniffing session, which becomes one of those two on the first bytes.
  *
  * They are two objects because both the app (`conn.close()`: please close) and the Reactor
  * (`session.close()`: it is closed) need a `close` meaning different things.
@@ -27,6 +28,7 @@ import {
   httpProtocol,
   isFrameError,
   parseCodecSpec,
+  sniffProtocol,
   type Codec,
   type FrameDecoder,
   type HttpRequest,
@@ -92,15 +94,23 @@ export class Connection implements Conn, HubMember {
   /** How the WebSocket ended, for onClose. */
   closeCode: number | undefined = undefined;
   closeReason: string | undefined = undefined;
+  /** Served by the app's onReceive (TCP), from `servedAsTcp` on; with auto, decided by the first bytes. */
+  tcp = false;
+  /** The TCP framing: `send` encodes each frame with it. Null: bytes go out as they are. */
+  private codec: Codec | null = null;
 
   constructor(
     readonly id: number,
     readonly server: LocalServer,
     private readonly sink: Sink,
     private readonly peer: PeerInfo | undefined,
-    /** The TCP framing: `send` encodes each frame with it. Null: bytes go out as they are. */
-    private readonly codec: Codec | null = null,
   ) {}
+
+  /** The connection is the app's TCP side (AppTcpProtocol.open): `send` frames with `codec` from now on. */
+  servedAsTcp(codec: Codec | null): void {
+    this.tcp = true;
+    this.codec = codec;
+  }
 
   get reactor(): number {
     return this.server.index;
@@ -120,6 +130,11 @@ export class Connection implements Conn, HubMember {
 
   get isWebSocket(): boolean {
     return this.ws !== null;
+  }
+
+  /** Subscribed to some topic: a listener, kept open like a WebSocket (no idle timeout). */
+  get subscribed(): boolean {
+    return this.topics !== null && this.topics.size > 0;
   }
 
   /** Closed, or closing once its output is sent: nothing more is delivered to the app. */
@@ -159,8 +174,27 @@ export class Connection implements Conn, HubMember {
 
   subscribe(topic: string): void {
     this.server.affinity.check();
-    if (this.ws === null) throw new Error('conn.subscribe(): not a WebSocket connection (call it from onOpen or onMessage)');
+    if (this.ws === null && !this.tcp) throw new Error('conn.subscribe(): not a WebSocket or TCP connection (call it from onOpen, onMessage or onReceive)');
+    if (this.tcp) this.server.hub!.addStream(this); // a TCP listener joins the hub on its first topic
     this.server.hub!.subscribe(this, topic);
+  }
+
+  /**
+   * The hub's delivery to a TCP subscriber: one message's payload as one frame of the codec
+   * (raw bytes without one). False if it cannot go: closing, or a frame the codec cannot carry.
+   */
+  sendPayload(payload: Uint8Array): boolean {
+    if (!this.tcp || this.closed || this.ending) return false;
+    if (this.codec === null) {
+      if (payload.length > 0) this.sink.write(payload); // the payload views a frame nobody modifies
+      return true;
+    }
+    try {
+      this.sink.write(this.codec.encode(payload));
+      return true;
+    } catch {
+      return false; // a line holding a newline, say: dropped and counted by the hub, like a slow consumer's
+    }
   }
 
   unsubscribe(topic: string): void {
@@ -196,66 +230,120 @@ export class Connection implements Conn, HubMember {
 class AppSession implements Session {
   constructor(
     private readonly conn: Connection,
-    /** The protocol's own session (HTTP or echo), or null when the app handles bytes itself. */
-    private readonly inner: Session | null,
+    /** The protocol's own session: HTTP, echo, the app's TCP side, or (auto) the sniffing one. */
+    private readonly inner: Session,
     private readonly hooks: AppProtocol,
-    /** With a codec and the app's onReceive: this connection's partial frame. */
-    private readonly decoder: FrameDecoder | null,
   ) {}
 
-  /** A request (or, for a framed app, a frame) has begun arriving: the header timeout applies. */
+  /** A request (or, for a framed app, a frame; or, undecided under auto, anything) has begun: the header timeout applies. */
   get midRequest(): boolean {
-    return this.inner !== null ? this.inner.midRequest : this.decoder !== null && !this.conn.closed && this.decoder.buffered > 0;
+    return this.inner.midRequest;
   }
 
   /** Busy, not idle, while a task for this connection is out or the protocol owes an answer. */
   get awaiting(): boolean {
-    return this.conn.tasksInFlight > 0 || (this.inner !== null && this.inner.awaiting);
+    return this.conn.tasksInFlight > 0 || this.inner.awaiting;
   }
 
   get paused(): boolean {
-    return this.inner !== null && this.inner.paused;
+    return this.inner.paused;
   }
 
-  /** A WebSocket's own deadline (heartbeat, close wait), once the HTTP session upgraded. */
+  /** A WebSocket's own deadline (heartbeat, close wait), once the HTTP session upgraded; Infinity for a TCP listener. */
   get deadline(): number {
-    return this.inner?.deadline ?? 0;
+    return this.inner.deadline ?? 0;
   }
 
   timeout(now: number): boolean {
-    return this.inner?.timeout?.(now) ?? true;
+    return this.inner.timeout?.(now) ?? true;
   }
 
   drained(): void {
-    if (this.inner === null) return;
     current = this.conn; // a held request may reach the app's route
     try {
       this.inner.drained();
     } catch (err) {
-      this.hooks.failed(`the ${this.hooks.name} session`, err, this.conn);
+      this.hooks.failed(this.what, err, this.conn);
     } finally {
       current = null;
     }
   }
 
   receive(data: Uint8Array): void {
-    current = this.conn;
+    current = this.conn; // also for the sniffing session, which opens the chosen side inside this call
     try {
-      if (this.inner !== null) {
-        this.inner.receive(data); // HTTP counts requests in its route hook
-      } else {
-        this.receiveFrames(data);
-      }
+      this.inner.receive(data); // HTTP counts requests in its route hook, the app's TCP side per frame
     } catch (err) {
-      this.hooks.failed(this.inner !== null ? `the ${this.hooks.name} session` : 'onReceive', err, this.conn);
+      this.hooks.failed(this.what, err, this.conn);
     } finally {
       current = null;
     }
   }
 
+  peerClosed(): void {
+    current = this.conn;
+    try {
+      this.inner.peerClosed();
+    } catch (err) {
+      this.hooks.failed(this.what, err, this.conn);
+    } finally {
+      current = null;
+    }
+  }
+
+  close(): void {
+    this.conn.closed = true;
+    this.inner.close();
+    if (this.conn.tcp) this.conn.server.hub!.remove(this.conn); // a TCP subscriber leaves its topics
+    const onClose = this.hooks.app.onClose;
+    if (onClose !== undefined) {
+      try {
+        // The WebSocket's close code, recorded as the protocol reported it (inner.close above).
+        onClose(this.conn, this.conn.closeCode, this.conn.closeReason);
+      } catch (err) {
+        this.hooks.failed('onClose', err, this.conn);
+      }
+    }
+  }
+
+  /** Who threw, for the log line: the app's onReceive, or the protocol's session. */
+  private get what(): string {
+    if (this.conn.tcp) return 'onReceive';
+    return `the ${this.hooks.name} session`;
+  }
+}
+
+/**
+ * The app's TCP side (it exports onReceive): whole frames to the app, or the bytes as they came
+ * without a codec. Owned by its connection's SubReactor thread.
+ */
+class AppTcpSession implements Session {
+  readonly awaiting = false;
+  readonly paused = false;
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly hooks: AppProtocol,
+    /** With a codec: this connection's partial frame. */
+    private readonly decoder: FrameDecoder | null,
+  ) {}
+
+  /** Mid-frame while a partial frame is held: a client that stops halfway meets the header timeout. */
+  get midRequest(): boolean {
+    return this.decoder !== null && !this.conn.closed && this.decoder.buffered > 0;
+  }
+
+  /**
+   * A subscriber (the demo's chat user) listens more than it speaks: no idle timeout, as for a
+   * WebSocket. Mid-frame, the header timeout still applies (0: the reactor's own timeouts).
+   */
+  get deadline(): number {
+    return this.conn.subscribed && !this.midRequest ? Infinity : 0;
+  }
+
   /** To the app: the bytes as they came, or each whole frame (a view, valid during the call). */
   // #region receive-frames
-  private receiveFrames(data: Uint8Array): void {
+  receive(data: Uint8Array): void {
     const { app, board } = this.hooks;
     if (this.decoder === null) {
       board.request(this.conn.reactor);
@@ -277,35 +365,46 @@ class AppSession implements Session {
   // #endregion receive-frames
 
   peerClosed(): void {
-    current = this.conn;
-    try {
-      if (this.inner !== null) this.inner.peerClosed();
-      else this.conn.close();
-    } catch (err) {
-      this.hooks.failed(`the ${this.hooks.name} session`, err, this.conn);
-    } finally {
-      current = null;
-    }
+    this.conn.close();
+  }
+
+  drained(): void {
+    // Nothing held back.
   }
 
   close(): void {
-    this.conn.closed = true;
-    this.inner?.close();
-    const onClose = this.hooks.app.onClose;
-    if (onClose !== undefined) {
-      try {
-        // The WebSocket's close code, recorded as the protocol reported it (inner.close above).
-        onClose(this.conn, this.conn.closeCode, this.conn.closeReason);
-      } catch (err) {
-        this.hooks.failed('onClose', err, this.conn);
-      }
-    }
+    // The decoder is dropped with the session.
+  }
+}
+
+/**
+ * The Protocol of the app's TCP side: one AppTcpSession per connection. Opened from inside
+ * AppSession (at open, or — auto — in the receive that decided), so `current` names the
+ * connection. One per SubReactor thread.
+ */
+class AppTcpProtocol implements Protocol {
+  readonly name = 'echo' as const;
+  readonly scheme = 'tcp' as const;
+  readonly codec?: string;
+
+  constructor(
+    private readonly hooks: AppProtocol,
+    private readonly framing: Codec | null,
+  ) {
+    if (framing !== null) this.codec = framing.spec;
+  }
+
+  open(): Session {
+    const conn = current!;
+    conn.servedAsTcp(this.framing);
+    return new AppTcpSession(conn, this.hooks, this.framing?.decoder() ?? null);
   }
 }
 
 /** What `--protocol` selects, plus the static root and the WebSocket limits for HTTP, and the codec for TCP. */
 export interface ProtocolChoice {
-  protocol: 'http' | 'echo';
+  /** auto: both on one listener, told apart by each connection's first bytes (the shared sniffProtocol). */
+  protocol: 'http' | 'echo' | 'auto';
   root: string;
   websocket: WebSocketLimits;
   /** A `--codec` spec; 'none' leaves the framing to the app's own `codec` export, if any. */
@@ -322,8 +421,8 @@ export class AppProtocol implements Protocol {
   readonly scheme: 'http' | 'tcp';
   /** The TCP framing's spec, when there is one. */
   readonly codec?: string;
-  private readonly inner: Protocol | null;
-  private readonly framing: Codec | null = null;
+  /** HTTP, the TCP side, or (auto) the sniffing protocol over both. */
+  private readonly inner: Protocol;
   private nextId = 0;
 
   constructor(
@@ -332,27 +431,45 @@ export class AppProtocol implements Protocol {
     readonly server: LocalServer,
     readonly board: StatsBoard,
   ) {
-    this.name = choice.protocol;
-    this.scheme = choice.protocol === 'http' ? 'http' : 'tcp';
-    if (choice.protocol === 'http') {
-      const { maxMessage, pingIntervalMs } = choice.websocket; // maxBackpressure: the hub applies it, not the protocol
-      const endpoints: Record<string, WebSocketHandler> = { '/ws/echo': echoHandler };
-      for (const path of app.webSocketPaths ?? []) endpoints[path] = this.appEndpoint;
-      this.inner = httpProtocol({ root: choice.root, websocket: { maxMessage, pingIntervalMs, endpoints }, route: (req, res) => this.route(req, res) });
-    } else {
-      // TCP: the app's onReceive if it has one, else the echo protocol; framed by --codec, or
-      // else by the app's own codec export, or not at all.
-      this.framing = parseCodecSpec(choice.codec) ?? app.codec ?? null;
-      if (this.framing !== null) this.codec = this.framing.spec;
-      this.inner = app.onReceive !== undefined ? null : echoProtocol({ codec: this.framing, log });
-    }
+    const http = choice.protocol === 'echo' ? null : this.httpSide(choice);
+    const tcp = choice.protocol === 'http' ? null : this.tcpSide(choice.codec);
+    // #region auto-protocol
+    // auto: the shared sniffer picks, per connection, within SNIFF_LIMIT bytes; until then the
+    // connection is mid-request, so a client that says nothing meets the header timeout.
+    this.inner = http !== null && tcp !== null ? sniffProtocol(http, tcp) : (http ?? tcp)!;
+    // #endregion auto-protocol
+    this.name = this.inner.name;
+    this.scheme = this.inner.scheme;
+    const codec = tcp?.codec;
+    if (codec !== undefined) this.codec = codec;
+  }
+
+  /** HTTP: static files after the app's onRequest, `/ws/echo` and the app's WebSocket paths. */
+  private httpSide(choice: ProtocolChoice): Protocol {
+    const { maxMessage, pingIntervalMs } = choice.websocket; // maxBackpressure: the hub applies it, not the protocol
+    const endpoints: Record<string, WebSocketHandler> = { '/ws/echo': echoHandler };
+    for (const path of this.app.webSocketPaths ?? []) endpoints[path] = this.appEndpoint;
+    return httpProtocol({ root: choice.root, websocket: { maxMessage, pingIntervalMs, endpoints }, route: (req, res) => this.route(req, res) });
+  }
+
+  /**
+   * TCP: the app's onReceive if it has one, else the echo protocol; framed by --codec, or else by
+   * the app's own codec export, or not at all.
+   */
+  private tcpSide(spec: string): Protocol {
+    const framing = parseCodecSpec(spec) ?? this.app.codec ?? null;
+    return this.app.onReceive !== undefined ? new AppTcpProtocol(this, framing) : echoProtocol({ codec: framing, log });
   }
 
   open(sink: Sink, peer?: PeerInfo): Session {
-    // With echo, the echo session frames; with the app's onReceive, the AppSession does.
-    const appFrames = this.inner === null ? this.framing : null;
-    const conn = new Connection(++this.nextId, this.server, sink, peer, appFrames);
-    const session = new AppSession(conn, this.inner?.open(sink, peer) ?? null, this, appFrames?.decoder() ?? null);
+    const conn = new Connection(++this.nextId, this.server, sink, peer);
+    current = conn; // the app's TCP side, opened here (echo mode), learns its connection so
+    let session: AppSession;
+    try {
+      session = new AppSession(conn, this.inner.open(sink, peer), this);
+    } finally {
+      current = null;
+    }
     if (this.app.onConnect !== undefined) {
       try {
         this.app.onConnect(conn);

@@ -11,12 +11,15 @@
  *                     publishes its own users every tick).
  *   WS  /ws/stats     server.stats() pushed every tick, for /dashboard.html.
  *   WS  /ws/echo      the protocol's echo endpoint, as on every model.
+ *   TCP (--protocol auto, the default: whatever does not start like an HTTP request)
+ *                     the same chat room in lines (`nc 127.0.0.1 8080`): `/nick NAME` joins, each
+ *                     line is said, the room's messages come back as `name: text` lines.
  *
  * Test only, when the environment has COURSE_ALLOW_CRASH=1 (never by default):
  *   GET /api/crash?thread=worker    the WorkerPool thread running the task exits → 500, replaced
  *   GET /api/crash?thread=reactor   the SubReactor serving the request exits → the server exits 1
  */
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import type { HttpRequest, HttpResponder } from '@course/protocol';
 import { TASK_TIMED_OUT, type Conn, type ThreadServer } from './app.js';
 
@@ -95,12 +98,18 @@ function parseN(query: string): number | null {
 // #region demo-chat
 export const webSocketPaths = ['/ws/chat', '/ws/stats'];
 
+/** The room's messages as JSON, for /chat.html: {type: 'say' | 'roster', ...}. */
 const CHAT = 'chat';
+/** The same room rendered as text lines, for TCP users (`alice: hi`, `* bob joined`). */
+const CHAT_LINES = 'chat.lines';
 const MAX_NICK = 24;
 const MAX_TEXT = 500;
 
-/** Per connection (conn.context). */
-type Peer = { kind: 'stats' } | { kind: 'chat'; nick: string | null };
+/** The TCP side's framing: one line per message, `\n` or `\r\n` (nc, telnet); a longer line closes the connection. */
+export const codec = 'line:max=4096';
+
+/** Per connection (conn.context). `line`: a TCP chat user. */
+type Peer = { kind: 'stats' } | { kind: 'chat' | 'line'; nick: string | null };
 
 // Module state is per thread: these are THIS reactor's users and dashboards.
 const dashboards = new Set<Conn>();
@@ -121,28 +130,63 @@ export function onMessage(conn: Conn, data: Buffer, isBinary: boolean): void {
   if (peer.kind === 'stats') return; // the dashboard only listens
   const m = isBinary ? null : parseJson(data.toString('utf8'));
   if (m === null || typeof m.type !== 'string') return refuse(conn, 'expected a JSON object with a "type"');
-  if (m.type === 'join') {
-    const nick = typeof m.nick === 'string' ? m.nick.trim() : '';
-    if (peer.nick !== null) return refuse(conn, 'already joined');
-    if (nick.length === 0 || nick.length > MAX_NICK) return refuse(conn, `a nickname is 1 to ${MAX_NICK} characters`);
-    peer.nick = nick;
-    chatters.set(conn, nick);
+  if (m.type === 'join') join(conn, peer, typeof m.nick === 'string' ? m.nick : '');
+  else if (m.type === 'say') say(conn, peer, typeof m.text === 'string' ? m.text : '');
+  else refuse(conn, `unknown type ${JSON.stringify(m.type).slice(0, 40)}`);
+}
+
+// #region demo-tcp-chat
+/**
+ * A line from a TCP user (`--protocol auto`: the connection did not start like HTTP). The same
+ * room as /ws/chat: `/nick NAME` joins, `/quit` leaves, any other line is said.
+ */
+export function onReceive(conn: Conn, frame: Uint8Array): void {
+  const peer = (conn.context ??= { kind: 'line', nick: null } satisfies Peer) as Peer;
+  if (peer.kind !== 'line') return;
+  const line = Buffer.from(frame).toString('utf8').trim();
+  if (line === '') return;
+  if (line === '/quit') return conn.close();
+  if (line.startsWith('/nick ')) return join(conn, peer, line.slice(6));
+  if (line.startsWith('/')) return refuse(conn, 'commands: /nick NAME, /quit');
+  if (peer.nick === null) return refuse(conn, 'say /nick NAME first');
+  say(conn, peer, line);
+}
+// #endregion demo-tcp-chat
+
+/** Join the room: a page's `join` or a TCP user's `/nick`. */
+function join(conn: Conn, peer: { kind: 'chat' | 'line'; nick: string | null }, raw: string): void {
+  const nick = printable(raw).trim();
+  if (peer.nick !== null) return refuse(conn, 'already joined');
+  if (nick.length === 0 || nick.length > MAX_NICK) return refuse(conn, `a nickname is 1 to ${MAX_NICK} characters`);
+  peer.nick = nick;
+  chatters.set(conn, nick);
+  if (peer.kind === 'chat') {
     conn.subscribe(CHAT);
     conn.send(JSON.stringify({ type: 'welcome', nick, reactor: conn.reactor, id: conn.id }));
-    publishRoster(conn.server); // everyone sees the newcomer now
-  } else if (m.type === 'say') {
-    if (peer.nick === null) return refuse(conn, 'join first');
-    const text = typeof m.text === 'string' ? m.text.trim() : '';
-    if (text.length === 0 || text.length > MAX_TEXT) return refuse(conn, `a message is 1 to ${MAX_TEXT} characters`);
-    conn.server.publish(CHAT, JSON.stringify({ type: 'say', nick: peer.nick, reactor: conn.reactor, text, at: Date.now() }));
   } else {
-    refuse(conn, `unknown type ${JSON.stringify(m.type).slice(0, 40)}`);
+    conn.subscribe(CHAT_LINES);
+    conn.send(`* welcome, ${nick} (reactor ${conn.reactor}); type a line to say it, /quit to leave`);
   }
+  publishRoster(conn.server); // everyone sees the newcomer now
+  conn.server.publish(CHAT_LINES, `* ${nick} joined`);
+}
+
+/** Say `raw` to the room, in both renderings: JSON for the pages, a line for TCP users. */
+function say(conn: Conn, peer: { kind: 'chat' | 'line'; nick: string | null }, raw: string): void {
+  if (peer.nick === null) return refuse(conn, 'join first');
+  const text = raw.trim();
+  if (text.length === 0 || text.length > MAX_TEXT) return refuse(conn, `a message is 1 to ${MAX_TEXT} characters`);
+  conn.server.publish(CHAT, JSON.stringify({ type: 'say', nick: peer.nick, reactor: conn.reactor, text, at: Date.now() }));
+  conn.server.publish(CHAT_LINES, `${peer.nick}: ${printable(text)}`);
 }
 
 export function onClose(conn: Conn): void {
   dashboards.delete(conn);
-  if (chatters.delete(conn)) publishRoster(conn.server);
+  const nick = chatters.get(conn);
+  if (nick === undefined) return;
+  chatters.delete(conn);
+  publishRoster(conn.server);
+  conn.server.publish(CHAT_LINES, `* ${nick} left`);
 }
 
 /** Every tick: the dashboards get fresh numbers; the other reactors hear who is online here. */
@@ -163,9 +207,14 @@ function publishRoster(server: ThreadServer): void {
 }
 // #endregion demo-chat
 
-/** A bad chat message gets a clear answer; the connection stays. */
+/** A bad chat message gets a clear answer (JSON for a page, a line over TCP); the connection stays. */
 function refuse(conn: Conn, message: string): void {
-  conn.send(JSON.stringify({ type: 'error', message }));
+  conn.send(conn.isWebSocket ? JSON.stringify({ type: 'error', message }) : `* ${message}`);
+}
+
+/** Control characters (a page's newline, a terminal escape) become spaces: one harmless line for nc. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, ' ');
 }
 
 function parseJson(text: string): Record<string, unknown> | null {

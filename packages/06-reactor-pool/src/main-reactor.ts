@@ -201,7 +201,7 @@ export class MainReactor {
    */
   private refuse(fd: number): void {
     this.board.refusedConnection();
-    if (this.settings.protocol === 'http') {
+    if (this.settings.protocol !== 'echo') { // http, or auto: the usual first visitor is a browser
       while (sys.read(fd, this.scratch, 0, this.scratch.length) > 0) { /* discarded */ }
       sys.write(fd, TOO_MANY); // a new socket's send buffer takes it whole; if not, the close says enough
       sys.shutdown(fd, C.SHUT_WR);

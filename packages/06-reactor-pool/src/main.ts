@@ -25,6 +25,8 @@ import { DEMO_APP, createServer, type Server } from './server.js';
 const PKG = '06-reactor-pool';
 const cores = availableParallelism();
 const opts = parseCommandLine(PKG, {
+  // 06's default is auto: one port serves the site, the WebSockets and the demo's TCP chat.
+  protocol: { kind: 'enum', default: 'auto', values: ['http', 'echo', 'auto'], help: 'http, echo, or auto (both on one port, told apart by the first bytes)' },
   reactors: { kind: 'int', default: cores, min: 1, max: 256, help: 'SubReactor threads (epoll loops)' },
   workers: { kind: 'int', default: cores, min: 1, max: 256, help: 'WorkerPool threads (onTask)' },
   balance: { kind: 'enum', default: 'rr', values: ['rr', 'least', 'hash'], help: 'round-robin, least connections, or source-address hash' },
@@ -37,7 +39,7 @@ const opts = parseCommandLine(PKG, {
   'idle-timeout-ms': { kind: 'int', default: 60_000, min: 1, max: 3_600_000, help: 'close a keep-alive connection idle this long' },
   'drain-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'on SIGTERM, wait this long for in-flight responses' },
   'max-backpressure': { kind: 'int', default: 1024 * 1024, min: 1, max: 1 << 30, help: 'unsent bytes at which frames to a WebSocket are dropped (counted in stats)' },
-  app: { kind: 'string', default: DEMO_APP, help: 'the app module every thread loads (compiled .js)' },
+  app: { kind: 'string', default: DEMO_APP, help: 'the app module every thread loads (compiled .js); with --protocol echo, the demo is left out (the bare echo)' },
 });
 
 if (!existsSync(opts.app)) {
@@ -48,11 +50,6 @@ if (!existsSync(opts.app)) {
 // The command line takes SIGTERM/SIGINT (the library does not): they end serve() below with a
 // drain. Before any thread starts, so that no early signal kills the process instead.
 catchShutdownSignals();
-if (opts.protocol === 'auto') {
-  // The app layer (connection.ts) picks HTTP or TCP per listener; sniffing per connection is not wired into it yet.
-  log(`${PKG}: --protocol auto is not supported by 06 yet (use http or echo)`);
-  exitNow(2);
-}
 
 let server: Server;
 try {
@@ -73,7 +70,8 @@ try {
     headerTimeoutMs: opts['header-timeout-ms'],
     idleTimeoutMs: opts['idle-timeout-ms'],
     drainTimeoutMs: opts['drain-timeout-ms'],
-    app: opts.app,
+    // The demo under --protocol echo would be its line chat: leave the app to createServer's default (none).
+    ...(opts.protocol === 'echo' && opts.app === DEMO_APP ? {} : { app: opts.app }),
     websocket: { ...protocolSettings(opts).websocket, maxBackpressure: opts['max-backpressure'] },
   });
 } catch (err) {

@@ -24,8 +24,13 @@ export interface ServerOptions {
   workers?: number;
   /** How the MainReactor picks a SubReactor. Default 'rr'. */
   balance?: BalancePolicy;
-  /** 'http' (static files + the app's onRequest) or 'echo' (TCP: the app's onReceive, or echo). */
-  protocol?: 'http' | 'echo';
+  /**
+   * 'http' (static files + the app's onRequest), 'echo' (TCP: the app's onReceive, or echo), or
+   * 'auto': both on one listener, each connection told apart by its first bytes (an HTTP method
+   * and a space: HTTP; anything else: the TCP side). Default 'http' here; the command line's
+   * default is 'auto' (main.ts).
+   */
+  protocol?: 'http' | 'echo' | 'auto';
   /**
    * A `--codec` spec framing TCP (`line`, `length:size=2`, ...; see CODEC_SPEC_HELP): echo then
    * answers frame by frame, and an app's onReceive gets whole frames and its `conn.send` is
@@ -34,7 +39,11 @@ export interface ServerOptions {
   codec?: string;
   /** Static document root (HTTP). Default: the course's demo site. */
   root?: string;
-  /** The app module every thread loads. Default: the demo app. */
+  /**
+   * The app module every thread loads. Default: the demo app — except with protocol 'echo',
+   * where it is none (NO_APP), so that `--protocol echo` is the protocol's echo as on every
+   * model, not the demo's TCP chat.
+   */
   app?: string | URL;
   /** Recycle a WorkerPool thread after this many tasks (swoole's max_request); 0 = never. */
   maxRequests?: number;
@@ -84,6 +93,8 @@ export type Settings = Readonly<
 >;
 
 export const DEMO_APP: string = fileURLToPath(new URL('./demo-app.js', import.meta.url));
+/** An app with no hooks: the protocols alone (HTTP's static files, echo). */
+export const NO_APP = 'data:text/javascript,';
 
 /** Fill in the defaults and check every field. Throws a RangeError naming the bad option. */
 export function resolveOptions(options: ServerOptions = {}): Settings {
@@ -97,7 +108,7 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
     protocol: options.protocol ?? 'http',
     codec: options.codec ?? 'none',
     root: options.root ?? DEMO_SITE_ROOT,
-    app: appUrl(options.app ?? DEMO_APP),
+    app: appUrl(options.app ?? (options.protocol === 'echo' ? NO_APP : DEMO_APP)),
     maxRequests: options.maxRequests ?? 0,
     maxQueuedTasks: options.maxQueuedTasks ?? 1024,
     taskTimeoutMs: options.taskTimeoutMs ?? 0,
@@ -125,9 +136,9 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
   integer('websocket.pingIntervalMs', o.websocket.pingIntervalMs, 0, 2 ** 31 - 1);
   integer('websocket.maxBackpressure', o.websocket.maxBackpressure, 1, Number.MAX_SAFE_INTEGER);
   if (!BALANCE_POLICIES.includes(o.balance)) throw new RangeError(`balance must be one of ${BALANCE_POLICIES.join('|')}, got ${String(o.balance)}`);
-  if (o.protocol !== 'http' && o.protocol !== 'echo') throw new RangeError(`protocol must be http or echo, got ${String(o.protocol)}`);
+  if (o.protocol !== 'http' && o.protocol !== 'echo' && o.protocol !== 'auto') throw new RangeError(`protocol must be http, echo or auto, got ${String(o.protocol)}`);
   try {
-    if (parseCodecSpec(o.codec) !== null && o.protocol !== 'echo') throw new RangeError(`codec frames TCP: it needs protocol echo, got ${o.protocol}`);
+    if (parseCodecSpec(o.codec) !== null && o.protocol === 'http') throw new RangeError(`codec frames TCP: it needs protocol echo or auto, got ${o.protocol}`);
   } catch (err) {
     if (err instanceof CodecSpecError) throw new RangeError(`codec: ${err.message}`);
     throw err;

@@ -61,6 +61,15 @@ export function pushFrame(data: string | Uint8Array): Uint8Array {
   return ws.encodeFrame(typeof data === 'string' ? ws.OP_TEXT : ws.OP_BINARY, data);
 }
 
+/**
+ * The payload of a frame `pushFrame` made (a server's frame is unmasked: 2, 4 or 10 header
+ * bytes, by its length), as a view: what a TCP subscriber gets, through its own codec.
+ */
+export function framePayload(frame: Uint8Array): Uint8Array {
+  const len7 = frame[1]! & 0x7f;
+  return frame.subarray(len7 < 126 ? 2 : len7 === 126 ? 4 : 10);
+}
+
 /** The reactors a push must reach. Broadcast and publish skip the origin (it delivered its own). */
 export function pushTargets(p: Push, reactors: number): number[] {
   if (p.kind === 'send' || p.kind === 'close') return p.to.reactor >= 0 && p.to.reactor < reactors ? [p.to.reactor] : [];
@@ -84,11 +93,17 @@ export interface HubMember {
   ws: WebSocketConn | null;
   /** Topics it is subscribed to (null: none yet — most connections never subscribe). */
   topics: Set<string> | null;
+  /** Unsent bytes (a TCP member's; a WebSocket's are its `ws.pendingBytes`). */
+  readonly pendingBytes: number;
+  /** A TCP member (ws null): queue one message's payload, framed by its codec; false if it cannot. */
+  sendPayload(payload: Uint8Array): boolean;
 }
 
 /**
  * One SubReactor's WebSocket connections and topics, and the local half of every push. Owned by
- * its SubReactor thread.
+ * its SubReactor thread. A TCP connection of the app (`onReceive`) joins too once it subscribes
+ * (`addStream`): publish and send reach it as the message's payload through its codec (the
+ * demo's `nc` chat users); broadcast stays for WebSockets.
  */
 export class WebSocketHub {
   private readonly members = new Map<number, HubMember>();
@@ -111,10 +126,15 @@ export class WebSocketHub {
     this.board.websocket(this.reactor, 1);
   }
 
+  /** A TCP connection that subscribes (not counted as a WebSocket). Idempotent. */
+  addStream(m: HubMember): void {
+    this.members.set(m.id, m);
+  }
+
   /** `m` is closed: it leaves every topic. */
   remove(m: HubMember): void {
     if (!this.members.delete(m.id)) return;
-    this.board.websocket(this.reactor, -1);
+    if (m.ws !== null) this.board.websocket(this.reactor, -1);
     if (m.topics === null) return;
     for (const t of m.topics) this.leave(m, t);
     m.topics = null;
@@ -140,8 +160,19 @@ export class WebSocketHub {
    */
   deliver(m: HubMember, frame: Uint8Array): boolean {
     const w = m.ws;
-    if (w === null || !w.open) return false;
+    if (w === null) return this.deliverToStream(m, frame);
+    if (!w.open) return false;
     if (w.pendingBytes >= this.maxBackpressure || !w.sendFrame(frame)) {
+      this.board.message(this.reactor, 'dropped');
+      return false;
+    }
+    this.board.message(this.reactor, 'out');
+    return true;
+  }
+
+  /** The same rule for a TCP member: the frame's payload, through the member's codec. */
+  private deliverToStream(m: HubMember, frame: Uint8Array): boolean {
+    if (m.pendingBytes >= this.maxBackpressure || !m.sendPayload(framePayload(frame))) {
       this.board.message(this.reactor, 'dropped');
       return false;
     }
@@ -164,6 +195,7 @@ export class WebSocketHub {
         return;
       case 'broadcast':
         for (const m of this.members.values()) {
+          if (m.ws === null) continue; // broadcast is every WebSocket of the app
           if (p.except !== null && p.except.reactor === this.reactor && p.except.id === m.id) continue;
           this.deliver(m, p.frame);
         }

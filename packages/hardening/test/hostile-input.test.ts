@@ -86,7 +86,9 @@ describe.each(MODEL_CONFIGS)('$name: hostile input', (model: ModelConfig) => {
   beforeAll(async () => {
     site = makeHostileSite();
     oracle = new Oracle(site.root);
-    server = await startServer(model.pkg, { args: ['--root', site.root, ...model.args] });
+    // --protocol http: the oracle is HTTP. (06's default is auto, where bytes that do not begin
+    // with a method, `PURGE /` or fuzz, are the TCP side's — by design, not for this suite.)
+    server = await startServer(model.pkg, { args: ['--protocol', 'http', '--root', site.root, ...model.args] });
   });
 
   afterAll(async () => {
