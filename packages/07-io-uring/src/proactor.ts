@@ -310,7 +310,9 @@ export class Proactor {
     this.live.push(c);
     this.stats.accepted++;
     this.stats.connections = this.live.length;
-    c.deadline = this.now + this.deadlines.idleTimeoutMs;
+    // The idle clock, or for a session mid-request from the start (auto's sniffer, undecided
+    // until the first bytes) the header clock: a client that connects and says nothing is cut at it.
+    this.deadlines.touch(c, this.now, true);
     this.armRecv(c);
   }
 

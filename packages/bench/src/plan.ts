@@ -177,19 +177,25 @@ const busyPoll: ModeSpec = { model: '04-nonblocking', mode: '', args: () => [] }
 const pollPoller: ModeSpec = { model: '04-nonblocking', mode: 'poll', args: () => ['--poller', 'poll'] };
 const epoll: ModeSpec = { model: '05-epoll-native', mode: '', args: () => [] };
 /** Pinned to one core, 06 gets one sub-reactor and one worker: the per-CPU comparison. Unpinned, its defaults. */
-const reactorPool: ModeSpec = { model: '06-reactor-pool', mode: '', args: (ctx) => (ctx.pinned ? ['--reactors', '1', '--workers', '1'] : []) };
-const reactorPoolWorkers: ModeSpec = { model: '06-reactor-pool', mode: 'fib on worker', args: () => ['--reactors', '1', '--workers', '1'] };
+const oneCore06 = (ctx: PlanContext) => (ctx.pinned ? ['--reactors', '1', '--workers', '1'] : []);
+/**
+ * 06's demo default is `--protocol auto` (HTTP, WebSocket and line TCP on one port); the bench
+ * runs it as `http`, like every other model, so that the rows compare the same protocol.
+ */
+const HTTP = ['--protocol', 'http'];
+const reactorPool: ModeSpec = { model: '06-reactor-pool', mode: '', args: (ctx) => [...oneCore06(ctx), ...HTTP] };
+const reactorPoolWorkers: ModeSpec = { model: '06-reactor-pool', mode: 'fib on worker', args: () => ['--reactors', '1', '--workers', '1', ...HTTP] };
 /** The same server with the same computation run on the reactor thread itself: 06's --app loads bench's apps/fib-inline.js. */
-const reactorPoolInline: ModeSpec = { model: '06-reactor-pool', mode: 'fib inline', args: () => ['--reactors', '1', '--workers', '1', '--app', FIB_INLINE_APP] };
+const reactorPoolInline: ModeSpec = { model: '06-reactor-pool', mode: 'fib inline', args: () => ['--reactors', '1', '--workers', '1', ...HTTP, '--app', FIB_INLINE_APP] };
 /** 06 with the ws bench app; pinned, one SubReactor and one worker, as for the HTTP comparison. (A WebSocket has no idle timeout: the heartbeat, off here, is what ends a silent one.) */
 const reactorPoolWs: ModeSpec = {
   model: '06-reactor-pool', mode: '',
-  args: (ctx) => [...(ctx.pinned ? ['--reactors', '1', '--workers', '1'] : []), '--app', WS_BENCH_APP],
+  args: (ctx) => [...oneCore06(ctx), ...HTTP, '--app', WS_BENCH_APP],
 };
 /** framed-echo: TCP echo through the line codec (every model's `--protocol echo --codec line`); node:http's baseline splits lines itself. */
 const lineArgs = ['--protocol', 'echo', '--codec', 'line'];
 const nodeLineEcho: ModeSpec = { model: 'node-http', mode: 'net line echo', args: () => lineArgs };
-const withLines = (base: ModeSpec): ModeSpec => ({ ...base, args: (ctx) => [...base.args(ctx), ...lineArgs] });
+const lineEcho = (model: ModelName, oneCore: (ctx: PlanContext) => string[] = () => []): ModeSpec => ({ model, mode: '', args: (ctx) => [...oneCore(ctx), ...lineArgs] });
 /** One io_uring proactor on one thread: 05's single reactor with completions instead of readiness. */
 const proactor: ModeSpec = { model: '07-io-uring', mode: '', args: () => [] };
 /** node:http computes /api/fib on its one event loop: the single reactor every Node user already has. */
@@ -231,7 +237,7 @@ export const PLAN: Record<ScenarioName, readonly ModeSpec[]> = {
   'cpu-task': [nodeHttpInline, reactorPoolWorkers, reactorPoolInline],
   c10k: c10kModes,
   // Framed TCP (issue: framing codecs): the same echo through each event loop's codec path.
-  'framed-echo': [nodeLineEcho, ...[epoll, reactorPool, proactor].map(withLines)],
+  'framed-echo': [nodeLineEcho, lineEcho('05-epoll-native'), lineEcho('06-reactor-pool', oneCore06), lineEcho('07-io-uring')],
   // Long-lived connections: the `ws` package on node:http against step 06's push API.
   'ws-echo': [nodeHttp, reactorPoolWs],
   'ws-broadcast': [nodeHttp, reactorPoolWs],

@@ -30,7 +30,7 @@ describe('the c10k plan', () => {
 
   it('passes each mode its flags: --poller poll for the poll line, one reactor and one worker for 06 on one core', () => {
     expect(runs.find((r) => r.spec.mode === 'poll 100 idle')!.args).toEqual(['--poller', 'poll']);
-    expect(runs.find((r) => r.spec.model === '06-reactor-pool')!.args).toEqual(['--reactors', '1', '--workers', '1']);
+    expect(runs.find((r) => r.spec.model === '06-reactor-pool')!.args).toEqual(['--reactors', '1', '--workers', '1', '--protocol', 'http']);
     expect(runs.find((r) => r.spec.model === '05-epoll-native')!.args).toEqual([]);
   });
 });

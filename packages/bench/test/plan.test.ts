@@ -36,10 +36,10 @@ describe('planRuns', () => {
     expect(args(8)).toEqual([['--mode', 'prefork', '--workers', '9'], ['--mode', 'pool', '--threads', '9']]);
   });
 
-  it('gives 06 one reactor and one worker when pinned to one core, its defaults otherwise', () => {
+  it('gives 06 one reactor and one worker when pinned to one core, its defaults otherwise, and HTTP rather than its demo\'s auto', () => {
     const args06 = (pinned: boolean) => planRuns(['keepalive'], ['06-reactor-pool'], { pinned, connections: null })[0]!.args;
-    expect(args06(true)).toEqual(['--reactors', '1', '--workers', '1']);
-    expect(args06(false)).toEqual([]);
+    expect(args06(true)).toEqual(['--reactors', '1', '--workers', '1', '--protocol', 'http']);
+    expect(args06(false)).toEqual(['--protocol', 'http']);
   });
 
   it('caps the per-connection modes under idle-1k', () => {
