@@ -19,7 +19,7 @@ import { availableParallelism } from 'node:os';
 import { createProtocol } from '@course/protocol';
 import * as sys from '@course/syscalls';
 import { announce, catchShutdownSignals, exitNow, log, parseCommandLine, protocolSettings } from '@course/server-kit';
-import type { BalancePolicy } from './balancer.js';
+import { ACCEPT_MODES, type AcceptMode, type BalancePolicy } from './balancer.js';
 import { DEMO_APP, createServer, type Server } from './server.js';
 
 const PKG = '06-reactor-pool';
@@ -28,6 +28,7 @@ const opts = parseCommandLine(PKG, {
   reactors: { kind: 'int', default: cores, min: 1, max: 256, help: 'SubReactor threads (epoll loops)' },
   workers: { kind: 'int', default: cores, min: 1, max: 256, help: 'WorkerPool threads (onTask)' },
   balance: { kind: 'enum', default: 'rr', values: ['rr', 'least', 'hash'], help: 'round-robin, least connections, or source-address hash' },
+  accept: { kind: 'enum', default: 'main', values: ACCEPT_MODES, help: 'who accepts: the main reactor, or each SubReactor (SO_REUSEPORT, EPOLLEXCLUSIVE, or shared: the herd)' },
   'max-requests': { kind: 'int', default: 0, min: 0, max: 1e9, help: 'recycle a WorkerPool thread after this many tasks; 0 = never' },
   'max-queued-tasks': { kind: 'int', default: 1024, min: 0, max: 2 ** 31 - 1, help: 'tasks that may wait for a WorkerPool thread; past it, 503 at once' },
   'max-connections': { kind: 'int', default: 0, min: 0, max: 2 ** 31 - 1, help: 'past this many open connections, answer a new one 503 (echo: close it) at once; 0 = no limit' },
@@ -65,6 +66,7 @@ try {
     reactors: opts.reactors,
     workers: opts.workers,
     balance: opts.balance as BalancePolicy,
+    accept: opts.accept as AcceptMode,
     maxRequests: opts['max-requests'],
     maxQueuedTasks: opts['max-queued-tasks'],
     taskTimeoutMs: opts['task-timeout'],
@@ -88,6 +90,7 @@ announce(server.listener, createProtocol(opts.protocol, protocolSettings(opts)),
   reactors: opts.reactors,
   workers: opts.workers,
   balance: opts.balance,
+  accept: opts.accept,
   mode: opts.mode,
   'max-requests': opts['max-requests'],
   'max-queued-tasks': opts['max-queued-tasks'],

@@ -126,7 +126,7 @@ describe('StatsBoard and Lifecycle', () => {
     writer.settled(1, true);
     s = reader.snapshot();
     expect(s.workers).toEqual({ threads: 2, queued: 1, running: 0, done: 1, failed: 1, restarts: 1, recycled: 0, refused: 0, timedOut: 0 });
-    expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, refusedConnections: 0, websockets: 1, messagesIn: 1, messagesOut: 2, dropped: 1 });
+    expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, refusedConnections: 0, websockets: 1, messagesIn: 1, messagesOut: 2, dropped: 1, listenerWakeups: 0, emptyWakeups: 0, acceptEagain: 0 });
     expect(reader.poolLoad()).toBe(1);
   });
 
@@ -136,7 +136,7 @@ describe('StatsBoard and Lifecycle', () => {
     writer.shed(0, 'refused');
     writer.shed(1, 'refused');
     writer.shed(1, 'timed out');
-    writer.refusedConnection();
+    writer.refusedConnection(-1);
     writer.assigned(0);
     writer.assigned(1);
     writer.assigned(1);
