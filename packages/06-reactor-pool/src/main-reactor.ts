@@ -328,9 +328,9 @@ export class MainReactor {
 
   private async reloadOnce(): Promise<void> {
     if (this.stopRequested || this.closing !== null || this.lifecycle.draining || shutdownRequested()) throw new Error('reload(): the server is shutting down');
-    const url = versionedUrl(this.settings.app, this.appVersion + 1);
+    // A new number even if this one fails: a module that failed to load stays failed in the cache.
+    const url = versionedUrl(this.settings.app, ++this.appVersion);
     sameShape(await loadApp(this.appUrl), await loadApp(url)); // throws: the new module's own error, or what differs
-    this.appVersion++;
     this.appUrl = url;
     await this.pool.reload(url);
     await Promise.all(this.subs.map((s) => this.reloadSubReactor(s, url)));

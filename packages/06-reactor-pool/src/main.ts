@@ -55,6 +55,17 @@ if (opts.protocol === 'auto') {
   exitNow(2);
 }
 
+// SIGHUP: graceful reload (server.reload(): every thread imports the app afresh, no connection
+// is closed). Caught from the start, so that an early SIGHUP does not end the process.
+let reload: (() => Promise<void>) | null = null;
+process.on('SIGHUP', () => {
+  if (reload === null) return log(`${PKG}: SIGHUP before the server is up: ignored`);
+  reload().then(
+    () => log(`${PKG}: reloaded ${opts.app}`),
+    (err: unknown) => log(`${PKG}: reload failed, still serving the previous app module: ${err instanceof Error ? err.message : String(err)}`),
+  );
+});
+
 let server: Server;
 try {
   server = await createServer({
@@ -85,13 +96,15 @@ try {
   exitNow(1);
 }
 
+reload = () => server.reload();
+
 announce(server.listener, createProtocol(opts.protocol, protocolSettings(opts)), PKG, {
   model: 'reactor-pool',
   reactors: opts.reactors,
   workers: opts.workers,
   balance: opts.balance,
-  accept: opts.accept,
   mode: opts.mode,
+  accept: opts.accept,
   'max-requests': opts['max-requests'],
   'max-queued-tasks': opts['max-queued-tasks'],
   'task-timeout': opts['task-timeout'],

@@ -9,7 +9,10 @@ export interface Stats {
   reactors: Array<{
     index: number; connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; tasks: number;
     refused: number; timedOut: number; websockets: number; messagesIn: number; messagesOut: number; dropped: number;
+    listenerWakeups: number; emptyWakeups: number; acceptEagain: number; refusedConnections: number;
   }>;
+  main: { listenerWakeups: number; emptyWakeups: number; acceptEagain: number; refusedConnections: number };
+  reloads: number;
   workers: { threads: number; queued: number; running: number; done: number; failed: number; restarts: number; recycled: number; refused: number; timedOut: number };
   totals: {
     connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; refusedConnections: number;
