@@ -8,9 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import * as sys from '@course/syscalls';
-import { exchange, packageMain, request, startServer } from '@course/testkit';
+import { packageMain, request, startServer } from '@course/testkit';
 import { createServer } from '../dist/index.js';
-import { KeepAlive, PKG } from './helpers.js';
+import { KeepAlive, PKG, pastTwoConnections } from './helpers.js';
 
 const MODES = ['main', 'reuseport', 'exclusive', 'shared'] as const;
 
@@ -70,12 +70,8 @@ describe.each(['reuseport', 'exclusive'] as const)('--accept %s: each SubReactor
   it('honours --max-connections: past it, a connection is answered 503 and counted', async () => {
     const server = await startServer(PKG, { args: ['--reactors', '2', '--workers', '1', '--accept', mode, '--max-connections', '2'] });
     try {
-      const a = await KeepAlive.open(server.port);
-      const b = await KeepAlive.open(server.port);
-      expect((await a.get('/bench.html')).status).toBe(200);
-      expect((await b.get('/bench.html')).status).toBe(200);
-      const over = await exchange(server.port, 'GET /bench.html HTTP/1.1\r\nHost: test\r\n\r\n', { responses: 1, timeoutMs: 20_000 });
-      expect(over.responses.map((r) => [r.status, r.headers['retry-after']])).toEqual([[503, '1']]);
+      const { held: [a, b], over } = await pastTwoConnections(server.port);
+      expect(over.map((r) => [r.status, r.headers['retry-after']])).toEqual([[503, '1']]);
       const stats = await a.stats();
       expect(stats.totals).toMatchObject({ refusedConnections: 1, connections: 2 });
       expect(stats.main.refusedConnections).toBe(0); // refused by the SubReactor that accepted it

@@ -52,12 +52,8 @@ const CONFIGS = [
   { mode: 'exclusive', args: ['--accept', 'exclusive'] },
   { mode: 'shared', args: ['--accept', 'shared'] },
 ] as const;
-const SHORT = 1000;
-const SHORT_PARALLEL = 10;
-const LONG = 50;
-const BUSY_MS = 2000;
-const BUSY_PROBES = 20;
-const BUSY_GAP_MS = 50;
+/** The load of each part (see the top of the file). */
+const { SHORT, SHORT_PARALLEL, LONG, BUSY_MS, BUSY_PROBES, BUSY_GAP_MS } = { SHORT: 1000, SHORT_PARALLEL: 10, LONG: 50, BUSY_MS: 2000, BUSY_PROBES: 20, BUSY_GAP_MS: 50 };
 const APP = fileURLToPath(new URL('./apps/accept-app.js', import.meta.url));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
