@@ -12,7 +12,8 @@
  * main-reactor.ts, sub-reactor.ts, worker-pool.ts (the pool's supervisor) and worker-thread.ts
  * (a pool thread), balancer.ts, handoff.ts (what crosses threads), stats.ts; the library's API
  * is in server.ts, options.ts and app.ts; the demo app in demo-app.ts. This file is the command
- * line: flags in, one createServer, and the process's signals.
+ * line: flags in, one createServer, and the process's signals (SIGTERM/SIGINT: drain and exit 0;
+ * SIGHUP: graceful reload of the app module, server.reload()).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';

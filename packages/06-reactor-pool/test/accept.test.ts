@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import * as sys from '@course/syscalls';
-import { packageMain, request, startServer } from '@course/testkit';
+import { fdCount, packageMain, request, startServer } from '@course/testkit';
 import { createServer } from '../dist/index.js';
 import { KeepAlive, PKG, pastTwoConnections } from './helpers.js';
 
@@ -115,7 +115,7 @@ describe('a bad --accept', () => {
 });
 
 describe.each(MODES)('server.close() with accept %s', (mode) => {
-  it('frees every listener: the same port can be bound again, without SO_REUSEPORT', async () => {
+  it('frees every listener and fd: the same port can be bound again, without SO_REUSEPORT', async () => {
     const server = await createServer({ port: 0, reactors: 2, workers: 1, accept: mode });
     const serving = server.serve();
     expect((await request(server.listener.port, '/bench.html')).status).toBe(200);
@@ -125,8 +125,13 @@ describe.each(MODES)('server.close() with accept %s', (mode) => {
     // the two) is left open.
     const again = sys.listenTcp({ host: '127.0.0.1', port: server.listener.port });
     sys.close(again.fd);
+    const fds = fdCount(process.pid);
     const second = await createServer({ port: server.listener.port, reactors: 2, workers: 1, accept: mode });
     expect(second.listener.port).toBe(server.listener.port);
+    const serving2 = second.serve();
+    expect((await request(second.listener.port, '/bench.html')).status).toBe(200);
     await second.close();
+    expect(await serving2).toBe(true);
+    expect(fdCount(process.pid)).toBe(fds); // listeners, epoll fds, eventfds, each Acceptor's spare fd
   }, 60_000);
 });

@@ -39,8 +39,10 @@ const opts = parseOrExit('accept-modes', USAGE, (argv) => {
   if (words.includes('--help') || words.includes('-h')) return { help: true, reactors: 2 };
   let reactors = 2;
   for (let i = 0; i < words.length; i++) {
-    if (words[i] === '--reactors' && /^\d+$/.test(words[i + 1] ?? '') && Number(words[i + 1]) >= 2 && Number(words[i + 1]) <= 64) reactors = Number(words[++i]);
-    else throw new UsageError(`--reactors expects an integer from 2 to 64; unexpected "${words.slice(i).join(' ')}"`);
+    if (words[i] !== '--reactors') throw new UsageError(`unknown flag "${words[i]}" (only --reactors N)`);
+    const n = words[++i] ?? '';
+    if (!/^\d+$/.test(n) || Number(n) < 2 || Number(n) > 64) throw new UsageError(`--reactors expects an integer from 2 to 64, got "${n}"`);
+    reactors = Number(n);
   }
   return { help: false, reactors };
 });
