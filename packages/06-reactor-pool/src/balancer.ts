@@ -14,9 +14,10 @@
  *                 no say in the choice: the hash knows nothing about load.
  *      exclusive  one listener, registered in every SubReactor's epoll set with EPOLLEXCLUSIVE:
  *                 a new connection wakes ONE of the SubReactors waiting in epoll_wait, and it
- *                 accepts for itself. The kernel wakes the first waiter on the socket's wait
- *                 queue, which favours the reactor that went back to waiting most recently
- *                 (LIFO): an idle server sends most connections to one reactor.
+ *                 accepts for itself. The kernel walks the listener's wait queue in the order
+ *                 the reactors registered and stops at the first one waiting: an idle server
+ *                 sends most connections to the same reactor (the "LIFO" bias); a busy one is
+ *                 not waiting, so it is passed over.
  *      shared     the same shared listener WITHOUT EPOLLEXCLUSIVE: every SubReactor wakes for
  *                 every connection and all but one find nothing (EAGAIN) — the thundering herd.
  *                 A demonstration: the stats count wake-ups against accepts.
