@@ -94,9 +94,11 @@ async function body(port: number, path: string): Promise<string> {
   return `${res.status} ${res.body.toString().trim()}`;
 }
 
-describe('SIGHUP', () => {
+// main: the MainReactor accepts; reuseport: each SubReactor accepts on its own listener, and
+// stops accepting for the moment its import takes.
+describe.each(['main', 'reuseport'])('SIGHUP with --accept %s', (accept) => {
   it('reloads the app under load: no failed request, connections keep their context, new requests get the new answer', async () => {
-    const server = await startServer(PKG, { args: ['--reactors', '2', '--workers', '2', '--app', appFile] });
+    const server = await startServer(PKG, { args: ['--reactors', '2', '--workers', '2', '--accept', accept, '--app', appFile] });
     try {
       expect(await body(server.port, '/task')).toBe('200 one');
       const load = keepLoading(server.port, 4);
