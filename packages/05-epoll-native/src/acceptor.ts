@@ -30,17 +30,29 @@ export interface AcceptorOptions {
   edgeTriggered?: boolean;
   /** How long to stop accepting when even the spare fd cannot help. Default 100 ms. */
   backoffMs?: number;
+  /**
+   * Register the listener with EPOLLEXCLUSIVE: when the same listener is in several epoll sets
+   * (one per thread), a new connection wakes one waiting thread, not all of them (step 06's
+   * `--accept exclusive`).
+   */
+  exclusive?: boolean;
 }
 
 // #region acceptor
 export class Acceptor {
-  /** Connections handed on, and connections closed at once for lack of fds. */
-  readonly stats = { accepted: 0, rejected: 0 };
+  /**
+   * Connections handed on, and connections closed at once for lack of fds; and, to show a
+   * thundering herd: how often epoll reported the listener (`wakeups`), how many of those
+   * accepted nothing (`empty`: another thread took the connection first), and how many accept4
+   * calls found the queue empty (`eagain`).
+   */
+  readonly stats = { accepted: 0, rejected: 0, wakeups: 0, empty: 0, eagain: 0 };
   private spareFd: number;
   private watching = false;
   private closed = false;
   private readonly edgeTriggered: boolean;
   private readonly backoffMs: number;
+  private readonly exclusive: boolean;
   /** Bound once, so that registering the listener allocates nothing per event. */
   private readonly onReadable = (): void => this.acceptReady();
 
@@ -56,18 +68,23 @@ export class Acceptor {
   ) {
     this.edgeTriggered = opts.edgeTriggered ?? false;
     this.backoffMs = opts.backoffMs ?? 100;
+    this.exclusive = opts.exclusive ?? false;
     this.spareFd = openSpare();
     this.start();
   }
 
   /** Accept what is waiting: one connection (level-triggered) or all of them (edge-triggered). */
   acceptReady(): void {
+    this.stats.wakeups++;
+    const before = this.stats.accepted;
     for (;;) {
       const fd = sys.accept4(this.listenFd, C.SOCK_NONBLOCK | C.SOCK_CLOEXEC);
       if (fd >= 0) {
         this.stats.accepted++;
         this.onConnection(fd);
       } else if (fd === -C.EAGAIN) {
+        this.stats.eagain++;
+        if (this.stats.accepted === before) this.stats.empty++;
         return; // the queue is empty
       } else if (fd === -C.EINTR || fd === -C.ECONNABORTED) {
         continue; // a signal, or a client that gave up while queued: try the next one
@@ -95,7 +112,7 @@ export class Acceptor {
     if (this.closed || this.watching) return;
     if (this.spareFd < 0) this.spareFd = openSpare();
     // Registering re-checks readiness, so connections that queued meanwhile are reported (ET too).
-    this.reactor.watch(this.listenFd, this.onReadable, this.edgeTriggered);
+    this.reactor.watch(this.listenFd, this.onReadable, this.edgeTriggered, C.EPOLLIN | (this.exclusive ? C.EPOLLEXCLUSIVE : 0));
     this.watching = true;
   }
 

@@ -1,9 +1,11 @@
 /**
  * The MainReactor: the main thread's epoll loop (step 05's Reactor and Acceptor, reused). It owns
- * the listening socket, accepts every waiting connection (edge-triggered: accept until EAGAIN),
- * and hands each one to a SubReactor chosen by the balancer. Besides that it only supervises the
- * threads and runs the shutdown; tasks and their results never pass through it (SubReactors and
- * WorkerPool threads talk directly, see worker-pool.ts).
+ * the listening sockets; with `--accept main` (the default) it accepts every waiting connection
+ * (edge-triggered: accept until EAGAIN) and hands each one to a SubReactor chosen by the
+ * balancer. In the other accept modes each SubReactor accepts for itself (balancer.ts compares
+ * them) and this loop only supervises. Besides that it supervises the threads, runs the reload
+ * and the shutdown; tasks and their results never pass through it (SubReactors and WorkerPool
+ * threads talk directly, see worker-pool.ts).
  *
  *   loop:
  *     runOnce(≤ 100 ms)   listener → accept → balancer → SubReactor's ring (+ wake it once per turn)
@@ -36,21 +38,15 @@ import * as sys from '@course/syscalls';
 import { echoProtocol } from '@course/protocol';
 import { exitNow, log, shutdownRequested, ThreadAffinity } from '@course/server-kit';
 import { Acceptor, Reactor } from '05-epoll-native';
-import { createBalancer, type Balancer } from './balancer.js';
+import { loadApp, type App } from './app.js';
+import { Admission, createBalancer, type Balancer } from './balancer.js';
 import { FdRing, Lifecycle, WakeFlags, type PoolNote } from './handoff.js';
 import type { Settings } from './options.js';
 import type { StatsBoard } from './stats.js';
-import type { SubReactorData } from './sub-reactor.js';
+import type { ReloadNote, ReloadReport, SubReactorData } from './sub-reactor.js';
 import { WorkerPool } from './worker-pool.js';
 
 const { C } = sys;
-
-/** What an HTTP client gets past maxConnections: the whole answer fits one write to a new socket. */
-const TOO_MANY_BODY = '503 Service Unavailable: too many connections\n';
-const TOO_MANY = new TextEncoder().encode(
-  'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n' +
-  `Content-Length: ${TOO_MANY_BODY.length}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${TOO_MANY_BODY}`,
-);
 
 /** Longest sleep in epoll_wait before the main thread lets Node deliver Worker events. */
 const MAIN_WAIT_MS = 100;
@@ -70,6 +66,8 @@ interface SubReactorHandle {
   needsWake: boolean;
   /** Resolves once the thread has exited. */
   exited: Promise<void>;
+  /** A reload was sent to it: settles it when the thread reports back. */
+  reloaded: ((report: ReloadReport) => void) | null;
 }
 
 /** The main thread's loop and the owner of every thread of the server. Main thread only. */
@@ -81,12 +79,16 @@ export class MainReactor {
   private readonly pool: WorkerPool;
   private readonly subs: SubReactorHandle[] = [];
   private readonly affinity = new ThreadAffinity('the MainReactor');
+  private readonly admission: Admission;
   private acceptor: Acceptor | null = null;
-  private listenerOpen = true;
+  private listenersOpen = true;
   private dropped = 0;
-  /** For reading what a refused connection already sent. */
-  private readonly scratch = new Uint8Array(4096);
   private stopRequested = false;
+  /** The app module's current URL and version (0: as started; N: the Nth reload, `?reload=N`). */
+  private appUrl: string;
+  private appVersion = 0;
+  /** Reloads run one after another: the last one started. */
+  private reloading: Promise<void> = Promise.resolve();
   private serving: Promise<boolean> | null = null;
   private closing: Promise<void> | null = null;
   /** process.on('exit'): make every SubReactor leave epoll_wait, so the process can end. */
@@ -96,17 +98,20 @@ export class MainReactor {
   };
 
   /** Start the SubReactors and the WorkerPool; resolves once every thread reported ready. */
-  static async start(listenFd: number, settings: Settings, board: StatsBoard): Promise<MainReactor> {
-    const main = new MainReactor(listenFd, settings, board);
+  static async start(listenFds: number[], settings: Settings, board: StatsBoard): Promise<MainReactor> {
+    const main = new MainReactor(listenFds, settings, board);
     await Promise.all([main.pool.start(), ...main.subs.map((s) => main.started(s))]);
     return main;
   }
 
   private constructor(
-    private readonly listenFd: number,
+    /** One listener, or one per SubReactor (reuseport). Opened by createServer, closed here. */
+    private readonly listenFds: number[],
     private readonly settings: Settings,
     private readonly board: StatsBoard,
   ) {
+    this.appUrl = settings.app;
+    this.admission = new Admission(settings.maxConnections, settings.protocol !== 'echo', board, -1);
     // The main reactor never adopts a connection; the Reactor just wants a protocol to hold.
     this.reactor = new Reactor({ protocol: echoProtocol() });
     this.lifecycle = Lifecycle.create(settings.reactors);
@@ -137,7 +142,8 @@ export class MainReactor {
     this.affinity.check();
     if (this.serving !== null || this.closing !== null) return Promise.reject(new Error('serve(): the server is already serving or closed'));
     this.serving = (async () => {
-      this.acceptor = new Acceptor(this.reactor, this.listenFd, (fd) => this.handOff(fd), { edgeTriggered: true });
+      // --accept main: this thread accepts for everyone; otherwise the SubReactors already do.
+      if (this.settings.accept === 'main') this.acceptor = new Acceptor(this.reactor, this.listenFds[0]!, (fd) => this.handOff(fd), { edgeTriggered: true });
       while (!this.stopRequested && !shutdownRequested()) await this.turn(MAIN_WAIT_MS);
       const drained = await this.drain();
       await this.shutDown();
@@ -163,6 +169,8 @@ export class MainReactor {
   private async turn(waitMs: number): Promise<void> {
     this.reactor.runOnce(waitMs); // a signal interrupts it (EINTR): the caller checks
     this.wakeSubReactors();
+    const a = this.acceptor?.stats;
+    if (a !== undefined) this.board.publishAccept(-1, a.wakeups, a.empty, a.eagain);
     await new Promise<void>((resolve) => setImmediate(resolve)); // Worker events, pool restarts
   }
   // #endregion main-turn
@@ -171,10 +179,7 @@ export class MainReactor {
   // #region hand-off
   private handOff(fd: number): void {
     this.affinity.check();
-    if (this.settings.maxConnections > 0 && this.board.openConnections() >= this.settings.maxConnections) {
-      this.refuse(fd);
-      return;
-    }
+    if (!this.admission.admit(fd)) return; // maxConnections are open: refused (balancer.ts)
     const address = this.balancer.needsAddress ? peerAddress(fd) : '';
     let r = this.balancer.pick(address);
     // A full ring means that SubReactor is thousands of connections behind: try the next one,
@@ -192,23 +197,6 @@ export class MainReactor {
   }
   // #endregion hand-off
 
-  // #region refuse-connection
-  /**
-   * maxConnections are open: answer this one now, on the main thread, and close it — it never
-   * reaches a SubReactor. Whatever the client sent already is read first, so that close(2) finds
-   * an empty receive buffer and ends with a FIN, not an RST that could destroy the 503 before the
-   * client reads it; the FIN goes out behind the answer (shutdown), then the fd is closed.
-   */
-  private refuse(fd: number): void {
-    this.board.refusedConnection();
-    if (this.settings.protocol !== 'echo') { // http, or auto: the usual first visitor is a browser
-      while (sys.read(fd, this.scratch, 0, this.scratch.length) > 0) { /* discarded */ }
-      sys.write(fd, TOO_MANY); // a new socket's send buffer takes it whole; if not, the close says enough
-      sys.shutdown(fd, C.SHUT_WR);
-    }
-    sys.close(fd);
-  }
-  // #endregion refuse-connection
 
   /** At most one eventfd write per SubReactor per turn, however many fds it was given. */
   // #region wake-sub-reactors
@@ -243,11 +231,12 @@ export class MainReactor {
       control: port2,
       peers,
       wakeFds,
+      listenFds: this.listenFds,
     };
     const transfer = [port2, ...peers.filter((p): p is MessagePort => p !== null)];
     const thread = new Worker(new URL('./sub-reactor-thread.js', import.meta.url), { workerData: data, transferList: transfer });
     const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
-    return { index, thread, ring, wakeFd, control: port1, needsWake: false, exited };
+    return { index, thread, ring, wakeFd, control: port1, needsWake: false, exited, reloaded: null };
   }
 
   /** Resolves when SubReactor `s` is ready; from then on, its exit is fatal unless it drained. */
@@ -259,6 +248,8 @@ export class MainReactor {
         if (m === 'ready') {
           ready = true;
           resolve();
+        } else if (typeof m === 'object' && m !== null && (m as ReloadReport).kind === 'reloaded') {
+          s.reloaded?.(m as ReloadReport);
         }
       });
       s.thread.on('error', (err) => log(`reactor ${s.index}: uncaught ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
@@ -276,10 +267,11 @@ export class MainReactor {
   private async drain(): Promise<boolean> {
     this.acceptor?.close();
     this.acceptor = null;
-    if (this.listenerOpen) {
-      this.listenerOpen = false;
-      sys.close(this.listenFd); // new clients are refused from now on
-    }
+    // Accepting here: close the listener now, new clients are refused from now on. Accepting in
+    // the SubReactors: each stops watching when it sees the drain begin, and the listeners are
+    // closed once those threads have ended (shutDown), so that no thread still watches an fd
+    // number the kernel may hand out again.
+    if (this.settings.accept === 'main') this.closeListeners();
     this.pool.drain();
     this.lifecycle.startDraining();
     for (const s of this.subs) sys.eventfdSignal(s.wakeFd);
@@ -301,6 +293,7 @@ export class MainReactor {
     this.lifecycle.leave();
     for (const s of this.subs) sys.eventfdSignal(s.wakeFd);
     await Promise.all(this.subs.map((s) => s.exited));
+    this.closeListeners();
     await poolClosed;
     for (const s of this.subs) {
       s.control.close();
@@ -310,6 +303,75 @@ export class MainReactor {
     process.off('exit', this.onProcessExit);
   }
   // #endregion shut-down
+
+  private closeListeners(): void {
+    if (!this.listenersOpen) return;
+    this.listenersOpen = false;
+    for (const fd of this.listenFds) sys.close(fd);
+  }
+
+  // #region reload
+  /**
+   * server.reload() and SIGHUP: every thread imports the app module afresh (`?reload=N` on its
+   * URL, so the import is not served from the module cache). First here, so that a module that
+   * does not load — or would change what the protocol was built from — changes nothing; then
+   * the WorkerPool, one thread at a time (the new thread first, then the old one finishes its
+   * tasks and leaves); then every SubReactor, between two turns of its loop. No connection is
+   * closed. Reloads run one after another.
+   */
+  reload(): Promise<void> {
+    this.affinity.check();
+    const done = this.reloading.then(() => this.reloadOnce());
+    this.reloading = done.catch(() => { /* the caller of that reload has the error */ });
+    return done;
+  }
+
+  private async reloadOnce(): Promise<void> {
+    if (this.stopRequested || this.closing !== null || this.lifecycle.draining || shutdownRequested()) throw new Error('reload(): the server is shutting down');
+    // A new number even if this one fails: a module that failed to load stays failed in the cache.
+    const url = versionedUrl(this.settings.app, ++this.appVersion);
+    sameShape(await loadApp(this.appUrl), await loadApp(url)); // throws: the new module's own error, or what differs
+    this.appUrl = url;
+    await this.pool.reload(url);
+    await Promise.all(this.subs.map((s) => this.reloadSubReactor(s, url)));
+    this.board.reloaded();
+  }
+
+  /** Tell SubReactor `s` to import `url` between two turns; resolves when it runs it. */
+  private reloadSubReactor(s: SubReactorHandle, url: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      s.reloaded = (report) => {
+        s.reloaded = null;
+        if (report.error === null) resolve();
+        else reject(new Error(`reload: reactor ${s.index} kept the previous app module: ${report.error}`));
+      };
+      void s.exited.then(() => s.reloaded?.({ kind: 'reloaded', error: 'the thread ended first' }));
+      const note: ReloadNote = { kind: 'reload', app: url };
+      s.control.postMessage(note);
+      this.wakeFlags.wake(s.index, s.wakeFd);
+    });
+  }
+  // #endregion reload
+}
+
+/** `app` with `?reload=N`: a URL the module cache has not seen. Only file: modules can be re-read. */
+function versionedUrl(app: string, version: number): string {
+  const url = new URL(app);
+  if (url.protocol !== 'file:') throw new Error(`reload(): only a file: app module can be imported afresh, not ${url.protocol}`);
+  url.searchParams.set('reload', String(version));
+  return url.href;
+}
+
+/**
+ * A SubReactor built its protocol from what the module exported at start: whether it has
+ * onReceive (TCP: the app's or echo), its webSocketPaths, its codec. A reload cannot change
+ * those under open connections, so a module that would is refused.
+ */
+function sameShape(before: App, after: App): void {
+  const shape = (app: App) => JSON.stringify([app.onReceive !== undefined, app.onMessage !== undefined, app.webSocketPaths ?? [], app.codec?.spec ?? null]);
+  if (shape(before) !== shape(after)) {
+    throw new Error('reload(): the new app module changes onReceive, onMessage, webSocketPaths or codec, which are fixed at start; restart the server instead');
+  }
 }
 
 // #region push-mesh

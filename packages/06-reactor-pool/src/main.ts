@@ -12,14 +12,15 @@
  * main-reactor.ts, sub-reactor.ts, worker-pool.ts (the pool's supervisor) and worker-thread.ts
  * (a pool thread), balancer.ts, handoff.ts (what crosses threads), stats.ts; the library's API
  * is in server.ts, options.ts and app.ts; the demo app in demo-app.ts. This file is the command
- * line: flags in, one createServer, and the process's signals.
+ * line: flags in, one createServer, and the process's signals (SIGTERM/SIGINT: drain and exit 0;
+ * SIGHUP: graceful reload of the app module, server.reload()).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createProtocol } from '@course/protocol';
 import * as sys from '@course/syscalls';
 import { announce, catchShutdownSignals, exitNow, log, parseCommandLine, protocolSettings } from '@course/server-kit';
-import type { BalancePolicy } from './balancer.js';
+import { ACCEPT_MODES, type AcceptMode, type BalancePolicy } from './balancer.js';
 import { DEMO_APP, createServer, type Server } from './server.js';
 
 const PKG = '06-reactor-pool';
@@ -30,6 +31,7 @@ const opts = parseCommandLine(PKG, {
   reactors: { kind: 'int', default: cores, min: 1, max: 256, help: 'SubReactor threads (epoll loops)' },
   workers: { kind: 'int', default: cores, min: 1, max: 256, help: 'WorkerPool threads (onTask)' },
   balance: { kind: 'enum', default: 'rr', values: ['rr', 'least', 'hash'], help: 'round-robin, least connections, or source-address hash' },
+  accept: { kind: 'enum', default: 'main', values: ACCEPT_MODES, help: 'who accepts: the main reactor, or each SubReactor (SO_REUSEPORT, EPOLLEXCLUSIVE, or shared: the herd)' },
   'max-requests': { kind: 'int', default: 0, min: 0, max: 1e9, help: 'recycle a WorkerPool thread after this many tasks; 0 = never' },
   'max-queued-tasks': { kind: 'int', default: 1024, min: 0, max: 2 ** 31 - 1, help: 'tasks that may wait for a WorkerPool thread; past it, 503 at once' },
   'max-connections': { kind: 'int', default: 0, min: 0, max: 2 ** 31 - 1, help: 'past this many open connections, answer a new one 503 (echo: close it) at once; 0 = no limit' },
@@ -51,6 +53,17 @@ if (!existsSync(opts.app)) {
 // drain. Before any thread starts, so that no early signal kills the process instead.
 catchShutdownSignals();
 
+// SIGHUP: graceful reload (server.reload(): every thread imports the app afresh, no connection
+// is closed). Caught from the start, so that an early SIGHUP does not end the process.
+let reload: (() => Promise<void>) | null = null;
+process.on('SIGHUP', () => {
+  if (reload === null) return log(`${PKG}: SIGHUP before the server is up: ignored`);
+  reload().then(
+    () => log(`${PKG}: reloaded ${opts.app}`),
+    (err: unknown) => log(`${PKG}: reload failed, still serving the previous app module: ${err instanceof Error ? err.message : String(err)}`),
+  );
+});
+
 let server: Server;
 try {
   server = await createServer({
@@ -62,6 +75,7 @@ try {
     reactors: opts.reactors,
     workers: opts.workers,
     balance: opts.balance as BalancePolicy,
+    accept: opts.accept as AcceptMode,
     maxRequests: opts['max-requests'],
     maxQueuedTasks: opts['max-queued-tasks'],
     taskTimeoutMs: opts['task-timeout'],
@@ -81,12 +95,15 @@ try {
   exitNow(1);
 }
 
+reload = () => server.reload();
+
 announce(server.listener, createProtocol(opts.protocol, protocolSettings(opts)), PKG, {
   model: 'reactor-pool',
   reactors: opts.reactors,
   workers: opts.workers,
   balance: opts.balance,
   mode: opts.mode,
+  accept: opts.accept,
   'max-requests': opts['max-requests'],
   'max-queued-tasks': opts['max-queued-tasks'],
   'task-timeout': opts['task-timeout'],

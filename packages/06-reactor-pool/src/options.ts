@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { CodecSpecError, DEMO_SITE_ROOT, parseCodecSpec } from '@course/protocol';
 import type { ReactorMode } from '05-epoll-native';
 import { appUrl } from './app.js';
-import { BALANCE_POLICIES, type BalancePolicy } from './balancer.js';
+import { ACCEPT_MODES, BALANCE_POLICIES, type AcceptMode, type BalancePolicy } from './balancer.js';
 
 export interface ServerOptions {
   /** IPv4 or IPv6 literal. Default 127.0.0.1. */
@@ -24,6 +24,12 @@ export interface ServerOptions {
   workers?: number;
   /** How the MainReactor picks a SubReactor. Default 'rr'. */
   balance?: BalancePolicy;
+  /**
+   * Who accepts (balancer.ts): 'main' (the MainReactor, then `balance`), 'reuseport' (a
+   * SO_REUSEPORT listener per SubReactor), 'exclusive' (one listener in every SubReactor's epoll
+   * set, EPOLLEXCLUSIVE) or 'shared' (the same without it: the thundering herd). Default 'main'.
+   */
+  accept?: AcceptMode;
   /**
    * 'http' (static files + the app's onRequest), 'echo' (TCP: the app's onReceive, or echo), or
    * 'auto': both on one listener, each connection told apart by its first bytes (an HTTP method
@@ -105,6 +111,7 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
     reactors: options.reactors ?? cores,
     workers: options.workers ?? cores,
     balance: options.balance ?? 'rr',
+    accept: options.accept ?? 'main',
     protocol: options.protocol ?? 'http',
     codec: options.codec ?? 'none',
     root: options.root ?? DEMO_SITE_ROOT,
@@ -136,6 +143,7 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
   integer('websocket.pingIntervalMs', o.websocket.pingIntervalMs, 0, 2 ** 31 - 1);
   integer('websocket.maxBackpressure', o.websocket.maxBackpressure, 1, Number.MAX_SAFE_INTEGER);
   if (!BALANCE_POLICIES.includes(o.balance)) throw new RangeError(`balance must be one of ${BALANCE_POLICIES.join('|')}, got ${String(o.balance)}`);
+  if (!ACCEPT_MODES.includes(o.accept)) throw new RangeError(`accept must be one of ${ACCEPT_MODES.join('|')}, got ${String(o.accept)}`);
   if (o.protocol !== 'http' && o.protocol !== 'echo' && o.protocol !== 'auto') throw new RangeError(`protocol must be http, echo or auto, got ${String(o.protocol)}`);
   try {
     if (parseCodecSpec(o.codec) !== null && o.protocol === 'http') throw new RangeError(`codec frames TCP: it needs protocol echo or auto, got ${o.protocol}`);

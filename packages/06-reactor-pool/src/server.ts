@@ -23,6 +23,7 @@
 import * as sys from '@course/syscalls';
 import type { Listener } from '@course/server-kit';
 import { LocalServer, loadApp } from './app.js';
+import { openListeners } from './balancer.js';
 import { MainReactor } from './main-reactor.js';
 import { DEMO_APP, resolveOptions, type ServerOptions, type Settings } from './options.js';
 import { StatsBoard, type ServerStats } from './stats.js';
@@ -31,7 +32,7 @@ export { DEMO_APP, type ServerOptions, type Settings };
 
 /** A running server. Main thread only. */
 export interface Server {
-  /** The listening socket and the address it really got. */
+  /** The listening socket and the address it really got (with `accept: 'reuseport'`, the first of them). */
   readonly listener: Listener;
   /** The options, defaults filled in. */
   readonly options: Settings;
@@ -49,6 +50,14 @@ export interface Server {
    * of the server keeps the process alive.
    */
   close(): Promise<void>;
+  /**
+   * Graceful reload (swoole's reload; the command line runs it on SIGHUP): import the app module
+   * afresh on every thread without closing a connection or failing a request — each WorkerPool
+   * thread is replaced by a new one, one at a time, and each SubReactor re-imports the module
+   * between two turns of its loop. Resolves once every thread runs the new module; rejects, and
+   * changes nothing, if the new module fails to load. See the 06 chapter for what is not reloaded.
+   */
+  reload(): Promise<void>;
 }
 
 /**
@@ -62,19 +71,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
   const app = await loadApp(settings.app);
   await app.onStart?.(new LocalServer('main', 0, board));
 
-  const listener = sys.listenTcp({ host: settings.host, port: settings.port, nonBlocking: true });
+  // One listener, or one per SubReactor (reuseport): the MainReactor closes them all on close().
+  const listeners = openListeners(settings.accept, settings.host, settings.port, settings.reactors);
   let main: MainReactor;
   try {
-    main = await MainReactor.start(listener.fd, settings, board);
+    main = await MainReactor.start(listeners.map((l) => l.fd), settings, board);
   } catch (err) {
-    sys.close(listener.fd);
+    for (const l of listeners) sys.close(l.fd);
     throw err;
   }
   return {
-    listener,
+    listener: listeners[0]!,
     options: settings,
     stats: () => board.snapshot(),
     serve: () => main.serve(),
     close: () => main.close(),
+    reload: () => main.reload(),
   };
 }

@@ -20,11 +20,16 @@ const P_THREADS = 2;
 const P_RESTARTS = 3;
 const P_RECYCLED = 4;
 /** Written by the main thread (the MainReactor). */
-const M_REFUSED = 5; // connections refused at once: maxConnections were open
-const HEAD = 8;
+const M_REFUSED = 5; // connections it refused at once: maxConnections were open (--accept main)
+const M_WAKEUPS = 6; // epoll reported its listener (--accept main)
+const M_EMPTY = 7; //   ... and it accepted nothing
+const M_EAGAIN = 8; //  accept4 calls that found the queue empty
+const M_RELOADS = 9; // reloads completed (server.reload(), SIGHUP)
+const HEAD = 12;
 
 /** Per-reactor row (Float64): which thread writes each slot. */
-const R_ASSIGNED = 0; // main thread: connections handed to this SubReactor
+const R_ASSIGNED = 0; // main thread (--accept main): connections handed to this SubReactor;
+//                       the SubReactor itself (other modes): connections it accepted
 const R_ADOPTED = 1; //  SubReactor: connections it took from its hand-off queue
 const R_OPEN = 2; //     SubReactor: connections open now
 const R_REQUESTS = 3; // SubReactor: HTTP requests (echo: messages received)
@@ -37,7 +42,11 @@ const R_WEBSOCKETS = 9; // SubReactor: WebSocket connections of the app open now
 const R_MSG_IN = 10; //   SubReactor: WebSocket messages received by the app
 const R_MSG_OUT = 11; //  SubReactor: WebSocket messages the app queued (sends and pushes)
 const R_DROPPED = 12; // SubReactor: pushes dropped at a slow consumer (--max-backpressure)
-const ROW = 14;
+const R_WAKEUPS = 13; // SubReactor (accepting for itself): epoll reported its listener
+const R_EMPTY = 14; //   SubReactor: ... and it accepted nothing (another reactor was first: the herd)
+const R_EAGAIN = 15; //  SubReactor: accept4 calls that found the queue empty
+const R_REFUSED_CONN = 16; // SubReactor: connections it accepted and refused (maxConnections)
+const ROW = 18;
 
 /**
  * Per-WorkerPool-slot row (Int32, after the Float64 part). These have several writers, so they
@@ -57,8 +66,16 @@ export interface ReactorCounters {
   index: number;
   /** Connections open now. */
   connections: number;
-  /** Connections the MainReactor handed to this SubReactor since start. */
+  /** Connections this SubReactor was given since start: handed over by the MainReactor, or accepted itself. */
   accepted: number;
+  /** Accepting for itself (--accept reuseport|exclusive|shared): times epoll reported the listener. */
+  listenerWakeups: number;
+  /** ... of which found nothing to accept: another reactor took the connection first. */
+  emptyWakeups: number;
+  /** accept4 calls that found the queue empty (EAGAIN). */
+  acceptEagain: number;
+  /** Connections it accepted and refused at once (maxConnections). */
+  refusedConnections: number;
   requests: number;
   bytesIn: number;
   bytesOut: number;
@@ -91,13 +108,26 @@ export interface PoolCounters {
   timedOut: number;
 }
 
+/** The MainReactor's accept counters (--accept main; zero in the other modes). */
+export interface MainCounters {
+  listenerWakeups: number;
+  emptyWakeups: number;
+  acceptEagain: number;
+  refusedConnections: number;
+}
+
 /** What `stats()` returns: plain data, ready for JSON.stringify. */
 export interface ServerStats {
   reactors: ReactorCounters[];
   workers: PoolCounters;
+  main: MainCounters;
+  /** Reloads completed (server.reload(), SIGHUP). */
+  reloads: number;
   totals: {
     connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; refusedConnections: number;
     websockets: number; messagesIn: number; messagesOut: number; dropped: number;
+    /** Over the main thread and every SubReactor. */
+    listenerWakeups: number; emptyWakeups: number; acceptEagain: number;
   };
 }
 
@@ -133,7 +163,7 @@ export class StatsBoard {
 
   // --- main thread (MainReactor, WorkerPool supervisor) ------------------------------------
 
-  /** A connection was handed to `reactor`. */
+  /** A connection was handed to `reactor` (main thread), or accepted by it (that SubReactor). */
   assigned(reactor: number): void {
     this.cells[HEAD + reactor * ROW + R_ASSIGNED]! += 1;
   }
@@ -157,9 +187,29 @@ export class StatsBoard {
     return n;
   }
 
-  /** A connection was refused at once (maxConnections). */
-  refusedConnection(): void {
-    this.cells[M_REFUSED]! += 1;
+  /** A connection was refused at once (maxConnections) by the main thread (`by` = -1) or SubReactor `by`. */
+  refusedConnection(by: number): void {
+    this.cells[by < 0 ? M_REFUSED : HEAD + by * ROW + R_REFUSED_CONN]! += 1;
+  }
+
+  /** The accept counters of the main thread (`by` = -1) or SubReactor `by` (step 05's Acceptor keeps them). */
+  publishAccept(by: number, wakeups: number, empty: number, eagain: number): void {
+    const c = this.cells;
+    if (by < 0) {
+      c[M_WAKEUPS] = wakeups;
+      c[M_EMPTY] = empty;
+      c[M_EAGAIN] = eagain;
+      return;
+    }
+    const row = HEAD + by * ROW;
+    c[row + R_WAKEUPS] = wakeups;
+    c[row + R_EMPTY] = empty;
+    c[row + R_EAGAIN] = eagain;
+  }
+
+  /** Main thread: one more reload completed. */
+  reloaded(): void {
+    this.cells[M_RELOADS]! += 1;
   }
 
   /** The supervisor's own counters. */
@@ -262,7 +312,11 @@ export class StatsBoard {
   snapshot(): ServerStats {
     const c = this.cells;
     const reactors: ReactorCounters[] = [];
-    const totals = { connections: 0, accepted: 0, requests: 0, bytesIn: 0, bytesOut: 0, refusedConnections: c[M_REFUSED]!, websockets: 0, messagesIn: 0, messagesOut: 0, dropped: 0 };
+    const main: MainCounters = { listenerWakeups: c[M_WAKEUPS]!, emptyWakeups: c[M_EMPTY]!, acceptEagain: c[M_EAGAIN]!, refusedConnections: c[M_REFUSED]! };
+    const totals = {
+      connections: 0, accepted: 0, requests: 0, bytesIn: 0, bytesOut: 0, refusedConnections: main.refusedConnections, websockets: 0, messagesIn: 0, messagesOut: 0, dropped: 0,
+      listenerWakeups: main.listenerWakeups, emptyWakeups: main.emptyWakeups, acceptEagain: main.acceptEagain,
+    };
     for (let i = 0; i < this.reactorCount; i++) {
       const row = HEAD + i * ROW;
       const r: ReactorCounters = {
@@ -279,6 +333,10 @@ export class StatsBoard {
         messagesIn: c[row + R_MSG_IN]!,
         messagesOut: c[row + R_MSG_OUT]!,
         dropped: c[row + R_DROPPED]!,
+        listenerWakeups: c[row + R_WAKEUPS]!,
+        emptyWakeups: c[row + R_EMPTY]!,
+        acceptEagain: c[row + R_EAGAIN]!,
+        refusedConnections: c[row + R_REFUSED_CONN]!,
       };
       reactors.push(r);
       totals.connections += r.connections;
@@ -290,6 +348,10 @@ export class StatsBoard {
       totals.messagesIn += r.messagesIn;
       totals.messagesOut += r.messagesOut;
       totals.dropped += r.dropped;
+      totals.listenerWakeups += r.listenerWakeups;
+      totals.emptyWakeups += r.emptyWakeups;
+      totals.acceptEagain += r.acceptEagain;
+      totals.refusedConnections += r.refusedConnections;
     }
     // Each slot is read separately, so `queued` may be off by one for an instant; never below 0.
     let load = 0;
@@ -315,6 +377,6 @@ export class StatsBoard {
       refused: reactors.reduce((n, r) => n + r.refused, 0),
       timedOut: reactors.reduce((n, r) => n + r.timedOut, 0),
     };
-    return { reactors, workers, totals };
+    return { reactors, workers, main, reloads: c[M_RELOADS]!, totals };
   }
 }

@@ -1,15 +1,18 @@
 /**
  * A SubReactor: one worker thread running step 05's epoll loop (its `Reactor`, reused as is) for
- * the connections the MainReactor hands it. It does all of their I/O, runs the app's connection
- * hooks, and posts tasks to the WorkerPool threads itself; it never accepts and never runs
- * anything slow (that is `server.task`).
+ * the connections the MainReactor hands it — or, with `--accept reuseport|exclusive|shared`,
+ * the ones it accepts itself (balancer.ts). It does all of their I/O, runs the app's connection
+ * hooks, and posts tasks to the WorkerPool threads itself; it never runs anything slow (that is
+ * `server.task`).
  *
- * Its epoll set holds its connections plus one eventfd, its wake-up. The eventfd fires when
+ * Its epoll set holds its connections, its listener if it accepts for itself, and one eventfd,
+ * its wake-up. The eventfd fires when
  *   - the MainReactor pushed new connections onto its hand-off ring;
  *   - a pool thread posted a task's reply on its link to this SubReactor;
  *   - the pool's supervisor posted a note (a pool thread started or ended);
  *   - another SubReactor or a pool thread sent a push (push.ts) on its port to this one;
- *   - shutdown began (the Lifecycle phase changed).
+ *   - shutdown began (the Lifecycle phase changed);
+ *   - a reload was asked for (a ReloadNote on the control port).
  * On a wake-up the SubReactor resets the eventfd FIRST and then empties the ring and the ports, so
  * anything pushed after it looked comes with a fresh wake-up: nothing is missed.
  *
@@ -26,8 +29,9 @@
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import * as sys from '@course/syscalls';
 import { log, ThreadAffinity } from '@course/server-kit';
-import { Reactor } from '05-epoll-native';
-import { LocalServer, TASK_TIMED_OUT, type App, type Conn } from './app.js';
+import { Acceptor, Reactor } from '05-epoll-native';
+import { LocalServer, TASK_TIMED_OUT, errorText, loadApp, type App, type Conn } from './app.js';
+import { Admission, ownListener } from './balancer.js';
 import { AppProtocol, type Connection } from './connection.js';
 import { FdRing, LINK_END, Lifecycle, WakeFlags, type PoolNote, type TaskReply, type TaskRequest } from './handoff.js';
 import type { Settings } from './options.js';
@@ -51,6 +55,20 @@ export interface SubReactorData {
   peers: Array<MessagePort | null>;
   /** Every SubReactor's eventfd, to wake the one a push went to. */
   wakeFds: number[];
+  /** The server's listening sockets (owned by the main thread); which one this thread watches, if any: `ownListener`. */
+  listenFds: number[];
+}
+
+/** Main → SubReactor, on the control port: import the app module at `app` and use it from now on. */
+export interface ReloadNote {
+  kind: 'reload';
+  app: string;
+}
+
+/** SubReactor → main (parentPort): the reload is done (`error` null) or this thread kept the old module. */
+export interface ReloadReport {
+  kind: 'reloaded';
+  error: string | null;
 }
 
 /** This SubReactor's end of its link to one pool thread. Owned by the SubReactor thread. */
@@ -101,10 +119,20 @@ export class SubReactor {
   /** Reactors this turn's pushes went to: each is woken once, after the turn. */
   private readonly pushedTo: boolean[];
   private pushedAny = false;
+  /** Accepting for itself (not --accept main): step 05's Acceptor on its listener, until the drain. */
+  private acceptor: Acceptor | null = null;
+  private readonly admission: Admission;
+  /** A reload asked for: the URL to import after this turn. */
+  private reloadTo: string | null = null;
+  /** onTick is scheduled (a reload may bring or drop the hook). */
+  private ticking = false;
 
   constructor(
     private readonly data: SubReactorData,
-    private readonly app: App,
+    /** The app module in use; a reload replaces it. */
+    private app: App,
+    /** Sends a ReloadReport to the main thread. */
+    private readonly report: (r: ReloadReport) => void,
   ) {
     this.index = data.index;
     this.settings = data.settings;
@@ -116,7 +144,10 @@ export class SubReactor {
     this.server = new LocalServer('reactor', data.index, this.board, (payload, conn, tag) => this.submit(payload, conn, tag), (push) => this.sendPush(push));
     this.server.hub = new WebSocketHub(data.index, this.board, this.settings.websocket.maxBackpressure);
     this.pushedTo = data.peers.map(() => false);
-    this.protocol = new AppProtocol(this.settings, app, this.server, this.board);
+    // The protocol holds a view of the app rather than the module itself: every hook it looks up
+    // is the current module's, so a reload needs no help from it.
+    const current = new Proxy({} as App, { get: (_target, key) => Reflect.get(this.app, key) });
+    this.protocol = new AppProtocol(this.settings, current, this.server, this.board);
     this.reactor = new Reactor({
       protocol: this.protocol,
       mode: this.settings.mode,
@@ -124,7 +155,10 @@ export class SubReactor {
       idleTimeoutMs: this.settings.idleTimeoutMs,
     });
     this.reactor.watch(data.wakeFd, () => this.onWake());
-    if (app.onTick !== undefined) this.reactor.after(this.settings.tickMs, () => this.tick());
+    this.admission = new Admission(this.settings.maxConnections, this.settings.protocol !== 'echo', this.board, data.index);
+    const own = ownListener(this.settings.accept, data.listenFds, data.index);
+    if (own !== null) this.acceptor = new Acceptor(this.reactor, own.fd, (fd) => this.accepted(fd), { edgeTriggered: true, exclusive: own.exclusive });
+    this.startTicking();
     if (this.settings.taskTimeoutMs > 0) this.reactor.after(this.taskSweepMs, () => this.expireTasks());
   }
 
@@ -145,16 +179,20 @@ export class SubReactor {
    * or at once, closing them all, when the main thread says leave (drain timed out, or the
    * process is exiting).
    */
-  run(): void {
+  async run(): Promise<void> {
     for (;;) {
       // While draining, wake up now and then even if nothing happens, to notice the end.
       this.reactor.runOnce(this.lifecycle.draining ? 100 : -1);
       if (this.pushedAny) this.wakePushed();
-      const s = this.reactor.stats;
-      this.board.publishReactor(this.index, s.accepted, s.connections, s.bytesIn, s.bytesOut);
+      this.publish();
       if (this.lifecycle.leaving) break;
-      if (this.lifecycle.draining && this.reactor.drain()) break;
+      if (this.lifecycle.draining) {
+        this.stopAccepting();
+        if (this.reactor.drain()) break;
+      }
+      if (this.reloadTo !== null) await this.reload(this.reloadTo); // the only await: between two turns
     }
+    this.stopAccepting();
     this.reactor.unwatch(this.data.wakeFd); // the main thread closes it, once this thread is gone
     this.reactor.close(); // what is left of the connections, and the epoll fd
     for (const link of this.links) link.port.close();
@@ -163,6 +201,59 @@ export class SubReactor {
     this.lifecycle.markDrained(this.index);
   }
   // #endregion sub-reactor-run
+
+  private publish(): void {
+    const s = this.reactor.stats;
+    this.board.publishReactor(this.index, s.accepted, s.connections, s.bytesIn, s.bytesOut);
+    const a = this.acceptor?.stats;
+    if (a !== undefined) this.board.publishAccept(this.index, a.wakeups, a.empty, a.eagain);
+  }
+
+  // #region sub-reactor-accept
+  /** Accepting for itself: a new connection, straight from accept4 to this thread's Reactor. */
+  private accepted(fd: number): void {
+    if (!this.admission.admit(fd)) return; // maxConnections are open: refused
+    this.board.assigned(this.index); // counted open at once, so the next admit sees it
+    this.adopt(fd);
+  }
+
+  /** The drain began (or the thread ends): stop watching the listener; the main thread closes it. */
+  private stopAccepting(): void {
+    if (this.acceptor === null) return;
+    this.publish();
+    this.acceptor.close();
+    this.acceptor = null;
+  }
+  // #endregion sub-reactor-accept
+
+  private adopt(fd: number): void {
+    const addr = sys.getpeername(fd);
+    this.reactor.adopt(fd, typeof addr === 'number' ? undefined : { address: addr.address, port: addr.port });
+  }
+
+  // #region sub-reactor-reload
+  /**
+   * Between two turns: import the app afresh (a new URL, so not from the module cache), run its
+   * onStart for this thread, and use it from the next turn on. The connections stay where they
+   * are, with their `context`; the protocol keeps what it was built from (see reload() on the
+   * main thread). While the import runs (milliseconds) this loop does not turn: the kernel
+   * buffers what arrives. A module that fails here is reported, and the old one stays.
+   */
+  private async reload(url: string): Promise<void> {
+    this.reloadTo = null;
+    let error: string | null = null;
+    try {
+      const next = await loadApp(url);
+      await next.onStart?.(this.server);
+      this.app = next;
+      this.startTicking();
+    } catch (err) {
+      error = errorText(err);
+      log(`reactor ${this.index}: reload failed, keeping the previous app module: ${error}`);
+    }
+    this.report({ kind: 'reloaded', error });
+  }
+  // #endregion sub-reactor-reload
 
   // #region sub-reactor-wake
   /** The eventfd fired: reset it, then take every pool note, new connection and task reply. */
@@ -176,10 +267,7 @@ export class SubReactor {
     sys.eventfdDrain(this.data.wakeFd);
     this.wakeFlags.clear(this.index);
     this.takeNotes();
-    for (let fd = this.ring.pop(); fd !== -1; fd = this.ring.pop()) {
-      const addr = sys.getpeername(fd);
-      this.reactor.adopt(fd, typeof addr === 'number' ? undefined : { address: addr.address, port: addr.port });
-    }
+    for (let fd = this.ring.pop(); fd !== -1; fd = this.ring.pop()) this.adopt(fd);
     for (const link of this.links) this.takeReplies(link);
     if (this.waiting.length > 0) this.postWaiting();
     for (const peer of this.data.peers) if (peer !== null) this.takePushes(peer);
@@ -219,7 +307,9 @@ export class SubReactor {
 
   private takeNotes(): void {
     for (let m = receiveMessageOnPort(this.data.control); m !== undefined; m = receiveMessageOnPort(this.data.control)) {
-      this.onNote(m.message as PoolNote);
+      const note = m.message as PoolNote | ReloadNote;
+      if (note.kind === 'reload') this.reloadTo = note.app; // after this turn (run)
+      else this.onNote(note);
     }
   }
 
@@ -388,13 +478,23 @@ export class SubReactor {
     }
   }
 
+  /** Schedule onTick if the app has it and it is not scheduled yet. */
+  private startTicking(): void {
+    if (this.ticking || this.app.onTick === undefined) return;
+    this.ticking = true;
+    this.reactor.after(this.settings.tickMs, () => this.tick());
+  }
+
   /** onTick, every tickMs, on this loop (output it queues leaves in the same turn). */
   private tick(): void {
+    this.ticking = false;
+    const onTick = this.app.onTick;
+    if (onTick === undefined) return; // a reload dropped it
     try {
-      this.app.onTick!(this.server);
+      onTick(this.server);
     } catch (err) {
       log(`reactor ${this.index}: onTick threw: ${err instanceof Error ? err.message : String(err)}`);
     }
-    if (!this.lifecycle.draining) this.reactor.after(this.settings.tickMs, () => this.tick());
+    if (!this.lifecycle.draining) this.startTicking();
   }
 }

@@ -15,7 +15,8 @@
  * max_request) a thread is given that many tasks and no more (the SubReactors count them on the
  * stats board; a task that finds every thread used up waits in its SubReactor), then retired: its
  * successor starts first, and it leaves once every SubReactor has ended its link to it, so
- * nothing is lost.
+ * nothing is lost. A reload (server.reload(), SIGHUP) replaces every thread the same way, one
+ * slot at a time, with threads that import the app module afresh.
  *
  * Pool threads are ordinary event-loop threads (they never block in a syscall), so tasks reach
  * them by postMessage. Replies go the other way over the same port, read by the SubReactor with
@@ -33,6 +34,8 @@ import type { StatsBoard } from './stats.js';
 /** What a pool thread is started with (workerData). Plain data and transferred ports. */
 export interface PoolThreadData {
   settings: Settings;
+  /** The app module's URL to import: `settings.app`, or after a reload the same with `?reload=N`. */
+  app: string;
   /** Its slot in the pool, and which thread of that slot it is (0, then 1 for its replacement...). */
   index: number;
   gen: number;
@@ -92,8 +95,12 @@ export class WorkerPool {
   private draining = false;
   private closing = false;
   private readonly affinity = new ThreadAffinity('the WorkerPool');
+  /** What every thread started from now on imports (replacements too): changed by reload(). */
+  private app: string;
 
-  constructor(private readonly opts: WorkerPoolOptions) {}
+  constructor(private readonly opts: WorkerPoolOptions) {
+    this.app = opts.settings.app;
+  }
 
   /** Start every thread; resolves once each has loaded the app and run onStart. */
   async start(): Promise<void> {
@@ -121,6 +128,26 @@ export class WorkerPool {
     await Promise.all(all.map((w) => w.exited));
   }
 
+  // #region pool-reload
+  /**
+   * Replace every thread by one that imports `app`, one slot at a time: the successor starts
+   * (from its 'joined' on, new tasks of the slot go to it), the old thread is retiring — it
+   * finishes what it was given and leaves once every SubReactor has ended its link — and the
+   * next slot waits until it has. At most one extra thread at any moment, no task lost.
+   */
+  async reload(app: string): Promise<void> {
+    this.affinity.check();
+    this.app = app;
+    for (let i = 0; i < this.slots.length; i++) {
+      if (this.draining || this.closing) throw new Error('reload(): the server is shutting down');
+      const old = this.slots[i]!;
+      old.retiring = true; // its exit, code 0, is expected: not a death
+      await this.spawn(i, old.gen + 1);
+      await old.exited;
+    }
+  }
+  // #endregion pool-reload
+
   /** Start thread `gen` of slot `index`, wire a link to every SubReactor; resolves when it is ready. */
   private spawn(index: number, gen: number): Promise<void> {
     const { settings, board, wakeFds, wakeFlags } = this.opts;
@@ -131,7 +158,7 @@ export class WorkerPool {
       ours.push(port1);
       theirs.push(port2);
     }
-    const data: PoolThreadData = { settings, index, gen, links: theirs, wakeFds, wakeFlagsBuffer: wakeFlags.buffer, statsBuffer: board.buffer };
+    const data: PoolThreadData = { settings, app: this.app, index, gen, links: theirs, wakeFds, wakeFlagsBuffer: wakeFlags.buffer, statsBuffer: board.buffer };
     const thread = new Worker(new URL('./worker-thread.js', import.meta.url), { workerData: data, transferList: theirs });
     const w = new PoolWorker(index, gen, thread);
     this.slots[index] = w;
@@ -146,7 +173,7 @@ export class WorkerPool {
         if (m === 'ready') {
           w.ready = true;
           resolve();
-        } else if (m === 'retire' && !this.closing && !this.draining) {
+        } else if (m === 'retire' && !w.retiring && !this.closing && !this.draining) {
           this.retire(w);
         }
       });
@@ -154,7 +181,10 @@ export class WorkerPool {
       thread.on('exit', (code) => {
         this.live.delete(w);
         w.exit();
-        if (this.closing || (this.draining && code === 0)) return;
+        if (this.closing || (this.draining && code === 0)) {
+          reject(new Error('the pool is closing')); // if it never got ready: a reload waiting for it gives up
+          return;
+        }
         if (!w.ready) {
           const why = `worker ${index} exited (code ${code}) before it was ready: the app failed to load or onStart threw`;
           reject(new Error(why));

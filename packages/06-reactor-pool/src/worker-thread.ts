@@ -22,7 +22,7 @@ import { StatsBoard } from './stats.js';
 import type { PoolThreadData } from './worker-pool.js';
 
 const data = workerData as PoolThreadData;
-const app = await loadApp(data.settings.app);
+const app = await loadApp(data.app); // settings.app, or after a reload the same with ?reload=N
 const board = new StatsBoard(data.statsBuffer);
 const wakeFlags = new WakeFlags(data.wakeFlagsBuffer);
 // A push from onTask goes on the link to each target SubReactor — the same port as results, so

@@ -1,6 +1,6 @@
 /** Small helpers shared by this package's tests. */
 import type { Socket } from 'node:net';
-import { openSocket, parseResponses, type ParsedResponse } from '@course/testkit';
+import { exchange, openSocket, parseResponses, type ParsedResponse } from '@course/testkit';
 
 export const PKG = '06-reactor-pool';
 
@@ -9,7 +9,10 @@ export interface Stats {
   reactors: Array<{
     index: number; connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; tasks: number;
     refused: number; timedOut: number; websockets: number; messagesIn: number; messagesOut: number; dropped: number;
+    listenerWakeups: number; emptyWakeups: number; acceptEagain: number; refusedConnections: number;
   }>;
+  main: { listenerWakeups: number; emptyWakeups: number; acceptEagain: number; refusedConnections: number };
+  reloads: number;
   workers: { threads: number; queued: number; running: number; done: number; failed: number; restarts: number; recycled: number; refused: number; timedOut: number };
   totals: {
     connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; refusedConnections: number;
@@ -109,4 +112,19 @@ export class LineReader {
     this.sock.write(line + '\n');
     return this.next();
   }
+}
+
+/**
+ * For `--max-connections 2`: hold two keep-alive connections (each served once, so both are open
+ * on their reactors) and send a request on a third. Returns the two held and the third's answers.
+ */
+export async function pastTwoConnections(port: number): Promise<{ held: [KeepAlive, KeepAlive]; over: ParsedResponse[] }> {
+  const a = await KeepAlive.open(port);
+  const b = await KeepAlive.open(port);
+  for (const k of [a, b]) {
+    const res = await k.get('/bench.html');
+    if (res.status !== 200) throw new Error(`a held connection was answered ${res.status}`);
+  }
+  const over = await exchange(port, 'GET /bench.html HTTP/1.1\r\nHost: test\r\n\r\n', { responses: 1, timeoutMs: 20_000 });
+  return { held: [a, b], over: over.responses };
 }

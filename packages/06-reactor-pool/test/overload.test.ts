@@ -5,8 +5,8 @@
  * machine's speed, so no assertion counts them beyond "some of each" where that cannot fail.
  */
 import { describe, expect, it } from 'vitest';
-import { exchange, openSocket, request, rssKb, startServer, waitForClose } from '@course/testkit';
-import { KeepAlive, PKG } from './helpers.js';
+import { openSocket, request, rssKb, startServer, waitForClose } from '@course/testkit';
+import { KeepAlive, PKG, pastTwoConnections } from './helpers.js';
 
 describe('a flood of CPU-heavy requests', () => {
   it('gets 200 or 503 + Retry-After for every one of 2,000, while static files stay served and memory stays bounded', async () => {
@@ -108,12 +108,8 @@ describe('--max-connections', () => {
   it('answers a connection past the limit 503 and closes it, counts it, and serves again once one is free', async () => {
     const server = await startServer(PKG, { args: ['--reactors', '1', '--workers', '1', '--max-connections', '2'] });
     try {
-      const a = await KeepAlive.open(server.port);
-      const b = await KeepAlive.open(server.port);
-      expect((await a.get('/bench.html')).status).toBe(200);
-      expect((await b.get('/bench.html')).status).toBe(200);
-      const over = await exchange(server.port, 'GET /bench.html HTTP/1.1\r\nHost: test\r\n\r\n', { responses: 1, timeoutMs: 20_000 });
-      expect(over.responses.map((r) => [r.status, r.headers['retry-after'], r.headers.connection])).toEqual([[503, '1', 'close']]);
+      const { held: [a, b], over } = await pastTwoConnections(server.port);
+      expect(over.map((r) => [r.status, r.headers['retry-after'], r.headers.connection])).toEqual([[503, '1', 'close']]);
       const stats = await a.stats(); // the two held connections are still served meanwhile
       expect(stats.totals).toMatchObject({ refusedConnections: 1, connections: 2 });
       b.sock.destroy();

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Worker, threadId } from 'node:worker_threads';
 import * as sys from '@course/syscalls';
 import { FdRing, Lifecycle, RING_CAPACITY, WakeFlags } from '../src/handoff.js';
-import { createBalancer, sourceHash } from '../src/balancer.js';
+import { createBalancer, ownListener, sourceHash } from '../src/balancer.js';
 import { StatsBoard } from '../src/stats.js';
 import { loadApp } from '../src/app.js';
 import { ThreadAffinity } from '@course/server-kit';
@@ -114,7 +114,7 @@ describe('StatsBoard and Lifecycle', () => {
     let s = reader.snapshot();
     expect(s.reactors[1]).toEqual({
       index: 1, connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, tasks: 3, refused: 0, timedOut: 0,
-      websockets: 1, messagesIn: 1, messagesOut: 2, dropped: 1,
+      websockets: 1, messagesIn: 1, messagesOut: 2, dropped: 1, listenerWakeups: 0, emptyWakeups: 0, acceptEagain: 0, refusedConnections: 0,
     });
     expect(s.reactors[0]).toMatchObject({ websockets: 0, messagesIn: 0, messagesOut: 0, dropped: 0 });
     expect(s.workers).toEqual({ threads: 2, queued: 1, running: 2, done: 0, failed: 0, restarts: 1, recycled: 0, refused: 0, timedOut: 0 });
@@ -126,7 +126,7 @@ describe('StatsBoard and Lifecycle', () => {
     writer.settled(1, true);
     s = reader.snapshot();
     expect(s.workers).toEqual({ threads: 2, queued: 1, running: 0, done: 1, failed: 1, restarts: 1, recycled: 0, refused: 0, timedOut: 0 });
-    expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, refusedConnections: 0, websockets: 1, messagesIn: 1, messagesOut: 2, dropped: 1 });
+    expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, refusedConnections: 0, websockets: 1, messagesIn: 1, messagesOut: 2, dropped: 1, listenerWakeups: 0, emptyWakeups: 0, acceptEagain: 0 });
     expect(reader.poolLoad()).toBe(1);
   });
 
@@ -136,7 +136,7 @@ describe('StatsBoard and Lifecycle', () => {
     writer.shed(0, 'refused');
     writer.shed(1, 'refused');
     writer.shed(1, 'timed out');
-    writer.refusedConnection();
+    writer.refusedConnection(-1);
     writer.assigned(0);
     writer.assigned(1);
     writer.assigned(1);
@@ -214,5 +214,28 @@ describe('WakeFlags', () => {
     } finally {
       sys.close(fd);
     }
+  });
+});
+
+describe('who accepts (balancer.ts)', () => {
+  it('gives each SubReactor its own listener (reuseport), the shared one (exclusive, shared), or none (main)', () => {
+    const fds = [10, 11];
+    expect([0, 1].map((i) => ownListener('main', [10], i))).toEqual([null, null]);
+    expect([0, 1].map((i) => ownListener('reuseport', fds, i))).toEqual([{ fd: 10, exclusive: false }, { fd: 11, exclusive: false }]);
+    expect([0, 1].map((i) => ownListener('exclusive', [10], i))).toEqual([{ fd: 10, exclusive: true }, { fd: 10, exclusive: true }]);
+    expect([0, 1].map((i) => ownListener('shared', [10], i))).toEqual([{ fd: 10, exclusive: false }, { fd: 10, exclusive: false }]);
+  });
+
+  it('counts accept wake-ups and refusals where they happened: the main thread or each SubReactor', () => {
+    const board = StatsBoard.create(2, 1);
+    board.publishAccept(-1, 5, 0, 5);
+    board.publishAccept(1, 7, 3, 7);
+    board.refusedConnection(-1);
+    board.refusedConnection(1);
+    board.refusedConnection(1);
+    const s = board.snapshot();
+    expect(s.main).toEqual({ listenerWakeups: 5, emptyWakeups: 0, acceptEagain: 5, refusedConnections: 1 });
+    expect(s.reactors[1]).toMatchObject({ listenerWakeups: 7, emptyWakeups: 3, acceptEagain: 7, refusedConnections: 2 });
+    expect(s.totals).toMatchObject({ listenerWakeups: 12, emptyWakeups: 3, acceptEagain: 12, refusedConnections: 3 });
   });
 });
