@@ -72,6 +72,7 @@ interface SubReactorHandle {
   exited: Promise<void>;
 }
 
+// #region sub-reactor-heap
 /**
  * The young generation of a SubReactor thread's heap, MB (V8 splits it 1:1:1 into two
  * semi-spaces and a large-object space: 2 MB semi-spaces). A SubReactor's objects are mostly
@@ -81,6 +82,7 @@ interface SubReactorHandle {
  * generation sooner; a scavenge (which copies only what is alive) just comes more often.
  */
 const SUB_REACTOR_YOUNG_GENERATION_MB = 6;
+// #endregion sub-reactor-heap
 
 /** The main thread's loop and the owner of every thread of the server. Main thread only. */
 export class MainReactor {
