@@ -103,9 +103,10 @@ export interface WebSocketConn {
   /** Frames dropped by the `drop` back-pressure policy. */
   readonly dropped: number;
   /**
-   * Send one message: a string as text, bytes as binary unless `isBinary` is false. The bytes
-   * are queued by reference, not copied: do not modify them afterwards. False if the frame was
-   * not queued (closing, or refused by the back-pressure policy).
+   * Send one message: a string as text, bytes as binary unless `isBinary` is false. Up to 4 KiB
+   * the bytes are copied into the frame; a larger payload is queued by reference, not copied:
+   * do not modify it afterwards. False if the frame was not queued (closing, or refused by the
+   * back-pressure policy).
    */
   send(data: string | Uint8Array, isBinary?: boolean): boolean;
   /**
@@ -137,7 +138,7 @@ export interface WebSocketHandler {
 /** `/ws/echo`: every message back, with its own opcode. */
 export const echoHandler: WebSocketHandler = Object.freeze({
   onMessage(conn: WebSocketConn, data: Buffer, isBinary: boolean): void {
-    conn.send(data, isBinary); // `data` is ours alone: it goes out without a copy
+    conn.send(data, isBinary); // `data` is ours alone: a large one goes out without a copy
   },
 });
 
