@@ -99,11 +99,12 @@ export interface Conn {
   /** True once the WebSocket handshake is done (from onOpen on). */
   readonly isWebSocket: boolean;
   /**
-   * Queue data for the peer. On a WebSocket: one message (a string as text, bytes as binary),
-   * framed here and dropped if the peer is too far behind (see push.ts). Otherwise raw bytes.
-   * Copied, so `data` may be the `onReceive` view.
+   * Queue data for the peer. On a WebSocket: one message (a string as text, bytes as binary
+   * unless `isBinary` is false: echoing a text message's bytes needs no decoding), framed here
+   * and dropped if the peer is too far behind (see push.ts). Otherwise raw bytes. Copied, so
+   * `data` may be the `onReceive` view.
    */
-  send(data: Uint8Array | string): void;
+  send(data: Uint8Array | string, isBinary?: boolean): void;
   /** Close once everything queued has been sent. A WebSocket: the closing handshake with `code` (default 1000). */
   close(code?: number, reason?: string): void;
   /**

@@ -142,13 +142,13 @@ export class Connection implements Conn, HubMember {
     return this.closed || this.ending;
   }
 
-  send(data: Uint8Array | string): void {
+  send(data: Uint8Array | string, isBinary?: boolean): void {
     this.server.affinity.check();
     if (this.closed || this.ending) return;
     // A WebSocket: one frame, under the same slow-consumer rule as every push (the payload is
     // copied into the frame, so `data` may be a view the caller reuses).
     if (this.ws !== null) {
-      this.server.hub!.deliver(this, pushFrame(data));
+      this.server.hub!.deliver(this, pushFrame(data, isBinary));
       return;
     }
     if (this.codec !== null) {

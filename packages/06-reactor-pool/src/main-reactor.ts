@@ -70,6 +70,18 @@ interface SubReactorHandle {
   reloaded: ((report: ReloadReport) => void) | null;
 }
 
+// #region sub-reactor-heap
+/**
+ * The young generation of a SubReactor thread's heap, MB (V8 splits it 1:1:1 into two
+ * semi-spaces and a large-object space: 2 MB semi-spaces). A SubReactor's objects are mostly
+ * connection state that lives as long as its connection, and V8 doubles the semi-spaces each time
+ * that much has survived a scavenge: 10,000 WebSockets opening would grow them to V8's maximum
+ * (2 x 16 MB, 3 KB per connection) and keep them there. Capped, survivors move to the old
+ * generation sooner; a scavenge (which copies only what is alive) just comes more often.
+ */
+const SUB_REACTOR_YOUNG_GENERATION_MB = 6;
+// #endregion sub-reactor-heap
+
 /** The main thread's loop and the owner of every thread of the server. Main thread only. */
 export class MainReactor {
   private readonly reactor: Reactor;
@@ -234,7 +246,11 @@ export class MainReactor {
       listenFds: this.listenFds,
     };
     const transfer = [port2, ...peers.filter((p): p is MessagePort => p !== null)];
-    const thread = new Worker(new URL('./sub-reactor-thread.js', import.meta.url), { workerData: data, transferList: transfer });
+    const thread = new Worker(new URL('./sub-reactor-thread.js', import.meta.url), {
+      workerData: data,
+      transferList: transfer,
+      resourceLimits: { maxYoungGenerationSizeMb: SUB_REACTOR_YOUNG_GENERATION_MB },
+    });
     const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
     return { index, thread, ring, wakeFd, control: port1, needsWake: false, exited, reloaded: null };
   }

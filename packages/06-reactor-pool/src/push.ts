@@ -56,9 +56,12 @@ export function isPushEnvelope(m: unknown): m is PushEnvelope {
   return typeof m === 'object' && m !== null && 'push' in m;
 }
 
-/** Any thread: the one frame a message becomes — text for a string, binary for bytes. */
-export function pushFrame(data: string | Uint8Array): Uint8Array {
-  return ws.encodeFrame(typeof data === 'string' ? ws.OP_TEXT : ws.OP_BINARY, data);
+/**
+ * Any thread: the one frame a message becomes — text for a string, binary for bytes unless
+ * `isBinary` is false (bytes that are already UTF-8 text: no decode and re-encode).
+ */
+export function pushFrame(data: string | Uint8Array, isBinary = typeof data !== 'string'): Uint8Array {
+  return ws.encodeFrame(isBinary ? ws.OP_BINARY : ws.OP_TEXT, data);
 }
 
 /**

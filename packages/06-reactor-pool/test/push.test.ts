@@ -160,6 +160,24 @@ describe('pushes across reactors', () => {
   });
 });
 
+describe('conn.send on a WebSocket', () => {
+  it('sends bytes as a text frame when isBinary is false, as a binary frame by default', async () => {
+    const server = await servers.start(['--app', APP, '--reactors', '1', '--workers', '1']);
+    const c = await client(server);
+    const got: Array<{ text: string; isBinary: boolean }> = [];
+    const both = new Promise<void>((resolve) => {
+      c.ws.on('message', (d, isBinary) => {
+        got.push({ text: String(d), isBinary });
+        if (got.length === 2) resolve();
+      });
+    });
+    const msg = JSON.stringify({ cmd: 'echo-bytes', note: 'héllo ✓' });
+    c.ws.send(msg);
+    await both;
+    expect(got).toEqual([{ text: msg, isBinary: false }, { text: msg, isBinary: true }]);
+  });
+});
+
 describe('slow consumers', () => {
   it('a client that never reads gets no more past --max-backpressure: pushes are dropped and counted, RSS stays bounded while 150 MiB go past it', async () => {
     const server = await servers.start(['--app', APP, '--reactors', '1', '--workers', '1', '--max-backpressure', String(256 * 1024)]);

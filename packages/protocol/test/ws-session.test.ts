@@ -383,3 +383,48 @@ describe('heartbeat and back-pressure', () => {
     expect(written.every((e) => e !== undefined && e.type === 'write' && e.bytes === frame)).toBe(true); // the same bytes, not copies
   });
 });
+
+describe('what a connection keeps, and how a message leaves', () => {
+  test('onOpen gets the whole upgrade request; afterwards the connection keeps only its path', () => {
+    let seen: { query: string; origin: string | undefined } | null = null;
+    let conn: WebSocketConn | null = null;
+    const { send } = connect({
+      websocket: {
+        endpoints: {
+          '/x': {
+            onOpen: (c, req) => {
+              conn = c;
+              seen = { query: req.query, origin: req.headers.find(([n]) => n === 'origin')?.[1] };
+            },
+            onMessage: () => {},
+          },
+        },
+      },
+    });
+    send(handshake('/x?room=7', { Origin: 'http://example.test' }));
+    expect(seen).toEqual({ query: 'room=7', origin: 'http://example.test' });
+    expect(conn!.path).toBe('/x');
+    expect('request' in conn!).toBe(false); // the request is not held for the connection's lifetime
+  });
+
+  test('a payload up to 4 KiB leaves as one buffer, header and payload together; a larger one by reference behind its header', () => {
+    let conn: WebSocketConn | null = null;
+    const { sink, send } = connect({ websocket: { endpoints: { '/x': { onOpen: (c) => { conn = c; }, onMessage: () => {} } } } });
+    send(handshake('/x'));
+    const writes = () => sink.events.filter((e) => e.type === 'write');
+    const before = writes().length;
+    const small = Buffer.alloc(4096, 7);
+    expect(conn!.send(small)).toBe(true);
+    const one = writes().slice(before);
+    expect(one).toHaveLength(1);
+    expect(one[0]!.type === 'write' && one[0]!.bytes.length).toBe(4 + 4096);
+    const large = Buffer.alloc(4097, 8);
+    expect(conn!.send(large)).toBe(true);
+    const two = writes().slice(before + 1);
+    expect(two).toHaveLength(2);
+    expect(two[1]!.type === 'write' && two[1]!.bytes).toBe(large); // not copied
+    const { frames } = read(sink);
+    expect(frames.map((f) => [f.opcode, f.payload.length])).toEqual([[OP_BINARY, 4096], [OP_BINARY, 4097]]);
+    expect(frames[0]!.payload.equals(small) && frames[1]!.payload.equals(large)).toBe(true);
+  });
+});

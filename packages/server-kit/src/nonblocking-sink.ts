@@ -79,9 +79,12 @@ export class NonBlockingSink extends OutputQueue {
           want += c.length;
           end++;
         }
-        // The common case, a queue of byte chunks only, is passed as it is: no allocation.
-        const iov = this.head === 0 && end === queue.length ? (queue as Uint8Array[]) : (queue.slice(this.head, end) as Uint8Array[]);
-        const n = sys.writev(this.fd, iov);
+        // One chunk (a WebSocket frame, a whole response): write(2), no iovec array to build.
+        // Otherwise a queue of byte chunks only is passed as it is: no allocation.
+        const n =
+          end - this.head === 1
+            ? sys.write(this.fd, item as Uint8Array)
+            : sys.writev(this.fd, this.head === 0 && end === queue.length ? (queue as Uint8Array[]) : (queue.slice(this.head, end) as Uint8Array[]));
         if (n < 0) {
           if (n === -C.EINTR) continue;
           if (n === -C.EAGAIN) break;

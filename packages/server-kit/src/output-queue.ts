@@ -86,7 +86,9 @@ export abstract class OutputQueue<F extends FileSegment = FileSegment> implement
   protected compact(): void {
     const queue = this.queue;
     if (this.head === queue.length) {
-      queue.length = 0;
+      // pop() for the usual single chunk: setting `length` is a call into the V8 runtime.
+      if (queue.length === 1) queue.pop();
+      else queue.length = 0;
       this.head = 0;
     } else if (this.head >= 64) {
       queue.splice(0, this.head);

@@ -10,7 +10,7 @@ import type { Buffer } from 'node:buffer';
 
 /** The part of 06's Conn this app uses. */
 interface Conn {
-  send(data: Uint8Array | string): void;
+  send(data: Uint8Array | string, isBinary?: boolean): void;
   readonly server: { broadcast(data: string | Uint8Array): void };
 }
 
@@ -19,5 +19,5 @@ const PUSH = 'p'.repeat(64);
 
 export function onMessage(conn: Conn, data: Buffer, isBinary: boolean): void {
   if (!isBinary && data.length === 9 && data.toString('latin1') === 'broadcast') conn.server.broadcast(PUSH);
-  else conn.send(isBinary ? data : data.toString('utf8'));
+  else conn.send(data, isBinary); // the bytes back with their own opcode, as the `ws` peer does (no decode, no re-encode)
 }

@@ -80,9 +80,15 @@ export interface WebSocketSettings extends Partial<WebSocketOptions> {
   endpoints?: Readonly<Record<string, WebSocketHandler>>;
 }
 
+/** One WebSocket endpoint. `path` is the configured string, shared by all its connections. */
+interface Endpoint {
+  path: string;
+  handler: WebSocketHandler;
+}
+
 /** The endpoints and options of one protocol instance, defaults filled in. */
 interface WebSocketConfig {
-  endpoints: ReadonlyMap<string, WebSocketHandler>;
+  endpoints: ReadonlyMap<string, Endpoint>;
   options: WebSocketOptions;
 }
 
@@ -142,7 +148,8 @@ const HOLD_OWED_ANSWERS = 64;
 const KNOWN_METHODS = new Set(['POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
 export class HttpSession implements Session {
-  private readonly parser: RequestParser;
+  /** DONE once the connection became a WebSocket (nothing is parsed as HTTP any more). */
+  private parser: RequestParser;
   /** Responses owed, in request order. Invariant after flush(): empty, or the first is not done. */
   private queue: Slot[] = [];
   /** No more requests will be read: a response closes the connection, or the peer half-closed. */
@@ -154,7 +161,7 @@ export class HttpSession implements Session {
   /** Complete requests wait in the parser because output piled up; see HOLD_PENDING_BYTES. */
   private held = false;
   /** A WebSocket upgrade waiting for the answers owed before it (held meanwhile). */
-  private upgrade: { req: HttpRequest; handler: WebSocketHandler } | null = null;
+  private upgrade: { req: HttpRequest; endpoint: Endpoint } | null = null;
   /** After a successful upgrade: the session every call goes to. */
   private ws: WebSocketSession | null = null;
 
@@ -223,9 +230,9 @@ export class HttpSession implements Session {
         this.held = true; // the 101 must follow every answer owed before it
         return;
       }
-      const { req, handler } = this.upgrade;
+      const { req, endpoint } = this.upgrade;
       this.upgrade = null;
-      return this.switchProtocols(req, handler);
+      return this.switchProtocols(req, endpoint);
     }
     while (!this.closing) {
       if (this.sink.pendingBytes >= HOLD_PENDING_BYTES || this.queue.length >= HOLD_OWED_ANSWERS) {
@@ -281,10 +288,10 @@ export class HttpSession implements Session {
   private handle(req: HttpRequest): void {
     // #region upgrade-request
     if (req === this.parser.upgradeRequest) {
-      const handler = this.websocket !== null && wantsWebSocket(req) ? this.websocket.endpoints.get(req.path) : undefined;
-      if (handler !== undefined) {
+      const endpoint = this.websocket !== null && wantsWebSocket(req) ? this.websocket.endpoints.get(req.path) : undefined;
+      if (endpoint !== undefined) {
         this.closing = true; // no HTTP request follows an upgrade
-        this.upgrade = { req, handler };
+        this.upgrade = { req, endpoint };
         this.pump();
         return;
       }
@@ -354,7 +361,7 @@ export class HttpSession implements Session {
    * Every answer before the upgrade is out: check the handshake, answer 101 and hand the
    * connection to a WebSocketSession (with the bytes that came behind the request), or refuse.
    */
-  private switchProtocols(req: HttpRequest, handler: WebSocketHandler): void {
+  private switchProtocols(req: HttpRequest, { path, handler }: Endpoint): void {
     const verdict = checkHandshake(req, handler.protocols);
     if (!verdict.ok) {
       this.parser.takeUpgradeData(); // never read: the answer closes the connection
@@ -363,8 +370,12 @@ export class HttpSession implements Session {
       return;
     }
     this.sink.write(switchingProtocols(verdict));
-    this.ws = new WebSocketSession(this.sink, handler, req, verdict.protocol, this.websocket!.options);
-    this.ws.start(this.parser.takeUpgradeData());
+    this.ws = new WebSocketSession(this.sink, handler, path, verdict.protocol, this.websocket!.options);
+    const early = this.parser.takeUpgradeData();
+    // From here every call goes to the WebSocket: let go of the HTTP parser and its buffers, so
+    // that an idle WebSocket holds only its own small state.
+    this.parser = DONE;
+    this.ws.start(req, early);
     if (this.peerGone) this.ws.peerClosed(); // the FIN came while earlier answers were owed
   }
   // #endregion switch-protocols
@@ -383,6 +394,9 @@ export class HttpSession implements Session {
     this.sink.end();
   }
 }
+
+/** An upgraded session's parser: one shared, empty stand-in, never fed. */
+const DONE = new RequestParser();
 
 /** Stands in for the request a queued parse-error answer belongs to (there is none). */
 const PARSE_ERROR_REQUEST: HttpRequest = {
@@ -424,5 +438,5 @@ function websocketConfig(settings: false | WebSocketSettings | undefined): WebSo
   const { endpoints = DEFAULT_ENDPOINTS, ...options } = settings ?? {};
   const filled = websocketOptions(options);
   if (!(Number.isSafeInteger(filled.maxMessage) && filled.maxMessage > 0)) throw new RangeError(`websocket maxMessage must be a positive integer, got ${filled.maxMessage}`);
-  return { endpoints: new Map(Object.entries(endpoints)), options: filled };
+  return { endpoints: new Map(Object.entries(endpoints).map(([path, handler]) => [path, { path, handler }])), options: filled };
 }

@@ -97,11 +97,18 @@ const HEADER = 0; // collecting a frame header (2 to 14 bytes)
 const PAYLOAD = 1; // unmasking payload bytes into their buffer
 const STOPPED = 2; // a close frame or an error ended the stream
 
-/** One connection's frame parser. Owned by its session; `events` are called on the same thread. */
+/**
+ * One connection's frame parser. Owned by its session; `events` are called on the same thread.
+ *
+ * Memory: an idle WebSocket holds one of these, so it holds numbers and references only — no
+ * buffer of its own. A header is read where it lies in the model's read buffer; only one cut by
+ * a read boundary is gathered in a 14-byte scrap, allocated then and dropped once it is whole.
+ * The mask is four numbers, the UTF-8 validator is made at the first text message.
+ */
 export class FrameParser {
   private state = HEADER;
-  /** The header so far: at most 2 + 8 (length) + 4 (mask) bytes. */
-  private readonly head = Buffer.alloc(14);
+  /** A header cut by a read boundary, gathered here (null while headers arrive whole). */
+  private head: Uint8Array | null = null;
   private headLen = 0;
   /** How long this header is, once its first two bytes are known; 2 until then. */
   private headNeed = 2;
@@ -109,7 +116,11 @@ export class FrameParser {
   // The frame being read.
   private fin = false;
   private opcode = 0;
-  private readonly mask = new Uint8Array(4);
+  /** The masking key, byte by byte (numbers, not a buffer: see the class comment). */
+  private m0 = 0;
+  private m1 = 0;
+  private m2 = 0;
+  private m3 = 0;
   /** Payload bytes of this frame still to come, and how many came already (for the mask). */
   private left = 0;
   private done = 0;
@@ -122,7 +133,7 @@ export class FrameParser {
   private messageOp = 0;
   private message: Buffer = EMPTY;
   private messageLen = 0;
-  private readonly utf8 = new Utf8Validator();
+  private utf8: Utf8Validator | null = null;
 
   constructor(
     private readonly events: FrameEvents,
@@ -140,6 +151,7 @@ export class FrameParser {
     this.state = STOPPED;
     this.message = EMPTY;
     this.target = EMPTY;
+    this.head = null;
   }
 
   // #region frame-loop
@@ -149,29 +161,18 @@ export class FrameParser {
     let pos = 0;
     while (pos < end && this.state !== STOPPED) {
       if (this.state === HEADER) {
-        const head = this.head;
-        while (this.headLen < this.headNeed && pos < end) head[this.headLen++] = data[pos++]!;
-        if (this.headLen < this.headNeed) return; // the rest of the header comes with the next read
-        if (this.headLen === 2) {
-          if (!this.firstTwoBytes()) return;
-          if (this.headLen < this.headNeed) continue; // an extended length and the mask follow
-        }
-        if (!this.headerComplete()) return;
+        pos = this.header(data, pos, end);
         continue;
       }
       // PAYLOAD: unmask what this read holds of it, straight into its buffer.
       const n = Math.min(this.left, end - pos);
-      const target = this.target;
-      const mask = this.mask;
       const at = this.targetAt;
-      let k = this.done;
-      for (let i = 0; i < n; i++) target[at + i] = data[pos + i]! ^ mask[(k + i) & 3]!;
-      k += n;
-      this.done = k;
+      unmask(this.target, at, data, pos, n, this.done, this.m0, this.m1, this.m2, this.m3);
+      this.done += n;
       this.targetAt = at + n;
       this.left -= n;
       pos += n;
-      if (this.messageOp === OP_TEXT && this.opcode < OP_CLOSE && !this.utf8.push(target, at, at + n)) {
+      if (this.messageOp === OP_TEXT && this.opcode < OP_CLOSE && !this.utf8!.push(this.target, at, at + n)) {
         this.fail(CLOSE_INVALID_DATA, 'invalid UTF-8 in a text message');
         return;
       }
@@ -180,14 +181,47 @@ export class FrameParser {
   }
   // #endregion frame-loop
 
+  /**
+   * Read a header starting at data[pos]: judged in place when the read holds all of it (the
+   * usual case), else gathered in the scrap across reads. Returns where the payload starts, or
+   * `end` when the header is not complete yet (or was refused: the parser stopped).
+   */
+  private header(data: Uint8Array, pos: number, end: number): number {
+    if (this.headLen === 0 && end - pos >= 2) {
+      if (!this.firstTwoBytes(data[pos]!, data[pos + 1]!)) return end;
+      if (end - pos >= this.headNeed) {
+        const next = pos + this.headNeed;
+        this.headNeed = 2;
+        return this.headerComplete(data, pos) ? next : end;
+      }
+    }
+    return this.gather(data, pos, end);
+  }
+
+  /**
+   * A header cut by the end of a read: gathered in the scrap, its first two bytes judged as
+   * soon as they are in (unless they were judged in place already).
+   */
+  private gather(data: Uint8Array, pos: number, end: number): number {
+    const head = (this.head ??= new Uint8Array(14));
+    for (;;) {
+      while (this.headLen < this.headNeed && pos < end) head[this.headLen++] = data[pos++]!;
+      if (this.headLen < this.headNeed) return end; // the rest comes with the next read
+      if (this.headNeed > 2) break; // judged, and whole
+      if (!this.firstTwoBytes(head[0]!, head[1]!)) return end;
+    }
+    this.headLen = 0;
+    this.headNeed = 2;
+    this.head = null; // a connection between messages holds no buffer
+    return this.headerComplete(head, 0) ? pos : end;
+  }
+
   // #region header-rules
   /**
    * Judge what the first two bytes decide — FIN, RSV, opcode, MASK, the 7-bit length — and learn
    * how long the header is. False if the frame is refused.
    */
-  private firstTwoBytes(): boolean {
-    const b0 = this.head[0]!;
-    const b1 = this.head[1]!;
+  private firstTwoBytes(b0: number, b1: number): boolean {
     const opcode = b0 & 0x0f;
     const fin = (b0 & 0x80) !== 0;
     if ((b0 & 0x70) !== 0) return this.fail(CLOSE_PROTOCOL_ERROR, 'RSV bits set without a negotiated extension');
@@ -212,26 +246,26 @@ export class FrameParser {
   // #endregion header-rules
 
   // #region length-and-limit
-  /** The whole header is in: read the length and the mask, and find the payload a home. */
-  private headerComplete(): boolean {
-    const head = this.head;
-    const len7 = head[1]! & 0x7f;
+  /** The whole header is in `h` from `at`: read the length and the mask, and find the payload a home. */
+  private headerComplete(h: Uint8Array, at: number): boolean {
+    const len7 = h[at + 1]! & 0x7f;
     let length: number;
-    let maskAt = 2;
+    let maskAt = at + 2;
     if (len7 === 126) {
-      length = head.readUInt16BE(2);
-      maskAt = 4;
+      length = (h[at + 2]! << 8) | h[at + 3]!;
+      maskAt = at + 4;
     } else if (len7 === 127) {
-      const hi = head.readUInt32BE(2);
+      const hi = uint32(h, at + 2);
       if (hi >= 0x80000000) return this.fail(CLOSE_PROTOCOL_ERROR, '64-bit payload length with its most significant bit set');
-      length = hi * 0x1_0000_0000 + head.readUInt32BE(6); // above 2^53 only roughly: still over any limit
-      maskAt = 10;
+      length = hi * 0x1_0000_0000 + uint32(h, at + 6); // above 2^53 only roughly: still over any limit
+      maskAt = at + 10;
     } else {
       length = len7;
     }
-    this.mask.set(head.subarray(maskAt, maskAt + 4));
-    this.headLen = 0;
-    this.headNeed = 2;
+    this.m0 = h[maskAt]!;
+    this.m1 = h[maskAt + 1]!;
+    this.m2 = h[maskAt + 2]!;
+    this.m3 = h[maskAt + 3]!;
     this.left = length;
     this.done = 0;
 
@@ -244,7 +278,7 @@ export class FrameParser {
       if (opcode !== OP_CONTINUATION) {
         this.messageOp = opcode;
         this.messageLen = 0;
-        this.utf8.reset();
+        if (opcode === OP_TEXT) (this.utf8 ??= new Utf8Validator()).reset();
         // An unfragmented message gets a buffer of its exact size; a fragmented one grows.
         this.message = length === 0 && this.fin ? EMPTY : Buffer.allocUnsafe(length);
       } else if (this.messageLen + length > this.message.length) {
@@ -273,7 +307,7 @@ export class FrameParser {
     if (opcode === OP_CLOSE) return this.closeFrame(payload);
     if (!this.fin) return; // more fragments follow
     const isBinary = this.messageOp === OP_BINARY;
-    if (!isBinary && !this.utf8.complete) return void this.fail(CLOSE_INVALID_DATA, 'text message ends inside a UTF-8 sequence');
+    if (!isBinary && !this.utf8!.complete) return void this.fail(CLOSE_INVALID_DATA, 'text message ends inside a UTF-8 sequence');
     const message = this.messageLen === this.message.length ? this.message : this.message.subarray(0, this.messageLen);
     this.messageOp = 0;
     this.message = EMPTY;
@@ -307,41 +341,95 @@ export class FrameParser {
 
 const EMPTY = Buffer.alloc(0);
 
+function uint32(h: Uint8Array, at: number): number {
+  return ((h[at]! << 24) >>> 0) + ((h[at + 1]! << 16) | (h[at + 2]! << 8) | h[at + 3]!);
+}
+
+// #region unmask
+/**
+ * dst[at, at+n) = src[pos, pos+n) XOR the mask, `k` bytes into the frame's payload (the mask
+ * repeats every 4 bytes, §5.3). Four bytes a turn with the key rotated to the right phase: no
+ * index arithmetic per byte. (A 32-bit view would need both buffers aligned alike; the read
+ * buffer and a pooled Buffer are not.)
+ */
+function unmask(dst: Uint8Array, at: number, src: Uint8Array, pos: number, n: number, k: number, m0: number, m1: number, m2: number, m3: number): void {
+  let a = m0;
+  let b = m1;
+  let c = m2;
+  let d = m3;
+  for (let r = k & 3; r > 0; r--) {
+    const t = a;
+    a = b;
+    b = c;
+    c = d;
+    d = t;
+  }
+  let i = 0;
+  for (const n4 = n - 3; i < n4; i += 4) {
+    dst[at + i] = src[pos + i]! ^ a;
+    dst[at + i + 1] = src[pos + i + 1]! ^ b;
+    dst[at + i + 2] = src[pos + i + 2]! ^ c;
+    dst[at + i + 3] = src[pos + i + 3]! ^ d;
+  }
+  if (i < n) dst[at + i] = src[pos + i]! ^ a;
+  if (i + 1 < n) dst[at + i + 1] = src[pos + i + 1]! ^ b;
+  if (i + 2 < n) dst[at + i + 2] = src[pos + i + 2]! ^ c;
+}
+// #endregion unmask
+
 // ---------------------------------------------------------------------------------------------
 // Frames the server sends: never masked (§5.1), never fragmented here, FIN set.
 
 /** The header of an unmasked frame carrying `length` bytes: 2, 4 or 10 bytes. */
 export function frameHeader(opcode: number, length: number): Buffer {
-  const ext = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
-  const header = Buffer.allocUnsafe(2 + ext);
-  header[0] = 0x80 | opcode;
-  if (ext === 0) {
-    header[1] = length;
-  } else if (ext === 2) {
-    header[1] = 126;
-    header.writeUInt16BE(length, 2);
-  } else {
-    header[1] = 127;
-    header.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
-    header.writeUInt32BE(length >>> 0, 6);
-  }
+  const header = Buffer.allocUnsafe(headerLength(length));
+  writeHeader(header, opcode, length);
   return header;
 }
 
+function headerLength(length: number): number {
+  return length < 126 ? 2 : length < 0x10000 ? 4 : 10;
+}
+
+/** Write the header of an unmasked, final frame at the start of `buf`. */
+function writeHeader(buf: Buffer, opcode: number, length: number): void {
+  buf[0] = 0x80 | opcode;
+  if (length < 126) {
+    buf[1] = length;
+  } else if (length < 0x10000) {
+    buf[1] = 126;
+    buf[2] = length >>> 8;
+    buf[3] = length & 0xff;
+  } else {
+    buf[1] = 127;
+    buf.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
+    buf.writeUInt32BE(length >>> 0, 6);
+  }
+}
+
+// #region encode-frame
 /**
- * One whole frame, header and payload in one new buffer. A string is written as UTF-8 straight
- * into it. Encode once, send to many: the buffer is never modified, so every connection of a
- * broadcast can queue the same bytes.
+ * One whole frame, header and payload in one new buffer (one write, one iovec). A string is
+ * written as UTF-8 straight into it. Encode once, send to many: the buffer is never modified, so
+ * every connection of a broadcast can queue the same bytes.
  */
 export function encodeFrame(opcode: number, payload: string | Uint8Array): Buffer {
-  const length = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length;
-  const headerLength = length < 126 ? 2 : length < 0x10000 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(headerLength + length);
-  frameHeader(opcode, length).copy(frame, 0);
-  if (typeof payload === 'string') frame.write(payload, headerLength, 'utf8');
-  else frame.set(payload, headerLength);
+  if (typeof payload === 'string') {
+    const length = Buffer.byteLength(payload, 'utf8');
+    const at = headerLength(length);
+    const frame = Buffer.allocUnsafe(at + length);
+    writeHeader(frame, opcode, length);
+    frame.write(payload, at, length, 'utf8');
+    return frame;
+  }
+  const length = payload.length;
+  const at = headerLength(length);
+  const frame = Buffer.allocUnsafe(at + length);
+  writeHeader(frame, opcode, length);
+  frame.set(payload, at);
   return frame;
 }
+// #endregion encode-frame
 
 /**
  * A close frame with `code` and `reason` (reason cut to fit a control frame's 125 bytes, on a

@@ -86,8 +86,12 @@ export const DEFAULT_WEBSOCKET_OPTIONS: Readonly<WebSocketOptions> = Object.free
  * thread that serves the connection (the handler's thread).
  */
 export interface WebSocketConn {
-  /** The upgrade request (path, query, headers such as Origin). */
-  readonly request: HttpRequest;
+  /**
+   * The path of the upgrade request. The request itself (query, headers such as Origin) is
+   * onOpen's to read: it is not kept afterwards — an idle WebSocket must stay cheap — so keep
+   * what you need of it in `context` (uWebSockets' HttpRequest lives only during the upgrade too).
+   */
+  readonly path: string;
   /** The subprotocol agreed in the handshake, or ''. */
   readonly protocol: string;
   /** Yours: anything the application wants to keep per connection. */
@@ -99,9 +103,10 @@ export interface WebSocketConn {
   /** Frames dropped by the `drop` back-pressure policy. */
   readonly dropped: number;
   /**
-   * Send one message: a string as text, bytes as binary unless `isBinary` is false. The bytes
-   * are queued by reference, not copied: do not modify them afterwards. False if the frame was
-   * not queued (closing, or refused by the back-pressure policy).
+   * Send one message: a string as text, bytes as binary unless `isBinary` is false. Up to 4 KiB
+   * the bytes are copied into the frame; a larger payload is queued by reference, not copied:
+   * do not modify it afterwards. False if the frame was not queued (closing, or refused by the
+   * back-pressure policy).
    */
   send(data: string | Uint8Array, isBinary?: boolean): boolean;
   /**
@@ -133,7 +138,7 @@ export interface WebSocketHandler {
 /** `/ws/echo`: every message back, with its own opcode. */
 export const echoHandler: WebSocketHandler = Object.freeze({
   onMessage(conn: WebSocketConn, data: Buffer, isBinary: boolean): void {
-    conn.send(data, isBinary); // `data` is ours alone: it goes out without a copy
+    conn.send(data, isBinary); // `data` is ours alone: a large one goes out without a copy
   },
 });
 
@@ -154,8 +159,8 @@ class Connection implements WebSocketConn {
 
   constructor(private readonly session: WebSocketSession) {}
 
-  get request(): HttpRequest {
-    return this.session.request;
+  get path(): string {
+    return this.session.path;
   }
 
   get protocol(): string {
@@ -189,10 +194,6 @@ class Connection implements WebSocketConn {
 
 /** One WebSocket connection's protocol state: the Session its model feeds. Owned by the serving thread. */
 export class WebSocketSession implements Session, FrameEvents {
-  readonly midRequest = false;
-  readonly awaiting = false;
-  /** Never: the model's high-water mark stops reading while answers pile up, as for echo. */
-  readonly paused = false;
   /** What the handler is given. */
   readonly conn: WebSocketConn;
   /** Frames refused by the `drop` back-pressure policy. */
@@ -211,7 +212,8 @@ export class WebSocketSession implements Session, FrameEvents {
   constructor(
     private readonly sink: Sink,
     private readonly handler: WebSocketHandler,
-    readonly request: HttpRequest,
+    /** The upgrade request's path (the request itself is only onOpen's: see WebSocketConn.path). */
+    readonly path: string,
     readonly protocol: string,
     private readonly options: WebSocketOptions,
   ) {
@@ -220,10 +222,30 @@ export class WebSocketSession implements Session, FrameEvents {
     this.due = options.pingIntervalMs > 0 ? options.now() + options.pingIntervalMs : Infinity;
   }
 
-  /** Call the handler's onOpen, then feed what arrived behind the handshake. For HttpSession. */
-  start(early: Uint8Array): void {
-    this.call('onOpen', () => this.handler.onOpen?.(this.conn, this.request));
+  /** Call the handler's onOpen with the upgrade request, then feed what arrived behind the handshake. For HttpSession. */
+  start(request: HttpRequest, early: Uint8Array): void {
+    if (this.handler.onOpen !== undefined) {
+      try {
+        this.handler.onOpen(this.conn, request);
+      } catch (err) {
+        this.hookFailed('onOpen', err);
+      }
+    }
     if (early.length > 0) this.receive(early);
+  }
+
+  // Session flags, the same for every WebSocket: getters, not fields (an idle connection stays small).
+  get midRequest(): boolean {
+    return false;
+  }
+
+  get awaiting(): boolean {
+    return false;
+  }
+
+  /** Never: the model's high-water mark stops reading while answers pile up, as for echo. */
+  get paused(): boolean {
+    return false;
   }
 
   get isOpen(): boolean {
@@ -257,7 +279,12 @@ export class WebSocketSession implements Session, FrameEvents {
   }
 
   drained(): void {
-    if (this.state === OPEN && this.handler.onDrain !== undefined) this.call('onDrain', () => this.handler.onDrain!(this.conn));
+    if (this.state !== OPEN || this.handler.onDrain === undefined) return;
+    try {
+      this.handler.onDrain(this.conn);
+    } catch (err) {
+      this.hookFailed('onDrain', err);
+    }
   }
 
   close(): void {
@@ -294,7 +321,9 @@ export class WebSocketSession implements Session, FrameEvents {
   send(data: string | Uint8Array, isBinary: boolean): boolean {
     if (this.state !== OPEN) return false;
     const opcode = isBinary ? OP_BINARY : OP_TEXT;
-    if (typeof data === 'string') return this.queue(encodeFrame(opcode, data));
+    // A string, or a small payload: one frame, one buffer (a copy of a few KiB costs less than
+    // a second buffer and iovec). A large one goes by reference behind its own header.
+    if (typeof data === 'string' || data.length <= COPY_BELOW) return this.queue(encodeFrame(opcode, data));
     const header = frameHeader(opcode, data.length);
     if (!this.admit(header.length + data.length)) return false;
     this.sink.write(header);
@@ -320,7 +349,11 @@ export class WebSocketSession implements Session, FrameEvents {
 
   onMessage(data: Buffer, isBinary: boolean): void {
     if (this.state !== OPEN) return; // after our close frame, data is read and dropped (§7.1.2)
-    this.call('onMessage', () => this.handler.onMessage(this.conn, data, isBinary));
+    try {
+      this.handler.onMessage(this.conn, data, isBinary);
+    } catch (err) {
+      this.hookFailed('onMessage', err);
+    }
   }
 
   onPing(payload: Buffer): void {
@@ -360,7 +393,12 @@ export class WebSocketSession implements Session, FrameEvents {
   private report(code: number, reason: string): void {
     if (this.reported) return;
     this.reported = true;
-    if (this.handler.onClose !== undefined) this.call('onClose', () => this.handler.onClose!(this.conn, code, reason));
+    if (this.handler.onClose === undefined) return;
+    try {
+      this.handler.onClose(this.conn, code, reason);
+    } catch (err) {
+      this.hookFailed('onClose', err);
+    }
   }
 
   /** Queue a whole frame, unless the back-pressure policy refuses it. */
@@ -377,16 +415,18 @@ export class WebSocketSession implements Session, FrameEvents {
     return false;
   }
 
-  /** Run an application hook; one that throws closes its connection (1011), not the server. */
-  private call(what: string, hook: () => void): void {
-    try {
-      hook();
-    } catch (err) {
-      console.error(`websocket ${what} failed for ${this.request.path}:`, err);
-      if (this.state === OPEN) this.startClose(CLOSE_INTERNAL_ERROR, 'internal error');
-    }
+  /**
+   * An application hook threw: it closes its connection (1011), not the server. (Each hook is
+   * called inside its own try, not through a helper taking a closure: no allocation per message.)
+   */
+  private hookFailed(what: string, err: unknown): void {
+    console.error(`websocket ${what} failed for ${this.path}:`, err);
+    if (this.state === OPEN) this.startClose(CLOSE_INTERNAL_ERROR, 'internal error');
   }
 }
+
+/** Payloads up to this size are copied into their frame; larger ones are queued by reference. */
+const COPY_BELOW = 4096;
 
 /** Our heartbeat ping: an empty payload is enough, the pong only has to come back. */
 const PING = encodeFrame(OP_PING, Buffer.alloc(0));
