@@ -236,7 +236,7 @@ export const PLAN: Record<ScenarioName, readonly ModeSpec[]> = {
   herd: [...herdModes.filter((m) => m.model === '02-fork'), ...herdModes.filter((m) => m.model === '03-threads')],
   'cpu-task': [nodeHttpInline, reactorPoolWorkers, reactorPoolInline],
   c10k: c10kModes,
-  // Framed TCP (issue: framing codecs): the same echo through each event loop's codec path.
+  // Framed TCP: the same echo through each event loop's codec path.
   'framed-echo': [nodeLineEcho, lineEcho('05-epoll-native'), lineEcho('06-reactor-pool', oneCore06), lineEcho('07-io-uring')],
   // Long-lived connections: the `ws` package on node:http against step 06's push API.
   'ws-echo': [nodeHttp, reactorPoolWs],

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { fdCount, openSocket, processTree, rssKb } from '@course/testkit';
+import { fdCount, openSocket, processTree, rssKb, until } from '@course/testkit';
 
 export interface Conversation {
   /** Every byte received. */
@@ -69,6 +69,23 @@ export function pause(ms: number): Promise<void> {
 /** Open fds of `pid` and all its descendants (children of 02, the wrapper of 02 included). */
 export function treeFds(pid: number): number {
   return processTree(pid).reduce((sum, p) => sum + fdCount(p), 0);
+}
+
+/**
+ * The tree's fd count once it has not changed over ten looks, 50 ms apart: a server's threads
+ * may still be opening their epoll fds and eventfds after its banner (later under load), so a
+ * baseline taken at once can be one short.
+ */
+export async function steadyTreeFds(pid: number): Promise<number> {
+  let last = -1;
+  let same = 0;
+  await until(() => {
+    const now = treeFds(pid);
+    same = now === last ? same + 1 : 0;
+    last = now;
+    return same >= 10;
+  }, 15_000, 'a steady fd count');
+  return last;
 }
 
 /**

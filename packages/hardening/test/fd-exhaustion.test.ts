@@ -1,7 +1,7 @@
 /**
  * Out of file descriptors: each model whose process can run out of fds because of connections
  * (03 per-connection, 04, 05, 06 — the others hold a fixed few connections at a time, see
- * src/models.ts) is started under `ulimit -n 64` (06: 128, see src/models.ts) and sent more connections than it can hold.
+ * src/models.ts) is started under `ulimit -n 64` (06: 256, see src/models.ts) and sent more connections than it can hold.
  *
  * It must refuse politely: stay up; keep serving the connections it has (a file that needs a
  * new fd is a 503, as packages/protocol says); either close the connections it cannot hold at
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { cpuSeconds, fdCount, openSocket, parseResponses, request, startServer, until, type RunningServer } from '@course/testkit';
 import { FD_BOUND, type ModelConfig } from '../src/models.js';
 import { makeHostileSite, type HostileSite } from '../src/site.js';
-import { pause } from '../src/wire.js';
+import { pause, steadyTreeFds } from '../src/wire.js';
 
 /** The limit a model runs under unless its config names its own (`fdLimit`). */
 const FD_LIMIT = 64;
@@ -44,19 +44,6 @@ function connectClient(port: number): Promise<Client> {
   });
 }
 
-/** The process's fd count once it has not changed over ten looks, 50 ms apart. */
-async function steadyFds(pid: number): Promise<number> {
-  let last = -1;
-  let same = 0;
-  await until(() => {
-    const now = fdCount(pid);
-    same = now === last ? same + 1 : 0;
-    last = now;
-    return same >= 10;
-  }, 15_000, 'a steady fd count');
-  return last;
-}
-
 describe.each(FD_BOUND.map((m) => ({ ...m, fdLimit: m.fdLimit ?? FD_LIMIT })))('$name: out of file descriptors (ulimit -n $fdLimit)', (model: ModelConfig) => {
   const limit = model.fdLimit ?? FD_LIMIT;
   const CLIENTS = limit + EXTRA_CLIENTS;
@@ -82,7 +69,7 @@ describe.each(FD_BOUND.map((m) => ({ ...m, fdLimit: m.fdLimit ?? FD_LIMIT })))('
     // with the files the clients ask for in the cache: answering them then needs no new fd.
     expect((await request(server.port, '/f0.txt')).status).toBe(200);
     expect((await request(server.port, '/f1.txt')).status).toBe(200);
-    const atStart = await steadyFds(server.pid);
+    const atStart = await steadyTreeFds(server.pid);
     const keeper = await connectClient(server.port);
     const clients: Client[] = [];
     try {
@@ -159,7 +146,7 @@ describe.each(FD_BOUND.map((m) => ({ ...m, fdLimit: m.fdLimit ?? FD_LIMIT })))('
     }
     // Everybody left. Once the server has noticed (its fd count is steady again), a new client is
     // served, and every fd the episode took has been given back.
-    await steadyFds(server.pid);
+    await steadyTreeFds(server.pid);
     const fresh = await connectClient(server.port);
     fresh.sock.write('GET /f2.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     await until(() => fresh.closed, 10_000, 'a new client answered');

@@ -28,7 +28,7 @@ import {
 import { MODEL_CONFIGS, type ModelConfig } from '../src/models.js';
 import { Oracle, type Expected } from '../src/oracle.js';
 import { makeHostileSite, type HostileSite } from '../src/site.js';
-import { converse, largestRssKb, treeFds, type Conversation } from '../src/wire.js';
+import { converse, largestRssKb, steadyTreeFds, treeFds, type Conversation } from '../src/wire.js';
 import { fuzzCases, split } from '../src/fuzz.js';
 
 /** Strict and lenient request cases (the `request-finish` ones are about the parser's API, not bytes on a wire). */
@@ -300,7 +300,7 @@ describe.each(MODEL_CONFIGS)('$name: hostile input', (model: ModelConfig) => {
 
   test(`a bounded fuzz run (${FUZZ_MAX_CASES} inputs or ${FUZZ_MAX_MS / 1000} s) is answered as the protocol says, and leaves the server whole`, async () => {
     const seed = 0x5eed + MODEL_CONFIGS.indexOf(model); // one stream per configuration, reproducible
-    const fdsBefore = treeFds(server.pid);
+    const fdsBefore = await steadyTreeFds(server.pid);
     const rssBefore = largestRssKb(server.pid);
     const deadline = Date.now() + FUZZ_MAX_MS;
     let ran = 0;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openSocket, parseResponses, request, startServer, until, waitForClose, type RunningServer } from '@course/testkit';
 import { WITH_TIMEOUTS, type ModelConfig } from '../src/models.js';
 import { BIG_FILE_BYTES, makeHostileSite, type HostileSite } from '../src/site.js';
-import { tcpQueues, treeFds } from '../src/wire.js';
+import { steadyTreeFds, tcpQueues, treeFds } from '../src/wire.js';
 
 const HEADER_TIMEOUT_MS = 2_000;
 const IDLE_TIMEOUT_MS = 2_000;
@@ -29,7 +29,7 @@ describe.each(WITH_TIMEOUTS)('$name: slow clients', (model: ModelConfig) => {
     server = await startServer(model.pkg, {
       args: ['--root', site.root, '--header-timeout-ms', String(HEADER_TIMEOUT_MS), '--idle-timeout-ms', String(IDLE_TIMEOUT_MS), ...model.args],
     });
-    restFds = treeFds(server.pid);
+    restFds = await steadyTreeFds(server.pid);
   });
 
   afterAll(async () => {
