@@ -105,6 +105,11 @@ export const SCENARIO_SPECS: Record<ScenarioName, ScenarioSpec> = {
     title: 'framed-echo: 50 TCP connections, line codec, one 64-byte line in flight on each, echoed',
     headline: { label: 'messages per server-CPU-second', unit: 'msg/CPU-s', better: 'higher' },
   },
+  accept: {
+    name: 'accept', connections: 10, pipelining: 1, style: 'in-flight', churn: true,
+    title: 'accept: churn (10 clients, a new connection per request) on 06 with 2 SubReactors, in each way of accepting',
+    headline: { label: 'requests per server-CPU-second', unit: 'req/CPU-s', better: 'higher' },
+  },
   'ws-echo': {
     name: 'ws-echo', connections: 50, pipelining: 1, style: 'in-flight', churn: false,
     title: 'ws-echo: 50 WebSocket connections, one 64-byte message in flight on each, echoed',
@@ -192,6 +197,17 @@ const reactorPoolWs: ModeSpec = {
   model: '06-reactor-pool', mode: '',
   args: (ctx) => [...oneCore06(ctx), ...HTTP, '--app', WS_BENCH_APP],
 };
+/**
+ * accept: 06's ways of accepting (--accept; balancer.ts) side by side under churn, two SubReactors
+ * on the one pinned core: the main reactor balancing round-robin or by least connections, one
+ * SO_REUSEPORT listener per SubReactor, one listener in every SubReactor's epoll with
+ * EPOLLEXCLUSIVE, and the same without it (the herd).
+ */
+const acceptModes: ModeSpec[] = [['main', 'rr'], ['main', 'least'], ['reuseport'], ['exclusive'], ['shared']].map(([accept, balance]) => ({
+  model: '06-reactor-pool',
+  mode: balance ? `${accept} ${balance}` : accept!,
+  args: () => ['--reactors', '2', '--workers', '1', ...HTTP, '--accept', accept!, ...(balance ? ['--balance', balance] : [])],
+}));
 /** framed-echo: TCP echo through the line codec (every model's `--protocol echo --codec line`); node:http's baseline splits lines itself. */
 const lineArgs = ['--protocol', 'echo', '--codec', 'line'];
 const nodeLineEcho: ModeSpec = { model: 'node-http', mode: 'net line echo', args: () => lineArgs };
@@ -233,6 +249,7 @@ export const PLAN: Record<ScenarioName, readonly ModeSpec[]> = {
   // Step 06's memory target: 10,000 served, idle connections, and a newcomer still answered; 05
   // beside it, since at 1,000 connections heap-growth steps blur the two.
   'idle-10k': [nodeHttp, epoll, reactorPool],
+  accept: acceptModes,
   herd: [...herdModes.filter((m) => m.model === '02-fork'), ...herdModes.filter((m) => m.model === '03-threads')],
   'cpu-task': [nodeHttpInline, reactorPoolWorkers, reactorPoolInline],
   c10k: c10kModes,

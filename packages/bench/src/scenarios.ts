@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
-  childrenOf, connectionLimits, holdStalledRequest, memAvailableKb, openIdleConnections, probe, runChurn, runLineEcho, startFibClients,
+  childrenOf, connectionLimits, holdStalledRequest, memAvailableKb, openIdleConnections, probe, request, runChurn, runLineEcho, startFibClients,
   treePssKb, treeSyscalls, treeUsage, voluntarySwitches, type RunningServer,
 } from '@course/testkit';
 import type { EngineResult, LoadEngine, LoadShape } from './engine.js';
@@ -89,6 +89,10 @@ async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
       case 'c10k':
         await loadScenario(server, row, env, () => holdIdleCrowd(server, row, env, run.spec.c10k!));
         break;
+      case 'accept':
+        await loadScenario(server, row, env, () => Promise.resolve(null));
+        row.accept = await acceptFacts(server);
+        break;
       case 'idle-1k':
       case 'idle-10k':
         await idleScenario(server, row, env, run.spec.idleCap);
@@ -152,6 +156,18 @@ async function loadScenario(server: RunningServer, row: Row, env: RunEnv, before
     row.serverWrites = io1.writes - io0.writes;
   }
   fillLoadRow(row, env.engine, result, usage, exitDescription(server));
+}
+
+/** 06's accept counters after the load, from its /api/stats (the demo app's; this request is one more connection). */
+async function acceptFacts(server: RunningServer): Promise<NonNullable<Row['accept']>> {
+  const stats = JSON.parse((await request(server.port, '/api/stats')).body.toString()) as {
+    reactors: { accepted: number }[]; totals: { accepted: number; listenerWakeups: number; emptyWakeups: number };
+  };
+  return {
+    perReactor: stats.reactors.map((r) => r.accepted),
+    wakeupsPerAccept: stats.totals.accepted > 0 ? stats.totals.listenerWakeups / stats.totals.accepted : null,
+    emptyWakeups: stats.totals.emptyWakeups,
+  };
 }
 
 /** Whether a scenario's load comes from the engine (the others hold raw sockets only). */

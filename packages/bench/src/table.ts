@@ -13,6 +13,8 @@ export interface Column {
   value(row: Row): number | null;
   format(n: number): string;
   better?: 'higher' | 'lower';
+  /** A cell that is not one number (accept's "512 / 488"): shown as is, never marked best. */
+  text?(row: Row): string | null;
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -31,6 +33,7 @@ export function headline(row: Row): number | null {
     case 'cpu-task': return row.latencyP99Ms;
     case 'herd': return row.herd?.wakeupsPerConnection ?? null;
     case 'c10k':
+    case 'accept':
     case 'framed-echo': return row.requestsPerServerCpuSec;
     case 'ws-echo': return row.ws?.messagesPerServerCpuSec ?? null;
     case 'ws-broadcast': return row.ws?.cpuMsPerBroadcast?.median ?? null;
@@ -40,7 +43,7 @@ export function headline(row: Row): number | null {
 }
 
 /** Scenarios judged by requests per second, where a saturated load generator caps the figure. */
-const THROUGHPUT: readonly ScenarioName[] = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client'];
+const THROUGHPUT: readonly ScenarioName[] = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client', 'accept'];
 
 /** What a scenario's chart draws and its "vs node-http" column divides, for these rows. */
 export interface Headline {
@@ -132,6 +135,17 @@ export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column
         { header: 'req/CPU-s', value: (r) => r.requestsPerServerCpuSec, format: int, better: 'higher' },
         { header: 'p99 ms', value: (r) => r.latencyP99Ms, format: ms, better: 'lower' },
         errors, rss,
+      ];
+    case 'accept':
+      // No node-http row: the modes compare with each other.
+      return [
+        { header: 'req/s', value: (r) => r.requestsPerSec, format: int, better: 'higher' },
+        { header: 'req/CPU-s', value: (r) => r.requestsPerServerCpuSec, format: int, better: 'higher' },
+        { header: 'p99 ms', value: (r) => r.latencyP99Ms, format: ms, better: 'lower' },
+        errors,
+        { header: 'accepted per reactor', value: () => null, format: int, text: (r) => r.accept?.perReactor.map(int).join(' / ') ?? null },
+        { header: 'wake-ups/accept', value: (r) => r.accept?.wakeupsPerAccept ?? null, format: (n) => n.toFixed(2) },
+        { header: 'empty wake-ups', value: (r) => r.accept?.emptyWakeups ?? null, format: int },
       ];
     case 'framed-echo':
       return [
@@ -227,6 +241,7 @@ export function tableCells(scenario: ScenarioName, rows: readonly Row[]): { head
     cols.forEach((c, i) => {
       const v = row.status === 'ok' || row.status === 'collapsed' ? c.value(row) : null;
       if (i === 0 && row.status !== 'ok') cells.push({ text: row.status, best: false, status: true });
+      else if (c.text) cells.push({ text: (row.status === 'ok' ? c.text(row) : null) ?? '—', best: false, status: false });
       else cells.push({ text: v === null ? '—' : c.format(v), best: v !== null && eligible(row) && v === best[i], status: false });
     });
     return cells;

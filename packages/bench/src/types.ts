@@ -7,7 +7,7 @@ import type { EngineCeiling } from './ceiling.js';
 import type { CurvePoint } from './latency-curve.js';
 
 /** The scenarios, in the order they are run and shown. */
-export const SCENARIOS = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client', 'idle-1k', 'idle-10k', 'herd', 'cpu-task', 'c10k', 'framed-echo', 'ws-echo', 'ws-broadcast', 'ws-idle-10k'] as const;
+export const SCENARIOS = ['keepalive', 'pipelined', 'burst', 'churn', 'slow-client', 'idle-1k', 'idle-10k', 'herd', 'accept', 'cpu-task', 'c10k', 'framed-echo', 'ws-echo', 'ws-broadcast', 'ws-idle-10k'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /**
@@ -136,10 +136,21 @@ export interface Row {
   idle?: IdleFacts;
   cpuTask?: CpuTaskFacts;
   herd?: HerdFacts;
+  accept?: AcceptFacts;
   c10k?: C10kFacts;
   ws?: WsFacts;
   /** Observations worth a reader's attention ("load generator saturated its core"). */
   notes: string[];
+}
+
+/** accept: what step 06's own counters (/api/stats) said after the churn, warm-up included. */
+export interface AcceptFacts {
+  /** Connections each SubReactor was given (main) or accepted itself (the other modes). */
+  perReactor: number[];
+  /** Times epoll reported the listener readable, over every thread that watches it, per connection accepted. */
+  wakeupsPerAccept: number | null;
+  /** Of those wake-ups, the ones that found nothing to accept: another reactor was first (the herd). */
+  emptyWakeups: number;
 }
 
 /** The machine the numbers came from. */

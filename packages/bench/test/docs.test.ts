@@ -60,7 +60,7 @@ describe('refreshText', () => {
     const r = refreshText(doc, report, 'l.md');
     expect(r.text).toBe(doc);
     expect(r.problems).toEqual([
-      'line 2: bench:table needs a scenario (keepalive, pipelined, burst, churn, slow-client, idle-1k, idle-10k, herd, cpu-task, c10k, framed-echo, ws-echo, ws-broadcast, ws-idle-10k), got "nosuch"',
+      'line 2: bench:table needs a scenario (keepalive, pipelined, burst, churn, slow-client, idle-1k, idle-10k, herd, accept, cpu-task, c10k, framed-echo, ws-echo, ws-broadcast, ws-idle-10k), got "nosuch"',
       'line 5: bench:table churn: unknown model "08-io-uring"',
     ]);
   });

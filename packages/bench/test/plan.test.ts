@@ -87,3 +87,17 @@ describe('the herd and idle-10k in the plan', () => {
     expect(planRuns(['idle-10k'], [...MODELS], { pinned: true, connections: null }).map((r) => r.spec.model)).toEqual(['node-http', '05-epoll-native', '06-reactor-pool']);
   });
 });
+
+describe('the accept plan', () => {
+  it('runs 06 with two SubReactors once per way of accepting, over HTTP', () => {
+    const runs = planRuns(['accept'], MODELS, { pinned: true, connections: null });
+    expect(runs.map((r) => [r.spec.mode, r.args.join(' ')])).toEqual([
+      ['main rr', '--reactors 2 --workers 1 --protocol http --accept main --balance rr'],
+      ['main least', '--reactors 2 --workers 1 --protocol http --accept main --balance least'],
+      ['reuseport', '--reactors 2 --workers 1 --protocol http --accept reuseport'],
+      ['exclusive', '--reactors 2 --workers 1 --protocol http --accept exclusive'],
+      ['shared', '--reactors 2 --workers 1 --protocol http --accept shared'],
+    ]);
+    expect(runs[0]!.spec.model).toBe('06-reactor-pool');
+  });
+});

@@ -126,3 +126,19 @@ describe('headlineFor (the client-bound rule)', () => {
     expect(headlineFor('cpu-task', rows).unit).toBe('ms');
   });
 });
+
+describe('the accept table', () => {
+  it('shows each mode\'s connections per reactor as "a / b", its wake-ups per accept and the herd\'s empty wake-ups', () => {
+    const rows = [
+      row('06-reactor-pool', 'accept', { mode: 'exclusive', requestsPerSec: 9000, requestsPerServerCpuSec: 11000, accept: { perReactor: [600, 401], wakeupsPerAccept: 0.62, emptyWakeups: 5 } }),
+      row('06-reactor-pool', 'accept', { mode: 'shared', requestsPerSec: 8800, requestsPerServerCpuSec: 10500, accept: { perReactor: [501, 500], wakeupsPerAccept: 0.6, emptyWakeups: 33 } }),
+    ];
+    const t = tableCells('accept', rows);
+    expect(t.header).toEqual(['model', 'req/s', 'req/CPU-s', 'p99 ms', 'errors', 'accepted per reactor', 'wake-ups/accept', 'empty wake-ups']);
+    expect(t.body.map((r) => r.map((c) => c.text))).toEqual([
+      ['06-reactor-pool (exclusive)', '9,000', '11,000', '—', '0', '600 / 401', '0.62', '5'],
+      ['06-reactor-pool (shared)', '8,800', '10,500', '—', '0', '501 / 500', '0.60', '33'],
+    ]);
+    expect(headline(rows[0]!)).toBe(11000);
+  });
+});
