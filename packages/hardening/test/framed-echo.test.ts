@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packageMain, startServer, until, type RunningServer } from '@course/testkit';
 import { MODEL_CONFIGS, type ModelConfig } from '../src/models.js';
-import { Client } from './line-client.js';
+import { Client, overlongLineClosesOnlyItsConnection } from './line-client.js';
 
 describe.each(MODEL_CONFIGS)('$name: --protocol echo --codec', (model: ModelConfig) => {
   let line: RunningServer;
@@ -44,24 +44,7 @@ describe.each(MODEL_CONFIGS)('$name: --protocol echo --codec', (model: ModelConf
   });
 
   test('line: a line over the maximum closes that connection only, with a logged reason', async () => {
-    // 01 serves one connection at a time, so there the bystander connects after the offender.
-    const bystander = model.concurrent ? await Client.open(line.port) : null;
-    if (bystander) {
-      await bystander.send('before\n');
-      await bystander.expectReceived('before\n');
-    }
-    const offender = await Client.open(line.port);
-    await offender.send('fine\n' + 'x'.repeat(100));
-    await offender.expectReceived('fine\n');
-    await offender.expectClosed();
-    await until(() => line.stderr().includes('exceed max frame 64'), 20_000, 'the reason on stderr');
-    expect(line.stderr()).toMatch(/echo: closing 127\.0\.0\.1:\d+: 100 bytes without a delimiter exceed max frame 64 \(codec line:max=64\)/);
-
-    const next = bystander ?? (await Client.open(line.port));
-    await next.send('after\n');
-    await next.expectReceived('after\n');
-    expect(next.closed).toBe(false);
-    next.end();
+    await overlongLineClosesOnlyItsConnection(line, model.concurrent);
   });
 
   test('length: frames in one write and frames cut mid-header are each echoed', async () => {

@@ -5,7 +5,7 @@
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { expect } from 'vitest';
-import { openSocket, until } from '@course/testkit';
+import { openSocket, until, type RunningServer } from '@course/testkit';
 
 /** One client connection that collects what it receives and notices the server closing. */
 export class Client {
@@ -46,4 +46,29 @@ export class Client {
   end(): void {
     this.sock.destroy();
   }
+}
+
+/**
+ * A line over the codec's maximum (64) closes that connection only: a bystander connected before
+ * it (after it on a model that serves one connection at a time) still gets its echo, and the
+ * reason is on stderr.
+ */
+export async function overlongLineClosesOnlyItsConnection(server: RunningServer, concurrent: boolean): Promise<void> {
+  const bystander = concurrent ? await Client.open(server.port) : null;
+  if (bystander) {
+    await bystander.send('before\n');
+    await bystander.expectReceived('before\n');
+  }
+  const offender = await Client.open(server.port);
+  await offender.send('fine\n' + 'x'.repeat(100));
+  await offender.expectReceived('fine\n');
+  await offender.expectClosed();
+  await until(() => server.stderr().includes('exceed max frame 64'), 20_000, 'the reason on stderr');
+  expect(server.stderr()).toMatch(/closing 127\.0\.0\.1:\d+: 100 bytes without a delimiter exceed max frame 64 \(codec line:max=64\)/);
+
+  const next = bystander ?? (await Client.open(server.port));
+  await next.send('after\n');
+  await next.expectReceived('after\n');
+  expect(next.closed).toBe(false);
+  next.end();
 }

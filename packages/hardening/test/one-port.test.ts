@@ -9,9 +9,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
-import { openSocket, request, startServer, until, waitForClose, type RunningServer } from '@course/testkit';
+import { openSocket, request, startServer, waitForClose, type RunningServer } from '@course/testkit';
 import { MODEL_CONFIGS, type ModelConfig } from '../src/models.js';
-import { Client } from './line-client.js';
+import { Client, overlongLineClosesOnlyItsConnection } from './line-client.js';
 
 const HEADER_TIMEOUT_MS = 1000;
 const MODELS = MODEL_CONFIGS.filter((m) => m.pkg !== '06-reactor-pool');
@@ -63,22 +63,7 @@ describe.each(MODELS)('$name: --protocol auto', (model: ModelConfig) => {
   });
 
   test('an over-long line closes that connection only', async () => {
-    const bystander = model.concurrent ? await Client.open(server.port) : null;
-    if (bystander) {
-      await bystander.send('before\n');
-      await bystander.expectReceived('before\n');
-    }
-    const offender = await Client.open(server.port);
-    await offender.send('fine\n' + 'x'.repeat(100));
-    await offender.expectReceived('fine\n');
-    await offender.expectClosed();
-    await until(() => server.stderr().includes('exceed max frame 64'), 20_000, 'the reason on stderr');
-
-    const next = bystander ?? (await Client.open(server.port));
-    await next.send('after\n');
-    await next.expectReceived('after\n');
-    expect(next.closed).toBe(false);
-    next.end();
+    await overlongLineClosesOnlyItsConnection(server, model.concurrent);
     expect((await request(server.port, '/index.html')).status).toBe(200);
   });
 
