@@ -40,6 +40,7 @@
  * MainReactor (main thread). An Admission belongs to the thread that accepts (one per thread).
  */
 import * as sys from '@course/syscalls';
+import type { Settings } from './options.js';
 import type { StatsBoard } from './stats.js';
 
 const { C } = sys;
@@ -184,14 +185,19 @@ export class Admission {
   /** For reading what a refused connection already sent. */
   private readonly scratch = new Uint8Array(4096);
 
+  private readonly maxConnections: number;
+  /** Answer a refusal with HTTP's 503: protocol http, or auto (the usual first visitor is a browser). */
+  private readonly http: boolean;
+
   constructor(
-    private readonly maxConnections: number,
-    /** Answer a refusal with HTTP's 503 (protocol http, or auto: the usual first visitor is a browser). */
-    private readonly http: boolean,
+    settings: Pick<Settings, 'maxConnections' | 'protocol'>,
     private readonly board: StatsBoard,
     /** Who accepts: -1 the main thread, else the SubReactor's index (whose stats count the refusal). */
     private readonly by: number,
-  ) {}
+  ) {
+    this.maxConnections = settings.maxConnections;
+    this.http = settings.protocol !== 'echo';
+  }
 
   /** True if `fd` may be served; false if it was refused (and closed) here. */
   admit(fd: number): boolean {

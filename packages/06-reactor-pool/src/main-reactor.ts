@@ -123,7 +123,7 @@ export class MainReactor {
     private readonly board: StatsBoard,
   ) {
     this.appUrl = settings.app;
-    this.admission = new Admission(settings.maxConnections, settings.protocol !== 'echo', board, -1);
+    this.admission = new Admission(settings, board, -1);
     // The main reactor never adopts a connection; the Reactor just wants a protocol to hold.
     this.reactor = new Reactor({ protocol: echoProtocol() });
     this.lifecycle = Lifecycle.create(settings.reactors);

@@ -155,7 +155,7 @@ export class SubReactor {
       idleTimeoutMs: this.settings.idleTimeoutMs,
     });
     this.reactor.watch(data.wakeFd, () => this.onWake());
-    this.admission = new Admission(this.settings.maxConnections, this.settings.protocol !== 'echo', this.board, data.index);
+    this.admission = new Admission(this.settings, this.board, data.index);
     const own = ownListener(this.settings.accept, data.listenFds, data.index);
     if (own !== null) this.acceptor = new Acceptor(this.reactor, own.fd, (fd) => this.accepted(fd), { edgeTriggered: true, exclusive: own.exclusive });
     this.startTicking();
