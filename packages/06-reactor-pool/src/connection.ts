@@ -26,11 +26,12 @@ import {
   echoHandler,
   echoProtocol,
   httpProtocol,
-  isFrameError,
   parseCodecSpec,
+  receiveFrames,
   sniffProtocol,
   type Codec,
   type FrameDecoder,
+  type FrameReceiver,
   type HttpRequest,
   type HttpResponder,
   type PeerInfo,
@@ -317,7 +318,7 @@ class AppSession implements Session {
  * The app's TCP side (it exports onReceive): whole frames to the app, or the bytes as they came
  * without a codec. Owned by its connection's SubReactor thread.
  */
-class AppTcpSession implements Session {
+class AppTcpSession implements Session, FrameReceiver {
   readonly awaiting = false;
   readonly paused = false;
 
@@ -350,17 +351,22 @@ class AppTcpSession implements Session {
       app.onReceive!(this.conn, data);
       return;
     }
-    this.decoder.push(data);
-    for (let frame = this.decoder.next(); frame !== null && !this.conn.closing; frame = this.decoder.next()) {
-      if (isFrameError(frame)) {
-        // No resynchronising a byte stream: close it, saying why (the frames before were delivered).
-        log(`06-reactor-pool: closing connection ${this.conn.reactor}/${this.conn.id} (${this.conn.remoteAddress}): ${frame.reason} (codec ${this.hooks.codec})`);
-        this.conn.close();
-        return;
-      }
-      board.request(this.conn.reactor);
-      app.onReceive!(this.conn, frame);
-    }
+    receiveFrames(this.decoder, data, this);
+  }
+
+  get stopped(): boolean {
+    return this.conn.closing;
+  }
+
+  onFrame(frame: Uint8Array): void {
+    this.hooks.board.request(this.conn.reactor);
+    this.hooks.app.onReceive!(this.conn, frame);
+  }
+
+  /** No resynchronising a byte stream: close it, saying why (the frames before were delivered). */
+  onFrameError(reason: string): void {
+    log(`06-reactor-pool: closing connection ${this.conn.reactor}/${this.conn.id} (${this.conn.remoteAddress}): ${reason} (codec ${this.hooks.codec})`);
+    this.conn.close();
   }
   // #endregion receive-frames
 

@@ -8,7 +8,7 @@
  * Threading: a session belongs to the thread serving its connection.
  */
 import { writeSync } from 'node:fs';
-import { isFrameError, type Codec, type FrameDecoder } from './codec/index.js';
+import { receiveFrames, type Codec, type FrameDecoder, type FrameReceiver } from './codec/index.js';
 import type { PeerInfo, Protocol, Session, Sink } from './session.js';
 
 class EchoSession implements Session {
@@ -41,7 +41,7 @@ class EchoSession implements Session {
 
 // #region framed-echo
 /** Echo, frame by frame: decode what arrives, send each whole frame back encoded. */
-class FramedEchoSession implements Session {
+class FramedEchoSession implements Session, FrameReceiver {
   readonly awaiting = false;
   /** Never: as for raw echo, the model's high-water mark is the back-pressure. */
   readonly paused = false;
@@ -59,18 +59,23 @@ class FramedEchoSession implements Session {
 
   receive(data: Uint8Array): void {
     if (this.ended) return; // closing: what the peer still sends is not framed any more
-    this.decoder.push(data);
-    for (let frame = this.decoder.next(); frame !== null; frame = this.decoder.next()) {
-      if (isFrameError(frame)) {
-        // No resynchronising a byte stream: the frames before this one are answered, then close.
-        const who = this.peer ? `${this.peer.address}:${this.peer.port}` : 'a client';
-        this.log(`echo: closing ${who}: ${frame.reason} (codec ${this.codec.spec})`);
-        this.ended = true;
-        this.sink.end();
-        return;
-      }
-      this.sink.write(this.codec.encode(frame)); // a new buffer: the frame views the decoder's
-    }
+    receiveFrames(this.decoder, data, this);
+  }
+
+  get stopped(): boolean {
+    return this.ended;
+  }
+
+  onFrame(frame: Uint8Array): void {
+    this.sink.write(this.codec.encode(frame)); // a new buffer: the frame views the decoder's
+  }
+
+  /** The frames before this one are answered, then close. */
+  onFrameError(reason: string): void {
+    const who = this.peer ? `${this.peer.address}:${this.peer.port}` : 'a client';
+    this.log(`echo: closing ${who}: ${reason} (codec ${this.codec.spec})`);
+    this.ended = true;
+    this.sink.end();
   }
 
   peerClosed(): void {

@@ -68,9 +68,11 @@ export {
   lengthFieldCodec,
   lineCodec,
   parseCodecSpec,
+  receiveFrames,
   type Codec,
   type FrameDecoder,
   type FrameError,
+  type FrameReceiver,
   type LengthFieldOptions,
 } from './codec/index.js';
 

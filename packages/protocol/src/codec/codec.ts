@@ -24,6 +24,31 @@ export function isFrameError(x: unknown): x is FrameError {
   return typeof x === 'object' && x !== null && typeof (x as Partial<FrameError>).frameError === 'string';
 }
 
+// #region frame-loop
+/** Who receives a framed stream's frames (receiveFrames): a framed session, as methods, so that no closure is kept per connection. */
+export interface FrameReceiver {
+  /** A whole frame: a view, valid during the call. */
+  onFrame(frame: Uint8Array): void;
+  /** A malformed or oversized frame: the stream cannot be resynchronised, so close the connection. */
+  onFrameError(reason: string): void;
+  /** True once no more frames should be delivered (the connection is closing). */
+  readonly stopped: boolean;
+}
+
+/**
+ * Feed `data` to `decoder` and hand each whole frame to `to.onFrame` until `to.stopped`; a frame
+ * error goes to `to.onFrameError` and ends the loop (the frames before it were delivered). The
+ * one decode loop of every framed session (echo, 06's apps).
+ */
+export function receiveFrames(decoder: FrameDecoder, data: Uint8Array, to: FrameReceiver): void {
+  decoder.push(data);
+  for (let frame = decoder.next(); frame !== null && !to.stopped; frame = decoder.next()) {
+    if (isFrameError(frame)) return to.onFrameError(frame.reason);
+    to.onFrame(frame);
+  }
+}
+// #endregion frame-loop
+
 // #region codec-api
 /** One framing. Immutable; shared by every connection. */
 export interface Codec {

@@ -1,5 +1,5 @@
 /** Framing codecs (netty's and gnet's four): see codec.ts for the API, spec.ts for `--codec`. */
-export { isFrameError, type Codec, type FrameDecoder, type FrameError } from './codec.js';
+export { isFrameError, receiveFrames, type Codec, type FrameReceiver, type FrameDecoder, type FrameError } from './codec.js';
 export { delimiterCodec, lineCodec } from './delimiter.js';
 export { fixedCodec } from './fixed.js';
 export { LENGTH_FIELD_DEFAULTS, lengthFieldCodec, type LengthFieldOptions } from './length-field.js';
