@@ -433,7 +433,12 @@ export class AppProtocol implements Protocol {
 
   constructor(
     choice: ProtocolChoice,
-    readonly app: App,
+    /**
+     * The app module in use. A reload (sub-reactor.ts) replaces it between two turns; the hooks
+     * are looked up here at each call, so they are always the current module's. What the
+     * protocol was built from (onReceive, webSocketPaths, codec) a reload may not change.
+     */
+    public app: App,
     readonly server: LocalServer,
     readonly board: StatsBoard,
   ) {

@@ -144,10 +144,7 @@ export class SubReactor {
     this.server = new LocalServer('reactor', data.index, this.board, (payload, conn, tag) => this.submit(payload, conn, tag), (push) => this.sendPush(push));
     this.server.hub = new WebSocketHub(data.index, this.board, this.settings.websocket.maxBackpressure);
     this.pushedTo = data.peers.map(() => false);
-    // The protocol holds a view of the app rather than the module itself: every hook it looks up
-    // is the current module's, so a reload needs no help from it.
-    const current = new Proxy({} as App, { get: (_target, key) => Reflect.get(this.app, key) });
-    this.protocol = new AppProtocol(this.settings, current, this.server, this.board);
+    this.protocol = new AppProtocol(this.settings, app, this.server, this.board);
     this.reactor = new Reactor({
       protocol: this.protocol,
       mode: this.settings.mode,
@@ -246,6 +243,7 @@ export class SubReactor {
       const next = await loadApp(url);
       await next.onStart?.(this.server);
       this.app = next;
+      this.protocol.app = next; // the hooks the connections call, from the next turn on
       this.startTicking();
     } catch (err) {
       error = errorText(err);
