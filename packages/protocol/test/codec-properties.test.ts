@@ -35,7 +35,7 @@ const lengthArb = fc
     endian: fc.constantFrom('be' as const, 'le' as const),
     adjust: fc.integer({ min: -12, max: 12 }),
     stripExtra: fc.integer({ min: -12, max: 3 }), // strip = offset + size + this, at least 0
-    max: fc.integer({ min: 12, max: 300 }),
+    max: fc.integer({ min: 16, max: 300 }), // at least offset + size + 3: every generated strip fits a frame
   })
   .map(({ stripExtra, ...o }) => lengthFieldCodec({ ...o, strip: Math.max(0, o.offset + o.size + stripExtra) }));
 const codecArb: fc.Arbitrary<Codec> = fc.oneof(lineArb, delimiterArb, fixedArb, lengthArb);
