@@ -88,9 +88,11 @@ describe('--task-timeout', () => {
       expect(slow.headers['retry-after']).toBe('1');
       expect(slow.body.toString()).toMatch(/timed out/);
       // Wait for the late result to come back and be dropped; then the same connection answers the
-      // next request with its own answer (a late 200 delivered here would be read instead).
+      // next request with its own answer (a late 200 delivered here would be read instead). The pool
+      // thread counts the task done before its reply reaches the SubReactor, which only then drops
+      // it from the queued count: wait for both.
       let stats = await conn.stats();
-      for (let i = 0; i < 600 && (stats.workers.done < 1 || stats.workers.running > 0); i++) {
+      for (let i = 0; i < 600 && (stats.workers.done < 1 || stats.workers.running > 0 || stats.workers.queued > 0); i++) {
         await new Promise((r) => setTimeout(r, 100));
         stats = await conn.stats();
       }
