@@ -6,7 +6,7 @@
  * waits for its banner, warms it up, loads it, and records what /proc says about its CPU and
  * memory. See plan.ts for which model runs in which mode under which scenario.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import chalk from 'chalk';
 import { REPO_ROOT } from '@course/testkit';
@@ -14,7 +14,8 @@ import { describeCeiling, measureEngineCeilings } from './ceiling.js';
 import { CURVE_MODELS, CURVE_RATES, runLatencyCurve, type CurvePoint } from './latency-curve.js';
 import { describePinning, prepareMachine, serverPrefix } from './machine.js';
 import { parseOptions, parseOrExit, USAGE, type BenchOptions } from './options.js';
-import { BENCH_PATH, planRuns, type PlannedRun } from './plan.js';
+import { BENCH_PATH, SCENARIO_SPECS, planRuns, type PlannedRun } from './plan.js';
+import { medianRows, mergeProblem, mergeReports } from './repeat.js';
 import { Progress } from './progress.js';
 import { rowsOf, writeReport } from './report.js';
 import { runLabel, runOne } from './scenarios.js';
@@ -50,6 +51,16 @@ function estimateS(run: PlannedRun, opts: BenchOptions, warmupS: number): number
 /** Seconds of open-loop load per point of the latency curve: short, there are 24 points. */
 const CURVE_S = 2;
 
+/** --merge: the report to merge into, or exit 1 naming why there is none. */
+function readBase(path: string): Report {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Report;
+  } catch (err) {
+    process.stderr.write(`bench: --merge: cannot read ${path}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
 async function main(): Promise<void> {
   const opts = parseOrExit('bench', USAGE, (argv) => parseOptions(argv, { out: DEFAULT_OUT, root: DEMO_SITE }));
   // `pnpm bench` runs this in packages/bench; relative paths mean the directory the user typed in.
@@ -71,10 +82,22 @@ async function main(): Promise<void> {
 
   const machine = prepareMachine();
   const prefix = serverPrefix(machine);
-  const runs = planRuns(opts.scenarios, opts.models, { pinned: machine.pinning !== null, connections: opts.connections });
+  const planned = planRuns(opts.scenarios, opts.models, { pinned: machine.pinning !== null, connections: opts.connections });
+  // --repeat: every scenario's runs N rounds over, interleaved (repeat.ts).
+  const runs = opts.scenarios.flatMap((s) => {
+    const group = planned.filter((r) => r.scenario === s);
+    return Array.from({ length: opts.repeat }, () => group).flat();
+  });
   const estimates = runs.map((r) => estimateS(r, opts, warmupS));
+  const base = opts.merge ? readBase(resolve(userCwd, opts.out)) : null;
+  const unmergeable = base ? mergeProblem(base, engine.name, opts.durationS) : null;
+  if (unmergeable) {
+    process.stderr.write(`bench: --merge: ${unmergeable}\n`);
+    process.exit(2);
+  }
 
-  console.log(chalk.bold(`bench: ${runs.length} runs, ${opts.durationS} s of load each after ${warmupS} s warm-up, on ${BENCH_PATH} (${benchFileBytes} bytes)`));
+  const rounds = opts.repeat > 1 ? ` in ${opts.repeat} interleaved rounds per scenario (each row: its median round)` : '';
+  console.log(chalk.bold(`bench: ${runs.length} runs${rounds}, ${opts.durationS} s of load each after ${warmupS} s warm-up, on ${BENCH_PATH} (${benchFileBytes} bytes)`));
   console.log(chalk.dim(`${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}; ${describePinning(machine)}`));
   console.log(chalk.dim(`load generator: ${engine.name} — ${engine.description}`));
   // Every engine's ceiling, not only this run's: the header then shows which engine can measure what.
@@ -92,6 +115,7 @@ async function main(): Promise<void> {
     });
   }
   const rows: Row[] = [];
+  let scenarioRows: Row[] = [];
   for (let i = 0; i < runs.length; i++) {
     const run = runs[i]!;
     progress.run(i, runLabel(run), estimates[i]!, estimates.slice(i + 1).reduce((a, b) => a + b, 0));
@@ -105,11 +129,14 @@ async function main(): Promise<void> {
       engine,
       onPhase: (phase, seconds) => progress.phase(phase, seconds),
     });
-    rows.push(row);
+    scenarioRows.push(row);
     // A scenario is complete when the next run belongs to another one: show its table now.
     if (runs[i + 1]?.scenario !== run.scenario) {
       progress.done();
-      console.log(renderTable(run.scenario, rows.filter((r) => r.scenario === run.scenario), chalk));
+      const kept = medianRows(scenarioRows, (r) => SCENARIO_SPECS[r.scenario].headline.unit);
+      rows.push(...kept);
+      scenarioRows = [];
+      console.log(renderTable(run.scenario, kept, chalk));
       console.log('');
     }
   }
@@ -133,17 +160,18 @@ async function main(): Promise<void> {
     machine,
     engine: { name: engine.name, description: engine.description },
     ceilings,
-    settings: { rateRps: opts.rateRps, durationS: opts.durationS, warmupS, connections: opts.connections, benchFile: BENCH_PATH, benchFileBytes, root },
+    settings: { rateRps: opts.rateRps, durationS: opts.durationS, warmupS, connections: opts.connections, benchFile: BENCH_PATH, benchFileBytes, root, repeat: opts.repeat },
     scenarios: opts.scenarios.filter((s) => rowsOf({ rows } as Report, s).length > 0),
     rows,
     ...(curve ? { curve } : {}),
   };
-  const written = writeReport(report, resolve(userCwd, opts.out));
+  const final = base ? mergeReports(base, report) : report;
+  const written = writeReport(final, resolve(userCwd, opts.out));
   const rel = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
   console.log(chalk.dim(`wrote ${rel(written.json)}, ${rel(written.markdown)} and ${written.charts.length} SVG charts`));
   // The docs copy the default report only: a scratch run (--out elsewhere) never rewrites the course text.
   if (written.json === DEFAULT_OUT) {
-    if (!refreshDocs(report, written.json, (line) => console.log(chalk.dim(line)))) process.exitCode = 1;
+    if (!refreshDocs(final, written.json, (line) => console.log(chalk.dim(line)))) process.exitCode = 1;
   } else {
     console.log(chalk.dim(`the docs copy ${relative(REPO_ROOT, DEFAULT_OUT)} only: not refreshed from this report`));
   }

@@ -24,6 +24,7 @@
 import { ceilingTable } from './ceiling.js';
 import { curveTable } from './latency-curve.js';
 import { describePinning } from './machine.js';
+import { mergedText } from './repeat.js';
 import { MODELS } from './plan.js';
 import { chartFileName, markdownTable, renderMarkdown, rowsOf, verdictCells } from './report.js';
 import { headlineFor } from './table.js';
@@ -36,7 +37,7 @@ const BLOCK = /<!-- bench:(table|chart|verdicts|source|report|ceilings|curve)((?
 export function provenance(report: Report, reportLink: string): string {
   const m = report.machine;
   const s = report.settings;
-  return `<sub>Measured with \`${report.command}\` (engine ${report.engine.name}) on ${report.date.slice(0, 10)}: ${m.cores} cores (${m.cpuModel}), ` +
+  return `<sub>Measured with \`${report.command}\` (engine ${report.engine.name}) on ${report.date.slice(0, 10)}${mergedText(report)}: ${m.cores} cores (${m.cpuModel}), ` +
     `Node ${m.node}, ${m.platform}; ${describePinning(m)}; ${s.warmupS} s warm-up, then ${s.durationS} s of load per run on \`${s.benchFile}\` ` +
     `(${s.benchFileBytes} bytes). Repeated runs on a shared machine differ: compare rows of one table. ` +
     `Full report: [${reportLink.replace(/^(\.\.\/)+/, '')}](${reportLink}).</sub>`;

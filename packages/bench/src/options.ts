@@ -1,7 +1,8 @@
 /**
  * The bench's command line:
  *
- *   pnpm bench [--engine E] [--rate R] [--duration S] [--connections N] [--models a,b] [--scenario x,y] [--out FILE] [--root DIR]
+ *   pnpm bench [--engine E] [--rate R] [--duration S] [--connections N] [--models a,b] [--scenario x,y]
+ *              [--repeat N] [--merge] [--out FILE] [--root DIR]
  *
  * Pure: `parseOptions` throws UsageError, and cli.ts turns that into one line and exit code 2.
  */
@@ -34,6 +35,10 @@ export interface BenchOptions {
   out: string;
   /** Document root served by every model; must hold /bench.html. */
   root: string;
+  /** Rounds of every scenario, modes interleaved; each row is its mode's median round (repeat.ts). */
+  repeat: number;
+  /** Re-run the chosen scenarios into the existing `out` report instead of writing a new one. */
+  merge: boolean;
   help: boolean;
 }
 
@@ -62,10 +67,10 @@ export function parseOrExit<T extends { help: boolean }>(program: string, usage:
 
 /**
  * The flags of a command line as (name, value) pairs, in order: `--name value` or `--name=value`;
- * `--help`/`-h` as ('help', ''). Any name outside `known`, a stray word, or a missing value is a
+ * `--help`/`-h` as ('help', ''), and each of `switches` (flags without a value) as (name, ''). Any name outside `known`, a stray word, or a missing value is a
  * UsageError naming it. Shared by the bench and its scripts so that they all read flags alike.
  */
-export function* readFlags(argv: readonly string[], known: readonly string[]): Generator<[name: string, value: string]> {
+export function* readFlags(argv: readonly string[], known: readonly string[], switches: readonly string[] = []): Generator<[name: string, value: string]> {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') { yield ['help', '']; continue; }
@@ -73,6 +78,11 @@ export function* readFlags(argv: readonly string[], known: readonly string[]): G
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}" (flags look like --duration 5)`);
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq === -1 ? undefined : eq);
+    if (switches.includes(name)) {
+      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
+      yield [name, ''];
+      continue;
+    }
     const raw = eq === -1 ? argv[++i] : arg.slice(eq + 1);
     if (!known.includes(name)) throw new UsageError(`unknown flag --${name}`);
     if (raw === undefined || raw === '') throw new UsageError(`--${name} needs a value`);
@@ -93,6 +103,11 @@ export const USAGE = `usage: pnpm bench [flags]
   --scenario x,y    scenarios to run: ${SCENARIOS.join(', ')}, latency-curve
                     (open loop, the reactor engine only); default all (with the curve
                     when --engine reactor)
+  --repeat N        run every scenario N rounds, modes interleaved, and keep each mode's
+                    median round (the row notes all N); default 1
+  --merge           re-run the chosen scenarios into the existing --out report: their
+                    rows replace the old ones, every other row stays, the report names
+                    both commands; same --engine and --duration as the report
   --out FILE        JSON results; the Markdown report and SVG charts go next to it;
                     default docs/bench/latest.json
   --root DIR        document root holding bench.html; default the demo site
@@ -100,9 +115,9 @@ export const USAGE = `usage: pnpm bench [flags]
 
 /** Parse argv (without node and the script). `defaults` supplies the paths that depend on where the bench lives. */
 export function parseOptions(argv: readonly string[], defaults: { out: string; root: string }): BenchOptions {
-  const opts: BenchOptions = { engine: DEFAULT_ENGINE, rateRps: null, ceilingS: 2, curve: false, durationS: 5, connections: null, models: [...MODELS], scenarios: [...SCENARIOS], out: defaults.out, root: defaults.root, help: false };
+  const opts: BenchOptions = { engine: DEFAULT_ENGINE, rateRps: null, ceilingS: 2, curve: false, durationS: 5, connections: null, models: [...MODELS], scenarios: [...SCENARIOS], out: defaults.out, root: defaults.root, repeat: 1, merge: false, help: false };
   let sawScenario = false;
-  for (const [name, raw] of readFlags(argv, ['engine', 'rate', 'ceiling', 'duration', 'connections', 'models', 'scenario', 'out', 'root'])) {
+  for (const [name, raw] of readFlags(argv, ['engine', 'rate', 'ceiling', 'duration', 'connections', 'models', 'scenario', 'repeat', 'merge', 'out', 'root'], ['merge'])) {
     switch (name) {
       case 'help': opts.help = true; break;
       case 'engine': opts.engine = parseEngine(raw); break;
@@ -119,6 +134,8 @@ export function parseOptions(argv: readonly string[], defaults: { out: string; r
         opts.scenarios = opts.curve && rest.filter(Boolean).length === 0 ? [] : parseScenarios(rest.join(','));
         break;
       }
+      case 'repeat': opts.repeat = parseRepeat(raw); break;
+      case 'merge': opts.merge = true; break;
       case 'out': opts.out = raw; break;
       case 'root': opts.root = raw; break;
     }
@@ -150,6 +167,12 @@ function parseSeconds(flag: string, raw: string): number {
   const s = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
   if (!(s >= 0.5 && s <= 600)) throw new UsageError(`${flag} expects seconds from 0.5 to 600, got "${raw}"`);
   return s;
+}
+
+function parseRepeat(raw: string): number {
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= 20)) throw new UsageError(`--repeat expects rounds, an integer from 1 to 20, got "${raw}"`);
+  return n;
 }
 
 function parseCount(raw: string): number {

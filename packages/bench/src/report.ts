@@ -12,6 +12,7 @@ import { describePinning } from './machine.js';
 import { C10K_IDLE, SCENARIO_SPECS, modeLabel } from './plan.js';
 import { barChartSvg, lineChartSvg, type Chart, type LineChart } from './svg.js';
 import { flagsLine, footnotes, headlineFor, tableCells } from './table.js';
+import { mergedText } from './repeat.js';
 import { herdLegend, targetVerdicts, type Verdict } from './verdicts.js';
 import type { Report, Row, ScenarioName } from './types.js';
 
@@ -94,7 +95,7 @@ export function renderMarkdown(report: Report, name = 'latest'): string {
   const out = [
     '# Benchmark results',
     '',
-    `\`${report.command}\` on ${report.date}: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ${m.platform}.`,
+    `\`${report.command}\` on ${report.date}${mergedText(report)}: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ${m.platform}.`,
     `${describePinning(m)}. Load generator: ${report.engine.name} (${report.engine.description}).`,
     ...(report.ceilings?.length ? ['', 'Engine ceilings, measured first (each engine against the canned server, keep-alive, on the client core): a row near its engine\'s figure measured the engine, not the server.', '', ceilingTable(report.ceilings, report.engine.name), ''] : []),
     ...(s.rateRps ? [`Open loop: ${s.rateRps} requests/s offered in all, each timed from when it was due (wrk2 style).`] : []),

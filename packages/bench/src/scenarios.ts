@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
-  childrenOf, connectionLimits, holdStalledRequest, memAvailableKb, openIdleConnections, probe, request, runChurn, runLineEcho, startFibClients,
+  childrenOf, connectionLimits, holdStalledRequest, memAvailableKb, openIdleConnections, probe, request, runChurn, startFibClients,
   treePssKb, treeSyscalls, treeUsage, voluntarySwitches, type RunningServer,
 } from '@course/testkit';
 import type { EngineResult, LoadEngine, LoadShape } from './engine.js';
@@ -104,8 +104,8 @@ async function runMeasured(run: PlannedRun, env: RunEnv): Promise<Row> {
         await cpuTaskScenario(server, row, env);
         break;
       case 'framed-echo':
-        // Raw TCP with the line codec: the engines speak HTTP, so testkit's line client loads it.
-        await measureEcho(server, row, env, (seconds) => runLineEcho(server.port, server.host, row.connections, LINE_ECHO_BYTES, seconds));
+        // Raw TCP with the line codec: the HTTP engines cannot speak it; the echo engine does.
+        await measureEcho(server, row, env, { framing: 'line', payloadBytes: LINE_ECHO_BYTES });
         break;
       case 'ws-echo':
       case 'ws-broadcast':

@@ -133,6 +133,8 @@ export interface Row {
   peakRssKb: number | null;
   /** Connections that got at least one response (autocannon scenarios): shows a server serving one connection at a time. */
   connectionsServed?: number;
+  /** `--repeat N`: the headline of every round, sorted; this row is the median one (repeat.ts). */
+  repeats?: number[];
   idle?: IdleFacts;
   cpuTask?: CpuTaskFacts;
   herd?: HerdFacts;
@@ -175,7 +177,9 @@ export interface Report {
   engine: { name: string; description: string };
   /** Every engine's own ceiling against the canned server, measured before the runs; empty when skipped (--ceiling 0). */
   ceilings?: EngineCeiling[];
-  settings: { rateRps?: number | null; durationS: number; warmupS: number; connections: number | null; benchFile: string; benchFileBytes: number; root: string };
+  settings: { rateRps?: number | null; durationS: number; warmupS: number; connections: number | null; benchFile: string; benchFileBytes: number; root: string; repeat?: number };
+  /** `--merge`: the later commands that re-ran some scenarios into this report (repeat.ts). */
+  merged?: Array<{ command: string; date: string; scenarios: ScenarioName[] }>;
   scenarios: ScenarioName[];
   rows: Row[];
   /** The latency-vs-offered-load curve (latency-curve.ts), when it ran. */

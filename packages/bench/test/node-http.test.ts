@@ -1,7 +1,8 @@
 /** The node:http baseline honours the same CLI contract as the models and is a competent static server. */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { echoRoundTrip, exchange, makeTempSite, randomPayload, request, runLineEcho, startCommand, type RunningServer, type TempSite } from '@course/testkit';
+import { echoRoundTrip, exchange, makeTempSite, randomPayload, request, startCommand, type RunningServer, type TempSite } from '@course/testkit';
+import { runEchoInWorker } from '@course/client';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -103,7 +104,7 @@ describe('node-http baseline', () => {
         sock.on('error', reject);
       });
       expect(got).toBe('hello\nworld\n');
-      const r = await runLineEcho(echo.port, '127.0.0.1', 4, 64, 0.3);
+      const r = await runEchoInWorker({ host: '127.0.0.1', port: echo.port, framing: 'line', connections: 4, payloadBytes: 64, durationMs: 300 });
       expect(r.errors).toBe(0);
       expect(r.messages).toBeGreaterThan(4);
     } finally {

@@ -553,36 +553,3 @@ export async function runBurst(load: BurstLoad): Promise<LoadResult> {
   await Promise.all(loops);
   return { ...stats, durationS, latency: latencies.summary() };
 }
-
-
-/**
- * Framed-echo load (line codec): `connections` sockets each send one `payloadBytes` line, wait
- * for it to come back, and send the next, for `durationS`. A message counts when its `\n` is
- * read; the client only scans for that byte, so it costs far less than the server it measures.
- */
-export async function runLineEcho(port: number, host: string, connections: number, payloadBytes: number, durationS: number): Promise<{ messages: number; errors: number; durationS: number }> {
-  const line = Buffer.from('x'.repeat(Math.max(0, payloadBytes - 1)) + '\n'); // encoded once, written every time
-  const socks = await Promise.all(Array.from({ length: connections }, () => new Promise<Socket>((resolve, reject) => {
-    const s = connect({ port, host }, () => { s.off('error', reject); s.setNoDelay(true); resolve(s); });
-    s.once('error', reject);
-  })));
-  let messages = 0;
-  let errors = 0;
-  let running = true;
-  const t0 = performance.now();
-  for (const s of socks) {
-    s.on('error', () => { errors++; });
-    s.on('data', (chunk: Buffer) => {
-      let n = 0;
-      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++;
-      messages += n;
-      for (let k = 0; k < n && running; k++) s.write(line);
-    });
-    s.write(line);
-  }
-  await new Promise((r) => setTimeout(r, durationS * 1000));
-  running = false;
-  const elapsed = (performance.now() - t0) / 1000;
-  for (const s of socks) s.destroy();
-  return { messages, errors, durationS: elapsed };
-}

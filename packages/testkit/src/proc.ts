@@ -84,6 +84,33 @@ export function treeUsage(pid: number): { cpuSeconds: number; rssKb: number; pro
   return { cpuSeconds: cpu, rssKb: rss, processes: pids.length, threads };
 }
 
+/**
+ * CPU time of a process tree's live threads, in nanoseconds: the first field of each thread's
+ * /proc/PID/task/TID/schedstat (proc(5)), summed. /proc/PID/stat counts in clock ticks (10 ms
+ * here), too coarse for a burst of work that takes tens of milliseconds, such as one broadcast.
+ * Only threads alive at the read are counted: compare two reads across which none ended.
+ */
+export function treeCpuNs(pid: number): number {
+  let ns = 0;
+  for (const p of processTree(pid)) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue; // the process ended
+    }
+    for (const t of tids) {
+      try {
+        const text = readFileSync(`/proc/${p}/task/${t}/schedstat`, 'latin1');
+        ns += Number(text.slice(0, text.indexOf(' ')));
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+  }
+  return ns;
+}
+
 /** Open file descriptors of one process. */
 export function fdCount(pid: number): number {
   try {

@@ -157,29 +157,6 @@ export async function openRawWebSockets(port: number, host: string, path: string
 }
 
 /**
- * Echo load: every client sends one `payloadBytes` text message, waits for one frame back, and
- * sends the next, for `durationS`. Returns the messages answered and the measured duration.
- */
-export async function runWebSocketEcho(clients: RawWebSocket[], payloadBytes: number, durationS: number): Promise<{ messages: number; durationS: number }> {
-  const frame = maskedFrame(0x1, 'x'.repeat(payloadBytes)); // encoded once, written every time
-  let messages = 0;
-  let running = true;
-  const t0 = performance.now();
-  for (const c of clients) {
-    c.onFrames = (n) => {
-      messages += n;
-      if (running) c.sock.write(frame);
-    };
-    c.sock.write(frame);
-  }
-  await new Promise((r) => setTimeout(r, durationS * 1000));
-  running = false;
-  const elapsed = (performance.now() - t0) / 1000;
-  for (const c of clients) c.onFrames = null;
-  return { messages, durationS: elapsed };
-}
-
-/**
  * One broadcast round: `trigger` (a message that makes the server broadcast one frame) goes out
  * on `sender`; resolves with the ms until every one of `clients` has received one more frame, or
  * rejects after `timeoutMs` naming how many had it.

@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { spawn } from 'node:child_process';
 import {
   exchange, fdCount, isRunning, makeTempSite, openStalled, parseResponses, processTree, rssKb, sampleDuring, slowGet, startCommand,
-  threadCount, threadState, treeUsage, until,
+  threadCount, threadState, treeCpuNs, treeUsage, until,
 } from '../src/index.js';
 
 describe('parseResponses', () => {
@@ -73,6 +73,19 @@ describe('/proc helpers', () => {
     const u = treeUsage(process.pid);
     expect(u.cpuSeconds).toBeGreaterThan(0);
     expect(u.processes).toBeGreaterThanOrEqual(1);
+  });
+
+  it('treeCpuNs counts CPU finer than a clock tick, and agrees with the tick count', () => {
+    const t0 = treeCpuNs(process.pid);
+    const ticks0 = treeUsage(process.pid).cpuSeconds;
+    const until = performance.now() + 100;
+    while (performance.now() < until) { /* 100 ms of this thread's CPU */ }
+    const spent = treeCpuNs(process.pid) - t0;
+    const ticks = treeUsage(process.pid).cpuSeconds - ticks0;
+    expect(spent).toBeGreaterThanOrEqual(90e6);
+    expect(spent % 10e6).not.toBe(0); // nanoseconds, not whole ticks
+    // The same work in /proc/PID/stat's ticks: within a few 10 ms ticks.
+    expect(Math.abs(spent / 1e9 - ticks)).toBeLessThan(0.04);
   });
 });
 
