@@ -361,11 +361,24 @@ export class Reactor implements FlushScheduler {
     for (let i = 0; i < dirty.length; i++) {
       const c = dirty[i]!;
       c.sink.flushScheduled = false;
-      if (!c.closed) this.flushConn(c, (c.interest & EPOLLOUT) === 0);
+      if (c.closed) continue;
+      this.flushConn(c, (c.interest & EPOLLOUT) === 0);
+      if (!c.closed && !c.lingering) this.takeSoonerDeadline(c);
     }
     dirty.length = 0;
   }
   // #endregion flush-dirty
+
+  /**
+   * Output queued outside a read of this connection (a push from another connection's hook, a
+   * close the server began) may come with a session deadline of its own that moved sooner: a
+   * WebSocket's close wait. `touch` runs on input and on bytes sent, and a peer that reads
+   * nothing gives neither, so take it up here, or that peer would never meet it.
+   */
+  private takeSoonerDeadline(c: Conn): void {
+    const own = c.session.deadline ?? 0;
+    if (own > 0 && own < c.deadline) c.deadline = own;
+  }
 
   // --- deadlines -----------------------------------------------------------------------------
 

@@ -84,6 +84,8 @@ export class Connection implements Conn, HubMember {
   closed = false;
   /** The app asked to close; later sends are dropped. */
   private ending = false;
+  /** A TCP subscriber cut as a slow consumer (the hub's `cutSlow`): the reactor closes it at its next sweep. */
+  cut = false;
   /** Tasks submitted for this connection whose results have not come back yet. */
   tasksInFlight = 0;
   /** HTTP answers the app owes on this connection, oldest first (null while none: idle stays cheap). */
@@ -196,6 +198,18 @@ export class Connection implements Conn, HubMember {
     } catch {
       return false; // a line holding a newline, say: dropped and counted by the hub, like a slow consumer's
     }
+  }
+
+  /**
+   * The hub's slow-consumer policy 'close' for a TCP subscriber (push.ts): there is no close code
+   * to send, so the connection just ends. Not after its backlog, which a client this far behind
+   * may never take: its session asks the reactor to close it now (AppTcpSession.deadline).
+   */
+  cutSlow(): void {
+    if (this.closed || this.ending) return;
+    this.cut = true;
+    this.ending = true;
+    this.sink.end();
   }
 
   unsubscribe(topic: string): void {
@@ -336,9 +350,12 @@ class AppTcpSession implements Session, FrameReceiver {
 
   /**
    * A subscriber (the demo's chat user) listens more than it speaks: no idle timeout, as for a
-   * WebSocket. Mid-frame, the header timeout still applies (0: the reactor's own timeouts).
+   * WebSocket. Mid-frame, the header timeout still applies (0: the reactor's own timeouts). Cut
+   * as a slow consumer: a time long past, so that the reactor's next sweep closes it (there is
+   * no `timeout` here to say otherwise).
    */
   get deadline(): number {
+    if (this.conn.cut) return 1;
     return this.conn.subscribed && !this.midRequest ? Infinity : 0;
   }
 
@@ -412,7 +429,7 @@ export interface ProtocolChoice {
   /** auto: both on one listener, told apart by each connection's first bytes (the shared sniffProtocol). */
   protocol: 'http' | 'echo' | 'auto';
   root: string;
-  websocket: WebSocketLimits;
+  websocket: Readonly<Required<WebSocketLimits>>;
   /** A `--codec` spec; 'none' leaves the framing to the app's own `codec` export, if any. */
   codec: string;
 }
@@ -457,9 +474,13 @@ export class AppProtocol implements Protocol {
 
   /** HTTP: static files after the app's onRequest, `/ws/echo` and the app's WebSocket paths. */
   private httpSide(choice: ProtocolChoice): Protocol {
-    const { maxMessage, pingIntervalMs } = choice.websocket; // maxBackpressure: the hub applies it, not the protocol
+    const { maxMessage, pingIntervalMs, maxBackpressure, slowConsumer } = choice.websocket;
+    // The app's endpoints get the slow-consumer bound and policy (push.ts): their sessions apply
+    // it to every frame the app sends or pushes. `/ws/echo` only answers, which the reactor
+    // bounds by reading no more from a connection whose output piles up: no bound of its own.
+    const app: WebSocketHandler = { ...this.appEndpoint, options: { maxBackpressure, onBackpressure: slowConsumer } };
     const endpoints: Record<string, WebSocketHandler> = { '/ws/echo': echoHandler };
-    for (const path of this.app.webSocketPaths ?? []) endpoints[path] = this.appEndpoint;
+    for (const path of this.app.webSocketPaths ?? []) endpoints[path] = app;
     return httpProtocol({ root: choice.root, websocket: { maxMessage, pingIntervalMs, endpoints }, route: (req, res) => this.route(req, res) });
   }
 

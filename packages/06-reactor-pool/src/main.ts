@@ -21,6 +21,7 @@ import { createProtocol } from '@course/protocol';
 import * as sys from '@course/syscalls';
 import { announce, catchShutdownSignals, exitNow, log, parseCommandLine, protocolSettings } from '@course/server-kit';
 import { ACCEPT_MODES, type AcceptMode, type BalancePolicy } from './balancer.js';
+import { SLOW_CONSUMER_POLICIES, type SlowConsumerPolicy } from './options.js';
 import { DEMO_APP, createServer, type Server } from './server.js';
 
 const PKG = '06-reactor-pool';
@@ -40,7 +41,8 @@ const opts = parseCommandLine(PKG, {
   'header-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'close a connection whose request is not complete within this time' },
   'idle-timeout-ms': { kind: 'int', default: 60_000, min: 1, max: 3_600_000, help: 'close a keep-alive connection idle this long' },
   'drain-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'on SIGTERM, wait this long for in-flight responses' },
-  'max-backpressure': { kind: 'int', default: 1024 * 1024, min: 1, max: 1 << 30, help: 'unsent bytes at which frames to a WebSocket are dropped (counted in stats)' },
+  'max-backpressure': { kind: 'int', default: 1024 * 1024, min: 1, max: 1 << 30, help: 'unsent bytes at which frames to a connection meet --slow-consumer' },
+  'slow-consumer': { kind: 'enum', default: 'drop', values: SLOW_CONSUMER_POLICIES, help: 'a frame for a connection past --max-backpressure: drop it, or close the connection (WebSocket: 1008); counted in stats' },
   app: { kind: 'string', default: DEMO_APP, help: 'the app module every thread loads (compiled .js); with --protocol echo, the demo is left out (the bare echo)' },
 });
 
@@ -86,7 +88,7 @@ try {
     drainTimeoutMs: opts['drain-timeout-ms'],
     // The demo under --protocol echo would be its line chat: leave the app to createServer's default (none).
     ...(opts.protocol === 'echo' && opts.app === DEMO_APP ? {} : { app: opts.app }),
-    websocket: { ...protocolSettings(opts).websocket, maxBackpressure: opts['max-backpressure'] },
+    websocket: { ...protocolSettings(opts).websocket, maxBackpressure: opts['max-backpressure'], slowConsumer: opts['slow-consumer'] as SlowConsumerPolicy },
   });
 } catch (err) {
   // A syscall failure (EADDRINUSE...) is one line; anything else (the app module failed to load)

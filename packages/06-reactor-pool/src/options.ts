@@ -83,14 +83,24 @@ export interface ServerOptions {
   websocket?: WebSocketLimits;
 }
 
-/** `--ws-max-message`, `--ws-ping` and `--max-backpressure`. Plain data. */
+/** What happens to a slow consumer, one holding `maxBackpressure` unsent bytes (push.ts). */
+export type SlowConsumerPolicy = 'drop' | 'close';
+export const SLOW_CONSUMER_POLICIES: readonly SlowConsumerPolicy[] = ['drop', 'close'];
+
+/** `--ws-max-message`, `--ws-ping`, `--max-backpressure` and `--slow-consumer`. Plain data. */
 export interface WebSocketLimits {
   /** Largest message accepted (larger: close 1009). Default 1 MiB. */
   maxMessage?: number;
   /** Heartbeat: ping a connection silent this long, cut it if silent as long again; 0 = off. Default 0. */
   pingIntervalMs?: number;
-  /** Unsent bytes at which the app's frames to a connection are dropped and counted (push.ts). Default 1 MiB. */
+  /** Unsent bytes at which the app's frames to a connection are refused by `slowConsumer` (push.ts). Default 1 MiB. */
   maxBackpressure?: number;
+  /**
+   * A frame for a connection holding `maxBackpressure` unsent bytes: 'drop' it (counted in
+   * stats' `dropped`), or 'close' the connection (a WebSocket with 1008; counted in `slowClosed`).
+   * Default 'drop'.
+   */
+  slowConsumer?: SlowConsumerPolicy;
 }
 
 /** The options with every default filled in and `app` as a URL string every thread can import. */
@@ -129,6 +139,7 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
       maxMessage: options.websocket?.maxMessage ?? 1024 * 1024,
       pingIntervalMs: options.websocket?.pingIntervalMs ?? 0,
       maxBackpressure: options.websocket?.maxBackpressure ?? 1024 * 1024,
+      slowConsumer: options.websocket?.slowConsumer ?? 'drop',
     }),
   };
   integer('port', o.port, 0, 65535);
@@ -142,6 +153,7 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
   integer('websocket.maxMessage', o.websocket.maxMessage, 1, 2 ** 31 - 1);
   integer('websocket.pingIntervalMs', o.websocket.pingIntervalMs, 0, 2 ** 31 - 1);
   integer('websocket.maxBackpressure', o.websocket.maxBackpressure, 1, Number.MAX_SAFE_INTEGER);
+  if (!SLOW_CONSUMER_POLICIES.includes(o.websocket.slowConsumer)) throw new RangeError(`websocket.slowConsumer must be one of ${SLOW_CONSUMER_POLICIES.join('|')}, got ${String(o.websocket.slowConsumer)}`);
   if (!BALANCE_POLICIES.includes(o.balance)) throw new RangeError(`balance must be one of ${BALANCE_POLICIES.join('|')}, got ${String(o.balance)}`);
   if (!ACCEPT_MODES.includes(o.accept)) throw new RangeError(`accept must be one of ${ACCEPT_MODES.join('|')}, got ${String(o.accept)}`);
   if (o.protocol !== 'http' && o.protocol !== 'echo' && o.protocol !== 'auto') throw new RangeError(`protocol must be http, echo or auto, got ${String(o.protocol)}`);

@@ -5,33 +5,49 @@
  *   from a SubReactor hook        server.publish('chat', text)
  *     → the frame is encoded ONCE (pushFrame)
  *     → this reactor's subscribers get it at once (the same bytes queued on each: no copy)
- *     → a Push for the other reactors goes on this thread's port to the MainReactor, which
- *       relays it to every other SubReactor's port and writes each one's eventfd once per turn
- *   from a WorkerPool task or the main thread: the same Push, for every reactor
- *   on each SubReactor, at its eventfd: the hub queues the frame on its subscribers
+ *     → the same Push goes straight onto this SubReactor's channel to each other SubReactor
+ *       (the push mesh: one MessageChannel per pair of SubReactors, made by the MainReactor at
+ *       start, `pushMesh`), and after this turn each target is woken once (WakeFlags + its
+ *       eventfd), however many pushes it was sent (`sendPush`, sub-reactor.ts)
+ *   from a WorkerPool task: the same Push on the task thread's link to each target SubReactor,
+ *     the port its task replies come on (so before the task's own reply), waking it
+ *   on each target SubReactor, at its eventfd: the hub queues the frame on its members
+ *   (the main thread has no hub and no port to push on: server.send & co. throw there)
  *
- * Why a relay and not a lock: each reactor has one inbox (its MessagePort) and one wake-up (its
- * eventfd), the same pair that brings it connections and task results. A thousand pushes in one
- * turn cost a thousand queue entries and ONE eventfd write per reactor, and no thread ever waits
- * on another's lock. The price is one extra hop through the MainReactor, and one copy of the
- * frame per reactor (postMessage clones it): per reactor, not per connection.
+ * Why channels and not a lock: each end of a channel belongs to one thread, and a SubReactor
+ * reads its ports when its one wake-up (its eventfd) fires, the same wake-up that brings it
+ * connections and task results. A thousand pushes in one turn cost a thousand queue entries and
+ * at most ONE eventfd write per target reactor, and no thread ever waits on another's lock. The
+ * price is one copy of the frame per target reactor (postMessage clones it): per reactor, not
+ * per connection. The MainReactor relays nothing: it only made the channels.
  *
- * Order: one sender's pushes travel one FIFO path (its port, the relay, the target's port), so a
- * receiver sees them in the order they were sent; pushes from two senders interleave in any way.
+ * Order: one sender's pushes to one reactor travel one FIFO path (its channel, or its link, to
+ * that reactor), so a receiver sees them in the order they were sent; pushes from two senders
+ * interleave in any way.
  *
- * Slow consumers: a push (or any app send) to a connection that already holds `maxBackpressure`
- * unsent bytes is DROPPED and counted (stats().reactors[i].dropped). Dropping, not closing with
- * 1008, because the typical push is a tick of fresh state (a stats frame, a game snapshot) that
- * the next one supersedes; an app that needs every message can check `conn.pendingBytes` and
- * close the connection itself. The check is made before queueing (uWebSockets' rule), so a
- * client that reads keeps receiving messages of any size up to --ws-max-message; one that never
- * reads costs at most that bound plus one frame, never more.
+ * Slow consumers (--max-backpressure, --slow-consumer): a push (or any app send) to a connection
+ * that already holds `maxBackpressure` unsent bytes is refused, and the policy says how:
+ *   - 'drop' (the default): the frame is DROPPED and counted (stats().reactors[i].dropped). The
+ *     typical push is a tick of fresh state (a stats frame, a game snapshot) that the next one
+ *     supersedes, and an app that needs every message can check `conn.pendingBytes` itself;
+ *   - 'close': the connection is closed and counted (stats().reactors[i].slowClosed): a
+ *     WebSocket with 1008 (policy violation, "too much unsent output"), its close frame queued
+ *     past the bound (it is small); it ends when the peer answers that close, or when the close
+ *     timeout cuts it. For a client that must not miss messages: it reconnects and resyncs. A
+ *     TCP subscriber has no close code to be told why: it is just ended, its backlog dropped.
+ * For a WebSocket the check and the policy are its session's (the protocol's `admit`): the app's
+ * endpoints are given the bound and the policy as their options (connection.ts), so the hub
+ * applies nothing of its own there and only counts what happened; for a TCP member the hub
+ * applies the same rule itself (`deliverToStream`). The check is made before queueing
+ * (uWebSockets' rule), so a client that reads keeps receiving messages of any size up to
+ * --ws-max-message; one that never reads costs at most that bound plus one frame, never more.
  *
  * Threading: `Push` and `ConnRef` are plain data and may go anywhere. A `WebSocketHub` belongs to
  * its SubReactor thread, like the connections it holds.
  */
 import type { WebSocketConn } from '@course/protocol';
 import { ws } from '@course/protocol';
+import type { SlowConsumerPolicy } from './options.js';
 import type { StatsBoard } from './stats.js';
 
 /** A connection named across threads: the reactor that owns it and its id there. Plain data. */
@@ -98,8 +114,12 @@ export interface HubMember {
   topics: Set<string> | null;
   /** Unsent bytes (a TCP member's; a WebSocket's are its `ws.pendingBytes`). */
   readonly pendingBytes: number;
+  /** A TCP member: closed, or ending; nothing more goes to it. */
+  readonly closing: boolean;
   /** A TCP member (ws null): queue one message's payload, framed by its codec; false if it cannot. */
   sendPayload(payload: Uint8Array): boolean;
+  /** A TCP member: end the connection as a slow consumer, dropping what it has not been sent. */
+  cutSlow(): void;
 }
 
 /**
@@ -115,8 +135,13 @@ export class WebSocketHub {
   constructor(
     readonly reactor: number,
     private readonly board: StatsBoard,
-    /** Unsent bytes at which a connection gets no more frames (--max-backpressure). */
+    /**
+     * Unsent bytes at which a TCP member gets no more frames (--max-backpressure). A WebSocket's
+     * session applies the same bound itself (its endpoint's options).
+     */
     readonly maxBackpressure: number,
+    /** What happens then (--slow-consumer): for TCP members here, for WebSockets in their session. */
+    readonly slowConsumer: SlowConsumerPolicy = 'drop',
   ) {}
 
   get size(): number {
@@ -157,26 +182,43 @@ export class WebSocketHub {
 
   // #region hub-deliver
   /**
-   * Queue `frame` on `m`, unless it is closing or already holds `maxBackpressure` unsent bytes
-   * (then the frame is dropped and counted). The bytes are queued by reference: one encoded
-   * frame serves every receiver.
+   * Queue `frame` on `m`, unless it is closing or already holds `maxBackpressure` unsent bytes:
+   * then the frame is dropped and counted, or (--slow-consumer close) the connection is closed
+   * and counted. For a WebSocket the session decides (`sendFrame` refuses, and under 'close'
+   * starts the closing handshake with 1008); the hub tells which by whether it is still open.
+   * The bytes are queued by reference: one encoded frame serves every receiver.
    */
   deliver(m: HubMember, frame: Uint8Array): boolean {
     const w = m.ws;
     if (w === null) return this.deliverToStream(m, frame);
-    if (!w.open) return false;
-    if (w.pendingBytes >= this.maxBackpressure || !w.sendFrame(frame)) {
-      this.board.message(this.reactor, 'dropped');
-      return false;
+    if (!w.open) return false; // closing already: nothing more, and nothing to count
+    if (w.sendFrame(frame)) {
+      this.board.message(this.reactor, 'out');
+      return true;
     }
-    this.board.message(this.reactor, 'out');
-    return true;
+    if (w.open) this.board.message(this.reactor, 'dropped');
+    else this.board.slowClosed(this.reactor); // the session closed it (1008): once, it is no longer open
+    return false;
   }
 
-  /** The same rule for a TCP member: the frame's payload, through the member's codec. */
+  /**
+   * The same rule for a TCP member: the frame's payload, through the member's codec. A TCP
+   * connection has no close code to say why, so 'close' just ends it (`cutSlow`): what it holds
+   * is dropped, and the reactor closes it.
+   */
   private deliverToStream(m: HubMember, frame: Uint8Array): boolean {
-    if (m.pendingBytes >= this.maxBackpressure || !m.sendPayload(framePayload(frame))) {
-      this.board.message(this.reactor, 'dropped');
+    if (m.closing) return false;
+    if (m.pendingBytes >= this.maxBackpressure) {
+      if (this.slowConsumer === 'close') {
+        m.cutSlow();
+        this.board.slowClosed(this.reactor);
+      } else {
+        this.board.message(this.reactor, 'dropped');
+      }
+      return false;
+    }
+    if (!m.sendPayload(framePayload(frame))) {
+      this.board.message(this.reactor, 'dropped'); // a frame its codec cannot carry
       return false;
     }
     this.board.message(this.reactor, 'out');

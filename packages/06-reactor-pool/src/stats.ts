@@ -46,6 +46,7 @@ const R_WAKEUPS = 13; // SubReactor (accepting for itself): epoll reported its l
 const R_EMPTY = 14; //   SubReactor: ... and it accepted nothing (another reactor was first: the herd)
 const R_EAGAIN = 15; //  SubReactor: accept4 calls that found the queue empty
 const R_REFUSED_CONN = 16; // SubReactor: connections it accepted and refused (maxConnections)
+const R_SLOW_CLOSED = 17; // SubReactor: connections closed as slow consumers (--slow-consumer close)
 const ROW = 18;
 
 /**
@@ -88,8 +89,10 @@ export interface ReactorCounters {
   websockets: number;
   messagesIn: number;
   messagesOut: number;
-  /** Frames not queued because the connection already held `--max-backpressure` unsent bytes. */
+  /** Frames not queued because the connection already held `--max-backpressure` unsent bytes (--slow-consumer drop). */
   dropped: number;
+  /** Connections closed for holding `--max-backpressure` unsent bytes when a frame came (--slow-consumer close). */
+  slowClosed: number;
 }
 
 /** The WorkerPool's counters. */
@@ -125,7 +128,7 @@ export interface ServerStats {
   reloads: number;
   totals: {
     connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; refusedConnections: number;
-    websockets: number; messagesIn: number; messagesOut: number; dropped: number;
+    websockets: number; messagesIn: number; messagesOut: number; dropped: number; slowClosed: number;
     /** Over the main thread and every SubReactor. */
     listenerWakeups: number; emptyWakeups: number; acceptEagain: number;
   };
@@ -296,6 +299,11 @@ export class StatsBoard {
     this.cells[HEAD + reactor * ROW + (what === 'in' ? R_MSG_IN : what === 'out' ? R_MSG_OUT : R_DROPPED)]! += 1;
   }
 
+  /** A connection on `reactor` closed as a slow consumer (--slow-consumer close). */
+  slowClosed(reactor: number): void {
+    this.cells[HEAD + reactor * ROW + R_SLOW_CLOSED]! += 1;
+  }
+
   // --- WorkerPool thread of slot `slot`, generation `gen` ----------------------------------
 
   started(slot: number, gen: number): void {
@@ -314,7 +322,7 @@ export class StatsBoard {
     const reactors: ReactorCounters[] = [];
     const main: MainCounters = { listenerWakeups: c[M_WAKEUPS]!, emptyWakeups: c[M_EMPTY]!, acceptEagain: c[M_EAGAIN]!, refusedConnections: c[M_REFUSED]! };
     const totals = {
-      connections: 0, accepted: 0, requests: 0, bytesIn: 0, bytesOut: 0, refusedConnections: main.refusedConnections, websockets: 0, messagesIn: 0, messagesOut: 0, dropped: 0,
+      connections: 0, accepted: 0, requests: 0, bytesIn: 0, bytesOut: 0, refusedConnections: main.refusedConnections, websockets: 0, messagesIn: 0, messagesOut: 0, dropped: 0, slowClosed: 0,
       listenerWakeups: main.listenerWakeups, emptyWakeups: main.emptyWakeups, acceptEagain: main.acceptEagain,
     };
     for (let i = 0; i < this.reactorCount; i++) {
@@ -333,6 +341,7 @@ export class StatsBoard {
         messagesIn: c[row + R_MSG_IN]!,
         messagesOut: c[row + R_MSG_OUT]!,
         dropped: c[row + R_DROPPED]!,
+        slowClosed: c[row + R_SLOW_CLOSED]!,
         listenerWakeups: c[row + R_WAKEUPS]!,
         emptyWakeups: c[row + R_EMPTY]!,
         acceptEagain: c[row + R_EAGAIN]!,
@@ -348,6 +357,7 @@ export class StatsBoard {
       totals.messagesIn += r.messagesIn;
       totals.messagesOut += r.messagesOut;
       totals.dropped += r.dropped;
+      totals.slowClosed += r.slowClosed;
       totals.listenerWakeups += r.listenerWakeups;
       totals.emptyWakeups += r.emptyWakeups;
       totals.acceptEagain += r.acceptEagain;

@@ -142,7 +142,7 @@ export class SubReactor {
     this.lifecycle = new Lifecycle(data.lifecycleBuffer);
     this.board = new StatsBoard(data.statsBuffer);
     this.server = new LocalServer('reactor', data.index, this.board, (payload, conn, tag) => this.submit(payload, conn, tag), (push) => this.sendPush(push));
-    this.server.hub = new WebSocketHub(data.index, this.board, this.settings.websocket.maxBackpressure);
+    this.server.hub = new WebSocketHub(data.index, this.board, this.settings.websocket.maxBackpressure, this.settings.websocket.slowConsumer);
     this.pushedTo = data.peers.map(() => false);
     this.protocol = new AppProtocol(this.settings, app, this.server, this.board);
     this.reactor = new Reactor({

@@ -8,7 +8,7 @@ export const PKG = '06-reactor-pool';
 export interface Stats {
   reactors: Array<{
     index: number; connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; tasks: number;
-    refused: number; timedOut: number; websockets: number; messagesIn: number; messagesOut: number; dropped: number;
+    refused: number; timedOut: number; websockets: number; messagesIn: number; messagesOut: number; dropped: number; slowClosed: number;
     listenerWakeups: number; emptyWakeups: number; acceptEagain: number; refusedConnections: number;
   }>;
   main: { listenerWakeups: number; emptyWakeups: number; acceptEagain: number; refusedConnections: number };
@@ -16,7 +16,7 @@ export interface Stats {
   workers: { threads: number; queued: number; running: number; done: number; failed: number; restarts: number; recycled: number; refused: number; timedOut: number };
   totals: {
     connections: number; accepted: number; requests: number; bytesIn: number; bytesOut: number; refusedConnections: number;
-    websockets: number; messagesIn: number; messagesOut: number; dropped: number;
+    websockets: number; messagesIn: number; messagesOut: number; dropped: number; slowClosed: number;
   };
 }
 

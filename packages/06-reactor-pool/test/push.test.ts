@@ -2,16 +2,19 @@
  * Step 06 as a long-connection server (src/push.ts), black-box with the `ws` package as the
  * client: broadcast and publish reach every reactor's clients exactly once and in order per
  * sender; a WorkerPool task pushes; a client that never reads is dropped past --max-backpressure
- * while the server's memory stays bounded; the heartbeat closes a silent client.
+ * while the server's memory stays bounded, or with --slow-consumer close is closed with 1008 (or
+ * cut by the close timeout if it never reads that either); the heartbeat closes a silent client.
  * The app is test/fixtures/push-app.mjs.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { ServerFixture, broadcastRound, maskedFrame, openRawWebSockets, type RunningServer } from '@course/testkit';
-import { PKG } from './helpers.js';
+import { ServerFixture, broadcastRound, maskedFrame, openRawWebSockets, packageMain, type RunningServer } from '@course/testkit';
+import { createServer } from '../dist/index.js';
+import { PKG, type Stats } from './helpers.js';
 
 const APP = fileURLToPath(new URL('./fixtures/push-app.mjs', import.meta.url));
 const servers = new ServerFixture(PKG);
@@ -68,6 +71,20 @@ async function spread(server: RunningServer, reactors: number, each: number): Pr
   }
   return all;
 }
+
+/** server.stats() as `c`'s reactor reports it (the app's `stats` command): the next one that comes. */
+async function statsVia(c: Client): Promise<Stats> {
+  const isStats = (x: string) => x.startsWith('{"reactors"');
+  const seen = c.texts.filter(isStats).length;
+  c.ws.send(JSON.stringify({ cmd: 'stats' }));
+  await c.until((t) => t.filter(isStats).length > seen, 'the stats');
+  return JSON.parse(c.texts.filter(isStats).at(-1)!) as Stats;
+}
+
+/** The socket under a `ws` client: paused, it reads nothing more (a client that never reads). */
+const socketOf = (c: Client) => (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const tagged = (texts: string[], tag: string) => texts.filter((t) => t.startsWith(`${tag}:`));
 const seq = (n: number, tag: string) => Array.from({ length: n }, (_, k) => `${tag}:${k}`);
@@ -207,10 +224,123 @@ describe('slow consumers', () => {
     // The drops are counted where stats() shows them.
     reader.ws.send(JSON.stringify({ cmd: 'stats' }));
     await reader.until((t) => t.some((x) => x.startsWith('{"reactors"')), 'the stats');
-    const stats = JSON.parse(reader.texts.find((x) => x.startsWith('{"reactors"'))!) as { reactors: Array<{ dropped: number; websockets: number }> };
+    const stats = JSON.parse(reader.texts.find((x) => x.startsWith('{"reactors"'))!) as { reactors: Array<{ dropped: number; slowClosed: number; websockets: number }> };
     expect(stats.reactors[0]!.websockets).toBe(2);
     expect(stats.reactors[0]!.dropped).toBeGreaterThan(100); // most of the 150 MiB never queued for the slow one
     expect(got).toBe(150);
+    // The default policy is drop: the slow one was never closed.
+    expect(stats.reactors[0]!.slowClosed).toBe(0);
+    expect(slow.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  /**
+   * --slow-consumer close, with a reader and a slow client on one reactor: 1 MiB broadcasts one
+   * at a time (the reader asks for each) until the slow one's backlog reaches the bound and the
+   * server gives up on it. Returns the slow client and how many broadcasts the reader has had.
+   */
+  async function untilSlowClosed(server: RunningServer): Promise<{ reader: Client; slow: Client; big: () => Promise<void> }> {
+    const reader = await client(server);
+    const slow = await client(server);
+    socketOf(slow).pause();
+    let got = 0;
+    reader.ws.on('message', (_d, isBinary) => {
+      if (isBinary) got++;
+    });
+    const big = async () => {
+      const want = got + 1;
+      reader.ws.send(JSON.stringify({ cmd: 'big', bytes: 1024 * 1024 }));
+      while (got < want) await sleep(2);
+    };
+    for (let i = 1; ; i++) {
+      await big();
+      const s = await statsVia(reader);
+      if (s.reactors[0]!.slowClosed > 0) break;
+      // The kernel's socket buffers take a few MiB first; far more than that and the bound was not applied.
+      if (i >= 200) throw new Error(`not closed after ${i} MiB: ${JSON.stringify(s.reactors[0])}`);
+    }
+    return { reader, slow, big };
+  }
+
+  it('with --slow-consumer close, a client that never reads is closed with 1008 and counted, once; the others keep receiving', async () => {
+    const server = await servers.start(['--app', APP, '--reactors', '1', '--workers', '1', '--max-backpressure', String(256 * 1024), '--slow-consumer', 'close']);
+    const { reader, slow, big } = await untilSlowClosed(server);
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => slow.ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    // More pushes: the reader gets each; the slow one, closing, gets none and is not counted again.
+    for (let i = 0; i < 5; i++) await big();
+    let stats = await statsVia(reader);
+    expect(stats.reactors[0]).toMatchObject({ slowClosed: 1, dropped: 0 });
+    // Now it reads: what was queued before the close frame, then the close frame, which the
+    // client answers; the handshake done, the server closes the connection.
+    socketOf(slow).resume();
+    expect(await closed).toEqual({ code: 1008, reason: 'too much unsent output' });
+    for (let i = 0; ; i++) {
+      stats = await statsVia(reader);
+      if (stats.reactors[0]!.websockets === 1) break; // the slow one left the hub
+      if (i > 100) throw new Error(`the slow one is still open: ${JSON.stringify(stats.reactors[0])}`);
+      await sleep(50);
+    }
+    expect(stats.reactors[0]).toMatchObject({ slowClosed: 1, dropped: 0, websockets: 1 });
+    await big();
+    expect(reader.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('with --slow-consumer close, one that never reads its close frame either is cut by the close timeout', async () => {
+    const server = await servers.start(['--app', APP, '--reactors', '1', '--workers', '1', '--max-backpressure', String(256 * 1024), '--slow-consumer', 'close']);
+    const { reader } = await untilSlowClosed(server);
+    const since = Date.now();
+    // The protocol's close timeout is 5 s; the reactor's sweep may add up to one second.
+    let stats = await statsVia(reader);
+    while (stats.reactors[0]!.websockets !== 1) {
+      if (Date.now() - since > 15_000) throw new Error(`not cut: ${JSON.stringify(stats.reactors[0])}`);
+      await sleep(200);
+      stats = await statsVia(reader);
+    }
+    expect(Date.now() - since).toBeGreaterThan(3_000); // the close timeout, not something sooner
+    expect(stats.reactors[0]).toMatchObject({ slowClosed: 1, dropped: 0, websockets: 1 });
+    expect(reader.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('with --slow-consumer close, a TCP subscriber that never reads is ended (no close code to send) and counted', async () => {
+    const server = await servers.start(['--app', APP, '--reactors', '1', '--workers', '1', '--max-backpressure', String(256 * 1024), '--slow-consumer', 'close']);
+    const reader = await client(server);
+    const tcp = connect({ port: server.port, host: '127.0.0.1' });
+    tcp.on('error', () => {});
+    const ok = new Promise<void>((resolve) => tcp.once('data', () => resolve()));
+    tcp.write('hi\n'); // not an HTTP method: the app's TCP side, which joins `room`
+    await ok;
+    tcp.pause(); // and never reads again
+    let got = 0;
+    reader.ws.on('message', (_d, isBinary) => {
+      if (isBinary) got++;
+    });
+    for (let i = 1; ; i++) {
+      reader.ws.send(JSON.stringify({ cmd: 'big-publish', bytes: 1024 * 1024 }));
+      while (got < i) await sleep(2);
+      const s = await statsVia(reader);
+      if (s.reactors[0]!.slowClosed > 0) break;
+      if (i >= 200) throw new Error(`not closed after ${i} MiB: ${JSON.stringify(s.reactors[0])}`);
+    }
+    // The reactor closes it at its next sweep, without waiting for the backlog it will never take.
+    let stats = await statsVia(reader);
+    for (let i = 0; stats.reactors[0]!.connections !== 1; i++) {
+      if (i > 100) throw new Error(`the TCP subscriber is still open: ${JSON.stringify(stats.reactors[0])}`);
+      await sleep(100);
+      stats = await statsVia(reader);
+    }
+    expect(stats.reactors[0]).toMatchObject({ slowClosed: 1, dropped: 0, websockets: 1 });
+    reader.ws.send(JSON.stringify({ cmd: 'big-publish', bytes: 1024 }));
+    const want = got + 1;
+    while (got < want) await sleep(2);
+    tcp.destroy();
+  });
+
+  it('a bad --slow-consumer exits 2 with one line naming the flag; createServer throws a RangeError naming the option', async () => {
+    const r = spawnSync(process.execPath, [packageMain(PKG), '--port', '0', '--slow-consumer', 'linger'], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--slow-consumer/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    // @ts-expect-error: not a SlowConsumerPolicy
+    await expect(createServer({ port: 0, websocket: { slowConsumer: 'linger' } })).rejects.toThrow(/websocket\.slowConsumer must be one of drop\|close/);
   });
 });
 

@@ -81,7 +81,7 @@ describe('06-reactor-pool with the demo app', () => {
     const before = JSON.parse((await request(server.port, '/api/stats')).body.toString()) as Stats;
     expect(before.reactors).toHaveLength(2);
     for (const r of before.reactors) {
-      expect(Object.keys(r).sort()).toEqual(['acceptEagain', 'accepted', 'bytesIn', 'bytesOut', 'connections', 'dropped', 'emptyWakeups', 'index', 'listenerWakeups', 'messagesIn', 'messagesOut', 'refused', 'refusedConnections', 'requests', 'tasks', 'timedOut', 'websockets']);
+      expect(Object.keys(r).sort()).toEqual(['acceptEagain', 'accepted', 'bytesIn', 'bytesOut', 'connections', 'dropped', 'emptyWakeups', 'index', 'listenerWakeups', 'messagesIn', 'messagesOut', 'refused', 'refusedConnections', 'requests', 'slowClosed', 'tasks', 'timedOut', 'websockets']);
     }
     expect(Object.keys(before.workers).sort()).toEqual(['done', 'failed', 'queued', 'recycled', 'refused', 'restarts', 'running', 'threads', 'timedOut']);
     expect(before.workers.threads).toBe(2);

@@ -103,7 +103,7 @@ describe('StatsBoard and Lifecycle', () => {
     writer.started(0, 0);
     writer.started(1, 3);
     expect([reader.slotLoad(0), reader.slotLoad(1)]).toEqual([2, 1]);
-    // WebSocket counters of reactor 1: one open, one message in, two out, one dropped.
+    // WebSocket counters of reactor 1: one open, one message in, two out, one dropped, one closed as a slow consumer.
     writer.websocket(1, 1);
     writer.websocket(1, 1);
     writer.websocket(1, -1);
@@ -111,12 +111,13 @@ describe('StatsBoard and Lifecycle', () => {
     writer.message(1, 'out');
     writer.message(1, 'out');
     writer.message(1, 'dropped');
+    writer.slowClosed(1);
     let s = reader.snapshot();
     expect(s.reactors[1]).toEqual({
       index: 1, connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, tasks: 3, refused: 0, timedOut: 0,
-      websockets: 1, messagesIn: 1, messagesOut: 2, dropped: 1, listenerWakeups: 0, emptyWakeups: 0, acceptEagain: 0, refusedConnections: 0,
+      websockets: 1, messagesIn: 1, messagesOut: 2, dropped: 1, slowClosed: 1, listenerWakeups: 0, emptyWakeups: 0, acceptEagain: 0, refusedConnections: 0,
     });
-    expect(s.reactors[0]).toMatchObject({ websockets: 0, messagesIn: 0, messagesOut: 0, dropped: 0 });
+    expect(s.reactors[0]).toMatchObject({ websockets: 0, messagesIn: 0, messagesOut: 0, dropped: 0, slowClosed: 0 });
     expect(s.workers).toEqual({ threads: 2, queued: 1, running: 2, done: 0, failed: 0, restarts: 1, recycled: 0, refused: 0, timedOut: 0 });
     expect(reader.poolLoad()).toBe(3); // what the queue's bound (maxQueuedTasks) is checked against
     // Slot 0 finishes one; slot 1 (generation 3) dies mid-task and its task is lost.
@@ -126,7 +127,7 @@ describe('StatsBoard and Lifecycle', () => {
     writer.settled(1, true);
     s = reader.snapshot();
     expect(s.workers).toEqual({ threads: 2, queued: 1, running: 0, done: 1, failed: 1, restarts: 1, recycled: 0, refused: 0, timedOut: 0 });
-    expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, refusedConnections: 0, websockets: 1, messagesIn: 1, messagesOut: 2, dropped: 1, listenerWakeups: 0, emptyWakeups: 0, acceptEagain: 0 });
+    expect(s.totals).toEqual({ connections: 1, accepted: 1, requests: 1, bytesIn: 100, bytesOut: 2000, refusedConnections: 0, websockets: 1, messagesIn: 1, messagesOut: 2, dropped: 1, slowClosed: 1, listenerWakeups: 0, emptyWakeups: 0, acceptEagain: 0 });
     expect(reader.poolLoad()).toBe(1);
   });
 

@@ -349,15 +349,19 @@ describe('heartbeat and back-pressure', () => {
     expect(read(sink).frames.map((f) => f.opcode)).toEqual([OP_TEXT, OP_PING, OP_PING]);
   });
 
-  test('past maxBackpressure, pushes are dropped and counted (drop) or the connection closes with 1008 (close)', () => {
+  test('at maxBackpressure, pushes are dropped and counted (drop) or the connection closes with 1008 (close)', () => {
     const conns: WebSocketConn[] = [];
     const handler: WebSocketHandler = { onOpen: (c) => { conns.push(c); }, onMessage: () => {} };
     const drop = connect({ websocket: { endpoints: { '/x': handler }, maxBackpressure: 100 } });
     drop.send(handshake('/x'));
-    drop.sink.pending = 90; // the model has 90 bytes it could not send yet
-    expect(conns[0]!.send('12345678')).toBe(true); // 10-byte frame: fits
-    expect(conns[0]!.send('123456789')).toBe(false);
-    expect(conns[0]!.dropped).toBe(1);
+    drop.sink.pending = 99; // the model has 99 bytes it could not send yet
+    // Checked before queueing: under the bound, a frame of any size goes (here one of 211 bytes).
+    expect(conns[0]!.send('x'.repeat(200))).toBe(true);
+    expect(conns[0]!.send(Buffer.alloc(5000))).toBe(true); // a large one too, by reference
+    drop.sink.pending = 100;
+    expect(conns[0]!.send('1')).toBe(false);
+    expect(conns[0]!.sendFrame(Buffer.from([0x81, 1, 0x31]))).toBe(false);
+    expect(conns[0]!.dropped).toBe(2);
     expect(conns[0]!.open).toBe(true);
 
     const close = connect({ websocket: { endpoints: { '/x': handler }, maxBackpressure: 100, onBackpressure: 'close' } });
@@ -365,9 +369,31 @@ describe('heartbeat and back-pressure', () => {
     close.sink.pending = 100;
     expect(conns[1]!.send('x')).toBe(false);
     expect(conns[1]!.open).toBe(false);
+    expect(conns[1]!.dropped).toBe(0);
+    expect(conns[1]!.send('x')).toBe(false); // closing: refused, no second close frame
     const f = read(close.sink).frames;
     expect(f.map((x) => x.opcode)).toEqual([OP_CLOSE]);
     expect(closeCode(f[0]!)).toBe(1008);
+    expect(f[0]!.payload.subarray(2).toString('utf8')).toBe('too much unsent output');
+  });
+
+  test('an endpoint\'s own options override the protocol\'s for its connections only', () => {
+    const conns = new Map<string, WebSocketConn>();
+    const onMessage = () => {};
+    const pushing: WebSocketHandler = { onOpen: (c) => { conns.set('push', c); }, onMessage, options: { maxBackpressure: 10, onBackpressure: 'close' } };
+    const echoing: WebSocketHandler = { onOpen: (c) => { conns.set('echo', c); }, onMessage };
+    const endpoints = { '/push': pushing, '/echo': echoing };
+    const a = connect({ websocket: { endpoints } });
+    a.send(handshake('/push'));
+    const b = connect({ websocket: { endpoints } });
+    b.send(handshake('/echo'));
+    a.sink.pending = 10;
+    b.sink.pending = 1 << 20;
+    expect(conns.get('echo')!.send('x')).toBe(true); // the protocol's default: no bound
+    expect(conns.get('push')!.send('x')).toBe(false);
+    expect(conns.get('push')!.open).toBe(false);
+    expect(closeCode(read(a.sink).frames[0]!)).toBe(1008);
+    expect(() => connect({ websocket: { endpoints: { '/x': { onMessage, options: { onBackpressure: 'linger' as 'drop' } } } } })).toThrow(/onBackpressure must be drop or close/);
   });
 
   test('one encoded frame can be queued on many connections (broadcast)', async () => {

@@ -80,16 +80,19 @@ export interface WebSocketSettings extends Partial<WebSocketOptions> {
   endpoints?: Readonly<Record<string, WebSocketHandler>>;
 }
 
-/** One WebSocket endpoint. `path` is the configured string, shared by all its connections. */
+/**
+ * One WebSocket endpoint. `path` is the configured string, shared by all its connections, and
+ * `options` the protocol's with the handler's own over them (one object per endpoint).
+ */
 interface Endpoint {
   path: string;
   handler: WebSocketHandler;
+  options: WebSocketOptions;
 }
 
-/** The endpoints and options of one protocol instance, defaults filled in. */
+/** The endpoints of one protocol instance, each with its options, defaults filled in. */
 interface WebSocketConfig {
   endpoints: ReadonlyMap<string, Endpoint>;
-  options: WebSocketOptions;
 }
 
 /** A file queued behind a pending answer; the slot owns `fd` until it is handed to the sink. */
@@ -361,7 +364,7 @@ export class HttpSession implements Session {
    * Every answer before the upgrade is out: check the handshake, answer 101 and hand the
    * connection to a WebSocketSession (with the bytes that came behind the request), or refuse.
    */
-  private switchProtocols(req: HttpRequest, { path, handler }: Endpoint): void {
+  private switchProtocols(req: HttpRequest, { path, handler, options }: Endpoint): void {
     const verdict = checkHandshake(req, handler.protocols);
     if (!verdict.ok) {
       this.parser.takeUpgradeData(); // never read: the answer closes the connection
@@ -370,7 +373,7 @@ export class HttpSession implements Session {
       return;
     }
     this.sink.write(switchingProtocols(verdict));
-    this.ws = new WebSocketSession(this.sink, handler, path, verdict.protocol, this.websocket!.options);
+    this.ws = new WebSocketSession(this.sink, handler, path, verdict.protocol, options);
     const early = this.parser.takeUpgradeData();
     // From here every call goes to the WebSocket: let go of the HTTP parser and its buffers, so
     // that an idle WebSocket holds only its own small state.
@@ -436,7 +439,15 @@ const DEFAULT_ENDPOINTS: Readonly<Record<string, WebSocketHandler>> = Object.fre
 function websocketConfig(settings: false | WebSocketSettings | undefined): WebSocketConfig | null {
   if (settings === false) return null;
   const { endpoints = DEFAULT_ENDPOINTS, ...options } = settings ?? {};
-  const filled = websocketOptions(options);
-  if (!(Number.isSafeInteger(filled.maxMessage) && filled.maxMessage > 0)) throw new RangeError(`websocket maxMessage must be a positive integer, got ${filled.maxMessage}`);
-  return { endpoints: new Map(Object.entries(endpoints).map(([path, handler]) => [path, { path, handler }])), options: filled };
+  const shared = checkedOptions(websocketOptions(options));
+  // An endpoint with options of its own gets its own object; the others share one.
+  const endpointOptions = (handler: WebSocketHandler): WebSocketOptions =>
+    handler.options === undefined ? shared : checkedOptions({ ...shared, ...handler.options });
+  return { endpoints: new Map(Object.entries(endpoints).map(([path, handler]) => [path, { path, handler, options: endpointOptions(handler) }])) };
+}
+
+function checkedOptions(o: WebSocketOptions): WebSocketOptions {
+  if (!(Number.isSafeInteger(o.maxMessage) && o.maxMessage > 0)) throw new RangeError(`websocket maxMessage must be a positive integer, got ${o.maxMessage}`);
+  if (o.onBackpressure !== 'drop' && o.onBackpressure !== 'close') throw new RangeError(`websocket onBackpressure must be drop or close, got ${String(o.onBackpressure)}`);
+  return o;
 }

@@ -29,8 +29,11 @@
  * Slow readers: what we queue waits in the model's Sink. Answers to the peer's own messages are
  * bounded by the model, which stops reading from a connection whose output piles up. Pushes the
  * peer did not ask for are not: `maxBackpressure` bounds them, and `onBackpressure` says what
- * happens past it — the frame is dropped (and counted in `conn.dropped`), or the connection is
- * closed with 1008.
+ * happens to a frame sent while the connection already holds that many unsent bytes — it is
+ * dropped (and counted in `conn.dropped`), or the connection is closed with 1008 (the close
+ * frame itself is queued past the bound: it is small). The check comes before queueing, as in
+ * uWebSockets, so a peer that reads gets frames of any size; one that never reads holds at most
+ * the bound plus one frame. An endpoint may set its own (`WebSocketHandler.options`).
  *
  * Threading: a session, its parser and its WebSocketConn belong to the thread serving the
  * connection; the handler is called on that thread only, and `conn` may only be used there.
@@ -64,9 +67,12 @@ export interface WebSocketOptions {
   pingIntervalMs: number;
   /** After our close frame, wait this long for the peer's before cutting the connection. Default 5000. */
   closeTimeoutMs: number;
-  /** Unsent bytes past which `send` applies `onBackpressure`. Default Infinity (the model bounds replies). */
+  /**
+   * Unsent bytes at which `send` applies `onBackpressure`: checked before queueing, so a frame
+   * of any size goes to a connection holding less. Default Infinity (the model bounds replies).
+   */
   maxBackpressure: number;
-  /** Past `maxBackpressure`: drop the frame (counted), or close the connection with 1008. Default 'drop'. */
+  /** At `maxBackpressure`: drop the frame (counted), or close the connection with 1008. Default 'drop'. */
   onBackpressure: 'drop' | 'close';
   /** The clock deadlines are read from (ms). Default Date.now; tests pass their own. */
   now: () => number;
@@ -122,6 +128,12 @@ export interface WebSocketConn {
 export interface WebSocketHandler {
   /** Subprotocols this endpoint speaks; the client's first offered one that is listed is chosen. */
   readonly protocols?: readonly string[];
+  /**
+   * This endpoint's own options, over the protocol's (`httpProtocol`'s `websocket`): say, a
+   * back-pressure bound and policy for an endpoint that pushes, which `/ws/echo` beside it, only
+   * answering, does not need (uWebSockets sets these per route too).
+   */
+  readonly options?: Readonly<Partial<WebSocketOptions>>;
   /** After the 101 went out, before any message. */
   onOpen?(conn: WebSocketConn, req: HttpRequest): void;
   /** A whole message (fragments joined). `data` is the handler's to keep: nothing else holds it. */
@@ -325,7 +337,7 @@ export class WebSocketSession implements Session, FrameEvents {
     // a second buffer and iovec). A large one goes by reference behind its own header.
     if (typeof data === 'string' || data.length <= COPY_BELOW) return this.queue(encodeFrame(opcode, data));
     const header = frameHeader(opcode, data.length);
-    if (!this.admit(header.length + data.length)) return false;
+    if (!this.admit()) return false;
     this.sink.write(header);
     this.sink.write(data); // by reference: writev sends header and payload in one call
     return true;
@@ -403,17 +415,24 @@ export class WebSocketSession implements Session, FrameEvents {
 
   /** Queue a whole frame, unless the back-pressure policy refuses it. */
   private queue(frame: Uint8Array): boolean {
-    if (!this.admit(frame.length)) return false;
+    if (!this.admit()) return false;
     this.sink.write(frame);
     return true;
   }
 
-  private admit(bytes: number): boolean {
-    if (this.sink.pendingBytes + bytes <= this.options.maxBackpressure) return true;
+  /**
+   * The back-pressure policy, before a frame is queued: under `maxBackpressure` unsent bytes,
+   * any frame goes (a peer that reads gets messages of any size); at it, the frame is dropped
+   * and counted, or the connection starts closing with 1008 (its close frame goes past the bound).
+   */
+  // #region ws-admit
+  private admit(): boolean {
+    if (this.sink.pendingBytes < this.options.maxBackpressure) return true;
     if (this.options.onBackpressure === 'drop') this.dropped++;
     else this.startClose(CLOSE_POLICY, 'too much unsent output');
     return false;
   }
+  // #endregion ws-admit
 
   /**
    * An application hook threw: it closes its connection (1011), not the server. (Each hook is
