@@ -7,7 +7,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { countServerFrames, maskedTextFrame, runEchoInWorker, type EchoOptions, type FrameState } from '../src/index.js';
+import { countServerFrames, runEchoInWorker, type EchoOptions, type FrameState } from '../src/index.js';
 
 /** An unmasked server frame. */
 function serverFrame(opcode: number, length: number, fin = true): Buffer {
@@ -65,21 +65,6 @@ describe('countServerFrames', () => {
     const masked = serverFrame(0x1, 4);
     masked[1]! |= 0x80;
     expect(countServerFrames(fresh(), masked, 0, masked.length)).toBe(-1);
-  });
-});
-
-describe('maskedTextFrame', () => {
-  it('is a masked, final text frame that unmasks to the payload', () => {
-    for (const n of [1, 125, 126, 65536]) {
-      const f = maskedTextFrame(n);
-      expect(f[0]).toBe(0x81);
-      expect(f[1]! & 0x80).toBe(0x80);
-      const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
-      const mask = f.subarray(head, head + 4);
-      const payload = Buffer.from(f.subarray(head + 4).map((b, i) => b ^ mask[i & 3]!));
-      expect(payload.length).toBe(n);
-      expect(payload.every((b) => b === 0x78)).toBe(true);
-    }
   });
 });
 

@@ -22,8 +22,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as sys from '@course/syscalls';
+import { maskedFrame } from '@course/testkit';
 import * as hdr from 'hdr-histogram-js';
 import { threadCpuMs } from './cpu.js';
+import { DeferredClose } from './deferred-close.js';
 
 const { C } = sys;
 const { EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR, EPOLLHUP, EPOLL_CTL_ADD, EPOLL_CTL_MOD } = C;
@@ -110,7 +112,8 @@ class EchoEngine {
   private readonly maxEvents = 1024;
   private readonly slots: Slot[] = [];
   private readonly byFd: Array<Slot | undefined> = [];
-  private readonly closing: number[] = [];
+  /** fds closed at the end of this turn (see `closeSlot`). */
+  private readonly closing = new DeferredClose();
   private readonly readBuffer = Buffer.allocUnsafe(256 * 1024);
   /** The message, encoded once (a masked frame, or a line). */
   private readonly message: Buffer;
@@ -132,7 +135,7 @@ class EchoEngine {
     if (opts.framing !== 'websocket' && opts.framing !== 'line') throw new RangeError(`framing must be websocket or line, got ${String(opts.framing)}`);
     this.ws = opts.framing === 'websocket';
     this.timeoutMs = opts.timeoutMs ?? 2000;
-    this.message = this.ws ? maskedTextFrame(opts.payloadBytes) : Buffer.from('x'.repeat(opts.payloadBytes - 1) + '\n', 'latin1');
+    this.message = this.ws ? maskedFrame(0x1, 'x'.repeat(opts.payloadBytes)) : Buffer.from('x'.repeat(opts.payloadBytes - 1) + '\n', 'latin1');
     this.upgrade = this.ws
       ? Buffer.from(`GET ${opts.path ?? '/'} HTTP/1.1\r\nHost: ${sys.formatHostPort(opts.host, opts.port)}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`, 'latin1')
@@ -162,7 +165,7 @@ class EchoEngine {
     const durationMs = performance.now() - start;
     const cpuMs = threadCpuMs() - cpu0;
     for (const s of this.slots) this.closeSlot(s); // messages still in flight are not counted
-    this.closeFds();
+    this.closing.flush();
     sys.close(this.epfd);
     return { ...this.result, durationMs, cpuMs, histogram: this.histogram };
   }
@@ -174,7 +177,7 @@ class EchoEngine {
     const events = this.events;
     for (let i = 0; i < n; i++) this.dispatch(events[2 * i]!, events[2 * i + 1]!);
     if (this.now >= this.nextSweep) this.sweep();
-    this.closeFds();
+    this.closing.flush();
   }
   // #endregion echo-loop
 
@@ -306,16 +309,12 @@ class EchoEngine {
   private closeSlot(s: Slot): void {
     if (s.state === CLOSED) return;
     this.byFd[s.fd] = undefined;
-    this.closing.push(s.fd);
+    this.closing.later(s.fd);
     s.fd = -1;
     s.state = CLOSED;
     s.waiting = false;
   }
 
-  private closeFds(): void {
-    for (let i = 0; i < this.closing.length; i++) sys.close(this.closing[i]!);
-    this.closing.length = 0;
-  }
 
   /** Every 100 ms: time out what the server sat on, and reopen closed slots. */
   private sweep(): void {
@@ -398,25 +397,6 @@ function lines(buf: Buffer, from: number, end: number): number {
   let n = 0;
   for (let i = from; i < end; i++) if (buf[i] === 10) n++;
   return n;
-}
-
-/** One client text frame of `bytes` payload bytes, masked (RFC 6455 §5.3), FIN set. */
-export function maskedTextFrame(bytes: number): Buffer {
-  const head = bytes < 126 ? 2 : bytes < 65536 ? 4 : 10;
-  const frame = Buffer.alloc(head + 4 + bytes);
-  frame[0] = 0x81;
-  if (head === 2) frame[1] = 0x80 | bytes;
-  else if (head === 4) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(bytes, 2);
-  } else {
-    frame[1] = 0x80 | 127;
-    frame.writeBigUInt64BE(BigInt(bytes), 2);
-  }
-  const mask = randomBytes(4);
-  mask.copy(frame, head);
-  for (let i = 0; i < bytes; i++) frame[head + 4 + i] = 0x78 ^ mask[i & 3]!; // 'x'
-  return frame;
 }
 
 /**

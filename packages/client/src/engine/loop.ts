@@ -27,6 +27,7 @@ import { ResponseParser, encodeRequest, type ParsedResponse, type ResponseHandle
 import type { LoadResult as BenchLoadResult } from '@course/testkit';
 import * as hdr from 'hdr-histogram-js';
 import { threadCpuMs } from './cpu.js';
+import { DeferredClose } from './deferred-close.js';
 import { Schedule } from './schedule.js';
 
 const { C } = sys;
@@ -123,8 +124,8 @@ class Engine {
   private readonly maxEvents = 1024;
   private readonly slots: Slot[] = [];
   private readonly byFd: Array<Slot | undefined> = [];
-  /** fds to close(2) at the end of this turn (see `closeSlot`). */
-  private readonly closing: number[] = [];
+  /** fds closed at the end of this turn (see `closeSlot`). */
+  private readonly closing = new DeferredClose();
   /** One read buffer for every connection: the parser copies nothing out of it. */
   private readonly readBuffer = Buffer.allocUnsafe(256 * 1024);
   /** `depth` copies of the request, back to back: any burst of n is its first n × requestLength bytes. */
@@ -186,12 +187,12 @@ class Engine {
       for (let i = 0; i < n; i++) this.dispatch(events[2 * i]!, events[2 * i + 1]!);
       if (this.openLoop) this.pace();
       if (this.now >= this.nextSweep) this.sweep();
-      this.closeFds();
+      this.closing.flush();
     }
     const durationMs = performance.now() - start;
     const cpuMs = threadCpuMs() - cpu0;
     for (const s of this.slots) this.closeSlot(s); // requests still in flight are abandoned, not counted
-    this.closeFds();
+    this.closing.flush();
     sys.close(this.epfd);
     return { ...this.result, durationMs, cpuMs, histogram: this.histogram, offeredRate: this.openLoop ? this.opts.rate! : null };
   }
@@ -374,16 +375,12 @@ class Engine {
   private closeSlot(s: Slot): void {
     if (s.state === CLOSED) return;
     this.byFd[s.fd] = undefined;
-    this.closing.push(s.fd);
+    this.closing.later(s.fd);
     s.fd = -1;
     s.state = CLOSED;
     s.out = null;
   }
 
-  private closeFds(): void {
-    for (let i = 0; i < this.closing.length; i++) sys.close(this.closing[i]!);
-    this.closing.length = 0;
-  }
 
   /** Every 100 ms: time out what the server sat on, and retry connects that failed. */
   private sweep(): void {
