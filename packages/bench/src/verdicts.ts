@@ -8,7 +8,11 @@
  *   1. at least 1.5× node:http's requests per server-CPU-second with keep-alive (keepalive);
  *   2. at least 3× with 16-deep pipelining, written as bursts (burst);
  *   3. 10,000 idle keep-alive connections at no more than 4 KiB of resident memory each (idle-10k),
- *   4. while a fresh request is still answered within a second.
+ *   4. while a fresh request is still answered within a second;
+ * and as a long-connection server, against the `ws` package on node:http (issue 13's targets) —
+ *   5. at least 1.4× its messages per server-CPU-second echoing 64-byte messages (ws-echo);
+ *   6. at most 0.7× its server CPU per broadcast to 10,000 clients (ws-broadcast);
+ *   7. 10,000 idle WebSockets at no more than 3 KiB of resident memory each (ws-idle-10k).
  */
 import type { Row, ScenarioName } from './types.js';
 
@@ -18,6 +22,9 @@ export const TARGETS = {
   burstRatio: 3,
   idleKbPerConnection: 4,
   freshRequestMs: 1000,
+  wsEchoRatio: 1.4,
+  wsBroadcastCpuRatio: 0.7,
+  wsIdleKbPerConnection: 3,
 } as const;
 
 /** File descriptors beyond the connections: stdio, epoll and eventfds, V8's and libuv's own. */
@@ -65,7 +72,7 @@ const find = (rows: readonly Row[], scenario: ScenarioName, model: string) =>
  * failed or had errors leaves the ratio unmeasured; 06 not starting does too; 06 collapsing or
  * erring under the load is a FAIL. Pure.
  */
-export function ratioVerdict(rows: readonly Row[], scenario: ScenarioName, min: number, target: string): Verdict {
+export function ratioVerdict(rows: readonly Row[], scenario: ScenarioName, min: number, target: string, unit = 'req/CPU-s'): Verdict {
   const v: Verdict = { target, measured: '—', required: `≥ ${ratio(min)}`, verdict: 'UNMEASURED' };
   const base = find(rows, scenario, 'node-http');
   const model = find(rows, scenario, '06-reactor-pool');
@@ -78,7 +85,33 @@ export function ratioVerdict(rows: readonly Row[], scenario: ScenarioName, min: 
   const a = model.requestsPerServerCpuSec;
   const b = base.requestsPerServerCpuSec;
   if (a === null || b === null || b === 0) return { ...v, why: 'no server CPU time was recorded' };
-  return { ...v, measured: `${ratio(a / b)} (${int(a)} vs ${int(b)} req/CPU-s)`, verdict: a / b >= min ? 'PASS' : 'FAIL' };
+  return { ...v, measured: `${ratio(a / b)} (${int(a)} vs ${int(b)} ${unit})`, verdict: a / b >= min ? 'PASS' : 'FAIL' };
+}
+
+/** 06's median server CPU per broadcast ÷ node:http's (the `ws` package), against `max`. Pure. */
+export function broadcastVerdict(rows: readonly Row[]): Verdict {
+  const max = TARGETS.wsBroadcastCpuRatio;
+  const v: Verdict = { target: 'broadcast to 10,000 WebSockets: server CPU vs ws', measured: '—', required: `≤ ${ratio(max)}`, verdict: 'UNMEASURED' };
+  const base = find(rows, 'ws-broadcast', 'node-http');
+  const model = find(rows, 'ws-broadcast', '06-reactor-pool');
+  if (!base || !model) return { ...v, why: 'the ws-broadcast scenario did not run both node-http and 06' };
+  if (model.status === 'collapsed' || model.errors > 0) return { ...v, verdict: 'FAIL', why: model.reason ?? `06 had ${int(model.errors)} errors` };
+  const a = model.ws?.cpuMsPerBroadcast?.median;
+  const b = base.ws?.cpuMsPerBroadcast?.median;
+  if (model.status !== 'ok' || base.status !== 'ok' || a === undefined || b === undefined || b === 0) return { ...v, why: 'no CPU per broadcast for both servers' };
+  return { ...v, measured: `${ratio(a / b)} (${a.toFixed(0)} vs ${b.toFixed(0)} ms median)`, verdict: a / b <= max ? 'PASS' : 'FAIL' };
+}
+
+/** Resident memory per idle WebSocket of 06 in ws-idle-10k, every one opened. Pure. */
+export function wsIdleVerdict(rows: readonly Row[]): Verdict {
+  const max = TARGETS.wsIdleKbPerConnection;
+  const v: Verdict = { target: '10,000 idle WebSockets: RSS per connection', measured: '—', required: `≤ ${max} KiB, all open`, verdict: 'UNMEASURED' };
+  const row = find(rows, 'ws-idle-10k', '06-reactor-pool');
+  if (!row) return { ...v, why: 'the ws-idle-10k scenario did not run 06' };
+  if (row.status === 'collapsed' || row.errors > 0) return { ...v, verdict: 'FAIL', why: row.reason ?? `${int(row.errors)} WebSockets failed to open` };
+  const per = row.ws?.rssPerConnectionKb;
+  if (row.status !== 'ok' || per === undefined || per === null) return { ...v, why: `06 ${row.status}: ${row.reason ?? 'no memory figure'}` };
+  return { ...v, measured: `${per.toFixed(1)} KiB, ${int(row.ws!.clients)} open`, verdict: per <= max ? 'PASS' : 'FAIL' };
 }
 
 /** Resident memory per idle connection of 06 in idle-10k, all of them held. Pure. */
@@ -110,15 +143,24 @@ export function freshRequestVerdict(rows: readonly Row[]): Verdict {
   return { ...v, measured: `answered in ${took}`, verdict: idle.freshMs <= max ? 'PASS' : 'FAIL' };
 }
 
-/** Step 06's four targets, or [] when the run measured none of their scenarios. Pure. */
+/**
+ * Step 06's targets: the four HTTP ones when the run measured any of their scenarios, the three
+ * WebSocket ones when it measured any of theirs; [] when neither. Pure.
+ */
 export function targetVerdicts(rows: readonly Row[]): Verdict[] {
-  const ran = (s: ScenarioName) => rows.some((r) => r.scenario === s && r.model === '06-reactor-pool');
-  if (!ran('keepalive') && !ran('burst') && !ran('idle-10k')) return [];
+  const ran = (...ss: ScenarioName[]) => rows.some((r) => ss.includes(r.scenario) && r.model === '06-reactor-pool');
   return [
-    ratioVerdict(rows, 'keepalive', TARGETS.keepaliveRatio, 'keep-alive: req per server-CPU-s vs node:http'),
-    ratioVerdict(rows, 'burst', TARGETS.burstRatio, 'pipelined 16 deep (bursts): req per server-CPU-s vs node:http'),
-    idleMemoryVerdict(rows),
-    freshRequestVerdict(rows),
+    ...(ran('keepalive', 'burst', 'idle-10k') ? [
+      ratioVerdict(rows, 'keepalive', TARGETS.keepaliveRatio, 'keep-alive: req per server-CPU-s vs node:http'),
+      ratioVerdict(rows, 'burst', TARGETS.burstRatio, 'pipelined 16 deep (bursts): req per server-CPU-s vs node:http'),
+      idleMemoryVerdict(rows),
+      freshRequestVerdict(rows),
+    ] : []),
+    ...(ran('ws-echo', 'ws-broadcast', 'ws-idle-10k') ? [
+      ratioVerdict(rows, 'ws-echo', TARGETS.wsEchoRatio, 'WebSocket echo: messages per server-CPU-s vs ws', 'msg/CPU-s'),
+      broadcastVerdict(rows),
+      wsIdleVerdict(rows),
+    ] : []),
   ];
 }
 

@@ -43,6 +43,22 @@ describe('step 06 target verdicts', () => {
     expect(at(idle({ freshRequest: 'timed out', freshMs: 2000 }))[3]).toMatchObject({ verdict: 'FAIL', measured: 'timed out after 2000.0 ms' });
   });
 
+  it('judges the WebSocket targets against the ws package: echo ratio, broadcast CPU ratio, idle memory', () => {
+    const rows = (echo06: number, cpu06: number, kb: number) => [
+      row('node-http', 'ws-echo', { requestsPerServerCpuSec: 40_000 }), row('06-reactor-pool', 'ws-echo', { requestsPerServerCpuSec: echo06 }),
+      row('node-http', 'ws-broadcast', { ws: { clients: 10_000, cpuMsPerBroadcast: { median: 200, max: 300 } } }),
+      row('06-reactor-pool', 'ws-broadcast', { ws: { clients: 10_000, cpuMsPerBroadcast: { median: cpu06, max: cpu06 } } }),
+      row('06-reactor-pool', 'ws-idle-10k', { ws: { clients: 10_000, rssPerConnectionKb: kb } }),
+    ];
+    const pass = targetVerdicts(rows(60_000, 130, 1.7));
+    expect(pass.map((v) => v.verdict)).toEqual(['PASS', 'PASS', 'PASS']);
+    expect(pass[0]!.measured).toBe('×1.50 (60,000 vs 40,000 msg/CPU-s)');
+    expect(pass[1]!.measured).toBe('×0.65 (130 vs 200 ms median)');
+    expect(targetVerdicts(rows(50_000, 150, 3.2)).map((v) => v.verdict)).toEqual(['FAIL', 'FAIL', 'FAIL']);
+    expect(targetVerdicts([row('06-reactor-pool', 'ws-idle-10k', { errors: 4, ws: { clients: 9996, rssPerConnectionKb: 1 } })])[2]).toMatchObject({ verdict: 'FAIL' });
+    expect(targetVerdicts([row('06-reactor-pool', 'ws-echo', { requestsPerServerCpuSec: 1 })]).map((v) => v.verdict)).toEqual(['UNMEASURED', 'UNMEASURED', 'UNMEASURED']);
+  });
+
   it('says nothing when 06 ran in none of the target scenarios', () => {
     expect(targetVerdicts([row('05-epoll-native', 'keepalive')])).toEqual([]);
   });
