@@ -110,6 +110,8 @@ announce(server.listener, createProtocol(opts.protocol, protocolSettings(opts)),
   'max-queued-tasks': opts['max-queued-tasks'],
   'task-timeout': opts['task-timeout'],
   'max-connections': opts['max-connections'],
+  'max-backpressure': opts['max-backpressure'],
+  'slow-consumer': opts['slow-consumer'],
 });
 
 const drained = await server.serve(); // until SIGTERM/SIGINT, then the drain and every thread ended

@@ -105,9 +105,9 @@ export const USAGE = `usage: pnpm bench [flags]
                     when --engine reactor)
   --repeat N        run every scenario N rounds, modes interleaved, and keep each mode's
                     median round (the row notes all N); default 1
-  --merge           re-run the chosen scenarios into the existing --out report: their
-                    rows replace the old ones, every other row stays, the report names
-                    both commands; same --engine and --duration as the report
+  --merge           re-run the chosen scenarios into the existing --out report: each
+                    one's whole table is replaced, every other scenario stays, the
+                    report names both commands; same --engine and --duration as the report
   --out FILE        JSON results; the Markdown report and SVG charts go next to it;
                     default docs/bench/latest.json
   --root DIR        document root holding bench.html; default the demo site

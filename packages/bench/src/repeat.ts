@@ -5,8 +5,9 @@
  * so that a slow minute of the machine falls on every mode alike, and keeps for each mode the
  * round with the median headline. The row says so, with the spread of all N.
  *
- * `--merge` re-runs some scenarios into an existing report: their rows replace the old ones,
- * every other row stays, and the report lists each command that wrote part of it.
+ * `--merge` re-runs some scenarios into an existing report: their rows replace the old ones (a
+ * scenario's whole table), every other scenario stays, and the report lists each command that
+ * wrote part of it.
  *
  * Pure functions; cli.ts does the running and the I/O.
  */
@@ -69,31 +70,17 @@ export function mergeProblem(base: Report, engine: string, durationS: number): s
 }
 
 /**
- * `base` with `update`'s scenarios replaced by `update`'s rows (for the models `update` ran),
- * everything else kept. Throws when the two cannot share a report: another load engine or
- * another duration per run would make rows of one table incomparable.
+ * `base` with each scenario `update` ran replaced by `update`'s rows for it — whole: a table
+ * never mixes rows of two runs, which the machine's drift would make incomparable (re-run with
+ * fewer models, and the table has fewer rows) — and every other scenario kept. Throws when the
+ * two cannot share a report: another load engine or another duration per run.
  */
 export function mergeReports(base: Report, update: Report): Report {
   const problem = mergeProblem(base, update.engine.name, update.settings.durationS);
   if (problem) throw new Error(`--merge: ${problem}`);
-  const key = (r: Row) => `${r.scenario}\u0000${r.model}`;
-  const fresh = new Map<string, Row[]>();
-  for (const r of update.rows) fresh.set(key(r), [...(fresh.get(key(r)) ?? []), r]);
-  // Each replaced model's new rows where its old ones stood; models new to a scenario after them.
+  const rerun = new Set(update.scenarios);
   const scenarios = [...base.scenarios, ...update.scenarios.filter((s) => !base.scenarios.includes(s))];
-  const rows: Row[] = [];
-  const placed = new Set<string>();
-  for (const s of scenarios) {
-    for (const r of base.rows.filter((x) => x.scenario === s)) {
-      const k = key(r);
-      if (!fresh.has(k)) rows.push(r);
-      else if (!placed.has(k)) {
-        placed.add(k);
-        rows.push(...fresh.get(k)!);
-      }
-    }
-    for (const r of update.rows) if (r.scenario === s && !placed.has(key(r))) rows.push(r);
-  }
+  const rows = scenarios.flatMap((s) => (rerun.has(s) ? update : base).rows.filter((r) => r.scenario === s));
   const parts: ReportPart[] = [...(base.merged ?? []), { command: update.command, date: update.date, scenarios: update.scenarios }];
   return { ...base, scenarios, rows, merged: parts, ...(update.curve ? { curve: update.curve } : {}) };
 }

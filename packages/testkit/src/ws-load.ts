@@ -1,5 +1,7 @@
 /**
- * A cheap WebSocket load side, for the bench's WebSocket scenarios and the tests: raw node:net
+ * A cheap WebSocket load side for many connections that mostly wait — the bench's ws-broadcast
+ * and ws-idle-10k scenarios, and the tests (the echo load, where every message counts, runs on
+ * @course/client's echo engine instead): raw node:net
  * sockets, the upgrade written by hand, client frames masked and encoded ONCE and written again
  * and again, and server frames counted (not decoded into strings) as they stream in. A JavaScript
  * WebSocket library spends more per message than the server under test does; this spends one
