@@ -1,6 +1,6 @@
 /**
  * Rewrite the bench blocks of the course text (docs/*.md, README.md; see docs.ts) from a report,
- * without running anything:
+ * and the report's own Markdown and charts beside it, without running anything:
  *
  *   pnpm --filter bench refresh-docs [--report docs/bench/latest.json]
  *
@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { REPO_ROOT } from '@course/testkit';
 import { refreshDocs } from './refresh.js';
+import { renderReportFiles } from './report.js';
 import { parseOrExit, readFlags } from './options.js';
 import type { Report } from './types.js';
 
@@ -31,4 +32,6 @@ const report = JSON.parse(readFileSync(opts.report, 'utf8')) as Report;
 // A report written before the engine seam names neither its command nor its engine: it was autocannon's.
 report.command ??= 'pnpm bench --out docs/bench/latest.json';
 report.engine ??= { name: 'autocannon', description: 'autocannon in the bench process' };
+const written = renderReportFiles(report, opts.report);
+process.stdout.write(`rendered ${written.markdown} and ${written.charts.length} charts from ${opts.report}\n`);
 process.exit(refreshDocs(report, opts.report, (line) => process.stdout.write(line + '\n')) ? 0 : 1);

@@ -130,9 +130,17 @@ export function renderMarkdown(report: Report, name = 'latest'): string {
 
 /** Write JSON, Markdown and charts; returns the paths written. */
 export function writeReport(report: Report, outPath: string): { json: string; markdown: string; charts: string[] } {
-  const dir = dirname(outPath);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dirname(outPath), { recursive: true });
   writeFileSync(outPath, JSON.stringify(report, null, 2) + '\n');
+  return { json: outPath, ...renderReportFiles(report, outPath) };
+}
+
+/**
+ * The Markdown report and the SVG charts of the JSON report at `outPath`, written next to it:
+ * also after the fact (refresh-docs), so that they follow the renderer, not only the run.
+ */
+export function renderReportFiles(report: Report, outPath: string): { markdown: string; charts: string[] } {
+  const dir = dirname(outPath);
   const name = basename(outPath, extname(outPath));
   let markdown = join(dir, name + '.md');
   if (markdown === join(dir, basename(outPath))) markdown = outPath + '.md'; // --out x.md must not overwrite itself
@@ -150,5 +158,5 @@ export function writeReport(report: Report, outPath: string): { json: string; ma
     writeFileSync(file, latencyCurveSvg(report.curve));
     charts.push(file);
   }
-  return { json: outPath, markdown, charts };
+  return { markdown, charts };
 }
