@@ -34,8 +34,8 @@ export function headline(row: Row): number | null {
     case 'herd': return row.herd?.wakeupsPerConnection ?? null;
     case 'c10k':
     case 'accept':
-    case 'framed-echo': return row.requestsPerServerCpuSec;
-    case 'ws-echo': return row.ws?.messagesPerServerCpuSec ?? null;
+    case 'framed-echo':
+    case 'ws-echo': return row.requestsPerServerCpuSec;
     case 'ws-broadcast': return row.ws?.cpuMsPerBroadcast?.median ?? null;
     case 'ws-idle-10k': return row.ws?.rssPerConnectionKb ?? null;
     default: return row.requestsPerSec;
@@ -110,6 +110,11 @@ export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column
   const ratio: Column = { header: ratioHeader(h), value: (r) => ratioToBaseline(r, rows), format: ratioText };
   const rss: Column = { header: 'peak RSS MiB', value: (r) => r.peakRssKb, format: mib, better: 'lower' };
   const errors: Column = { header: 'errors', value: (r) => (r.status === 'not built' || r.status === 'not available' || r.status === 'failed' ? null : r.errors), format: int, better: 'lower' };
+  // Throughput and latency, named for what the scenario counts: requests, or messages.
+  const perSec = (unit: string): Column => ({ header: `${unit}/s`, value: (r) => r.requestsPerSec, format: int, better: 'higher' });
+  const perCpu = (unit: string): Column => ({ header: `${unit}/CPU-s`, value: (r) => r.requestsPerServerCpuSec, format: int, better: 'higher' });
+  const p50: Column = { header: 'p50 ms', value: (r) => r.latencyP50Ms, format: ms, better: 'lower' };
+  const p99: Column = { header: 'p99 ms', value: (r) => r.latencyP99Ms, format: ms, better: 'lower' };
   switch (scenario) {
     case 'idle-1k':
     case 'idle-10k':
@@ -131,17 +136,13 @@ export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column
       // No node-http row: the curve compares the loops with themselves as N grows.
       return [
         { header: 'idle held', value: (r) => r.c10k?.held ?? null, format: int },
-        { header: 'req/s', value: (r) => r.requestsPerSec, format: int, better: 'higher' },
-        { header: 'req/CPU-s', value: (r) => r.requestsPerServerCpuSec, format: int, better: 'higher' },
-        { header: 'p99 ms', value: (r) => r.latencyP99Ms, format: ms, better: 'lower' },
+        perSec('req'), perCpu('req'), p99,
         errors, rss,
       ];
     case 'accept':
       // No node-http row: the modes compare with each other.
       return [
-        { header: 'req/s', value: (r) => r.requestsPerSec, format: int, better: 'higher' },
-        { header: 'req/CPU-s', value: (r) => r.requestsPerServerCpuSec, format: int, better: 'higher' },
-        { header: 'p99 ms', value: (r) => r.latencyP99Ms, format: ms, better: 'lower' },
+        perSec('req'), perCpu('req'), p99,
         errors,
         { header: 'accepted per reactor', value: () => null, format: int, text: (r) => r.accept?.perReactor.map(int).join(' / ') ?? null },
         { header: 'wake-ups/accept', value: (r) => r.accept?.wakeupsPerAccept ?? null, format: (n) => n.toFixed(2) },
@@ -150,15 +151,13 @@ export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column
     case 'framed-echo':
       return [
         { header: 'connections', value: (r) => r.connections, format: int },
-        { header: 'msg/s', value: (r) => r.requestsPerSec, format: int, better: 'higher' },
-        { header: 'msg/CPU-s', value: (r) => r.requestsPerServerCpuSec, format: int, better: 'higher' },
+        perSec('msg'), perCpu('msg'),
         errors, rss, ratio,
       ];
     case 'ws-echo':
       return [
         { header: 'clients', value: (r) => r.ws?.clients ?? null, format: int },
-        { header: 'msg/s', value: (r) => r.requestsPerSec, format: int, better: 'higher' },
-        { header: 'msg/CPU-s', value: (r) => r.ws?.messagesPerServerCpuSec ?? null, format: int, better: 'higher' },
+        perSec('msg'), perCpu('msg'),
         errors, rss, ratio,
       ];
     case 'ws-broadcast':
@@ -180,18 +179,14 @@ export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column
     case 'cpu-task':
       return [
         { header: 'static req/s', value: (r) => r.requestsPerSec, format: int, better: 'higher' },
-        { header: 'p50 ms', value: (r) => r.latencyP50Ms, format: ms, better: 'lower' },
-        { header: 'p99 ms', value: (r) => r.latencyP99Ms, format: ms, better: 'lower' },
+        p50, p99,
         errors,
         { header: 'fib done', value: (r) => r.cpuTask?.fibResponses ?? null, format: int, better: 'higher' },
         ratio,
       ];
     default: {
       const cols: Column[] = [
-        { header: 'req/s', value: (r) => r.requestsPerSec, format: int, better: 'higher' },
-        { header: 'req/CPU-s', value: (r) => r.requestsPerServerCpuSec, format: int, better: 'higher' },
-        { header: 'p50 ms', value: (r) => r.latencyP50Ms, format: ms, better: 'lower' },
-        { header: 'p99 ms', value: (r) => r.latencyP99Ms, format: ms, better: 'lower' },
+        perSec('req'), perCpu('req'), p50, p99,
         errors, rss,
       ];
       // Pipelined loads: how many responses one read and one write of the server carried.

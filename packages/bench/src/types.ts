@@ -76,9 +76,6 @@ export interface CpuTaskFacts {
 export interface WsFacts {
   /** WebSocket clients connected (echoing, receiving broadcasts, or idle). */
   clients: number;
-  /** ws-echo: messages echoed during the load, and per server-CPU-second. */
-  messages?: number;
-  messagesPerServerCpuSec?: number | null;
   /** ws-broadcast: rounds run; server CPU per broadcast and time until the last client had it, ms. */
   broadcasts?: number;
   cpuMsPerBroadcast?: { median: number; max: number };

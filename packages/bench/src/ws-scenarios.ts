@@ -24,7 +24,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function wsScenario(server: RunningServer, row: Row, env: RunEnv): Promise<void> {
   if (row.scenario === 'ws-echo') {
     const r = await measureEcho(server, row, env, { framing: 'websocket', path: PATH, payloadBytes: WS_ECHO_BYTES }); // it opens its own WebSockets
-    row.ws = { clients: r.connects, messages: row.totalRequests, messagesPerServerCpuSec: row.requestsPerServerCpuSec };
+    row.ws = { clients: r.connects }; // the messages are the row's requests, as in framed-echo
     return;
   }
   env.onPhase(`opening ${row.connections} WebSockets`, Math.max(1, row.connections / 2000));
