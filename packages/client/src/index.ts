@@ -16,7 +16,7 @@ export { BlockingHttpClient } from './blocking.js';
 export { runLoad, summarize, percentileMs, type LoadOptions, type LoadResult } from './engine/loop.js';
 export { reactorEngine } from './engine/bench-engine.js';
 export { runLoadInWorker, runEchoInWorker } from './engine/worker.js';
-export { runEcho, countServerFrames, type EchoOptions, type EchoResult, type EchoFraming, type FrameState } from './engine/echo.js';
+export { runEcho, type EchoOptions, type EchoResult, type EchoFraming } from './engine/echo.js';
 export { latencyCurve, type CurvePoint } from './engine/curve.js';
 export { Schedule, type ScheduleOptions } from './engine/schedule.js';
 export { threadCpuMs } from './engine/cpu.js';

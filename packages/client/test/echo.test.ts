@@ -1,72 +1,12 @@
 /**
- * The message-echo engine: its frame counter against hand-made server frames split at every
- * point, and the engine against independent servers — the `ws` package and a node:net line
+ * The message-echo engine against independent servers — the `ws` package and a node:net line
  * echo — in this process (the engine runs on a worker thread, so this thread serves). No
  * assertion depends on speed.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { countServerFrames, runEchoInWorker, type EchoOptions, type FrameState } from '../src/index.js';
-
-/** An unmasked server frame. */
-function serverFrame(opcode: number, length: number, fin = true): Buffer {
-  const head = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const f = Buffer.alloc(head + length, 0x61);
-  f[0] = (fin ? 0x80 : 0) | opcode;
-  if (head === 2) f[1] = length;
-  else if (head === 4) {
-    f[1] = 126;
-    f.writeUInt16BE(length, 2);
-  } else {
-    f[1] = 127;
-    f.writeBigUInt64BE(BigInt(length), 2);
-  }
-  return f;
-}
-
-const fresh = (): FrameState => ({ skip: 0, opcode: 0, hdr: null, hdrLen: 0 });
-
-describe('countServerFrames', () => {
-  // Messages of 0, 125, 126, 65535 and 65536 bytes (all three header sizes), a ping between
-  // them, and one message in two fragments: five messages are counted, never the ping or the
-  // first fragment.
-  const stream = Buffer.concat([
-    serverFrame(0x1, 0), serverFrame(0x2, 125), serverFrame(0x9, 3), serverFrame(0x1, 126),
-    serverFrame(0x2, 65535), serverFrame(0x1, 10, false), serverFrame(0x0, 5), serverFrame(0x2, 65536),
-  ]);
-
-  it('counts whole messages in one read', () => {
-    expect(countServerFrames(fresh(), stream, 0, stream.length)).toBe(6);
-  });
-
-  it('counts the same across two reads split at every byte', () => {
-    const wrong: string[] = [];
-    for (let cut = 0; cut <= stream.length; cut++) {
-      const s = fresh();
-      const total = countServerFrames(s, stream, 0, cut) + countServerFrames(s, stream, cut, stream.length);
-      if (total !== 6) wrong.push(`split at ${cut}: counted ${total}`);
-    }
-    expect(wrong).toEqual([]);
-  });
-
-  it('counts the same fed one byte at a time', () => {
-    const head = Buffer.concat([serverFrame(0x1, 200), serverFrame(0x2, 70000), serverFrame(0x1, 3)]);
-    const s = fresh();
-    let total = 0;
-    for (let i = 0; i < head.length; i++) total += countServerFrames(s, head, i, i + 1);
-    expect(total).toBe(3);
-    expect(s.hdrLen).toBe(0);
-    expect(s.skip).toBe(0);
-  });
-
-  it('reports a close frame or a masked frame as -1', () => {
-    expect(countServerFrames(fresh(), Buffer.concat([serverFrame(0x1, 4), serverFrame(0x8, 2)]), 0, 10)).toBe(-1);
-    const masked = serverFrame(0x1, 4);
-    masked[1]! |= 0x80;
-    expect(countServerFrames(fresh(), masked, 0, masked.length)).toBe(-1);
-  });
-});
+import { runEchoInWorker, type EchoOptions } from '../src/index.js';
 
 describe('echo engine', () => {
   let server: Server | WebSocketServer | null = null;

@@ -36,55 +36,101 @@ export function maskedFrame(opcode: number, payload: Uint8Array | string): Buffe
 }
 
 /**
- * Counts the whole frames in a stream of server frames (unmasked), across any split. Keeps only
- * the few header bytes it needs between chunks, never a payload.
+ * Where a stream of server frames stands between reads: payload bytes still to skip, the
+ * opcode of the frame being skipped, and a header cut by a read boundary, gathered in `hdr`
+ * (made at the first cut, ten bytes). A fresh state is `{ skip: 0, opcode: 0, hdr: null, hdrLen: 0 }`.
  */
-export class FrameCounter {
-  /** Whole frames seen. */
-  frames = 0;
-  /** Payload bytes still to skip of the current frame. */
-  private remaining = 0;
-  /** Header bytes of the next frame gathered so far (a header can be split too). */
-  private head = Buffer.alloc(14);
-  private headLen = 0;
+export interface FrameState {
+  skip: number;
+  /** The frame being skipped: its opcode, or NOT_FINAL for a fragment that more follow. */
+  opcode: number;
+  hdr: Uint8Array | null;
+  hdrLen: number;
+}
 
-  /** Feed one chunk; returns how many frames it completed. */
-  push(chunk: Buffer): number {
-    let done = 0;
-    let i = 0;
-    while (i < chunk.length) {
-      if (this.remaining > 0) {
-        const take = Math.min(this.remaining, chunk.length - i);
-        this.remaining -= take;
-        i += take;
-        if (this.remaining === 0) done++;
-        continue;
-      }
-      this.head[this.headLen++] = chunk[i++]!;
-      const need = headerLength(this.head, this.headLen);
-      if (need === 0 || this.headLen < need) continue;
-      const len = payloadLength(this.head);
-      this.headLen = 0;
-      if (len === 0) done++;
-      else this.remaining = len;
+/**
+ * Counts the whole messages in a stream of server frames, across any split (countServerFrames).
+ * Keeps only the few header bytes it needs between chunks, never a payload. A close frame ends
+ * the count (`closed`).
+ */
+export class FrameCounter implements FrameState {
+  /** Whole messages seen. */
+  frames = 0;
+  /** The server sent a close frame (or a frame no server may send): nothing more is counted. */
+  closed = false;
+  skip = 0;
+  opcode = 0;
+  hdr: Uint8Array | null = null;
+  hdrLen = 0;
+
+  /** Feed one chunk; returns how many messages it completed. */
+  push(chunk: Uint8Array): number {
+    if (this.closed) return 0;
+    const n = countServerFrames(this, chunk, 0, chunk.length);
+    if (n < 0) {
+      this.closed = true;
+      return 0;
     }
-    this.frames += done;
-    return done;
+    this.frames += n;
+    return n;
   }
 }
 
-/** The full header length once enough is known (0: not yet). Servers never mask. */
-function headerLength(h: Buffer, have: number): number {
-  if (have < 2) return 0;
-  const b = h[1]! & 0x7f;
-  return b < 126 ? 2 : b === 126 ? 4 : 10;
+/**
+ * Count the whole server messages in buf[pos, end): the final frames of data messages (a ping,
+ * a pong, a fragment before the last is skipped); a close frame or a masked one is -1. Headers are read in place; only one cut by the end of a read
+ * is gathered in `s`. Payloads are skipped, never read. Pure but for `s`: any thread.
+ */
+export function countServerFrames(s: FrameState, buf: Uint8Array, pos: number, end: number): number {
+  let frames = 0;
+  while (pos < end) {
+    if (s.skip > 0) {
+      const take = Math.min(s.skip, end - pos);
+      s.skip -= take;
+      pos += take;
+      if (s.skip === 0 && s.opcode < 0x8) frames++;
+      continue;
+    }
+    let h: Uint8Array = buf;
+    let at = pos;
+    if (s.hdrLen > 0 || end - pos < 2 || end - pos < headerLength(buf[pos + 1]!)) {
+      // A header cut by the read: gather it, byte by byte, until it is whole.
+      const g = (s.hdr ??= new Uint8Array(10));
+      g[s.hdrLen++] = buf[pos++]!;
+      if (s.hdrLen < 2 || s.hdrLen < headerLength(g[1]!)) continue;
+      h = g;
+      at = 0;
+      s.hdrLen = 0;
+    } else {
+      pos += headerLength(buf[pos + 1]!);
+    }
+    const b1 = h[at + 1]!;
+    if ((b1 & 0x80) !== 0) return -1; // a masked server frame (§5.1)
+    const len7 = b1 & 0x7f;
+    const length = len7 < 126 ? len7 : len7 === 126 ? (h[at + 2]! << 8) | h[at + 3]! : uint32(h, at + 2) * 0x1_0000_0000 + uint32(h, at + 6);
+    const b0 = h[at]!;
+    if ((b0 & 0x0f) === 0x8) return -1;
+    s.opcode = (b0 & 0x80) !== 0 ? b0 & 0x0f : NOT_FINAL;
+    if (length === 0) {
+      if (s.opcode < 0x8) frames++;
+    } else {
+      s.skip = length;
+    }
+  }
+  return frames;
 }
 
-function payloadLength(h: Buffer): number {
-  const b = h[1]! & 0x7f;
-  if (b < 126) return b;
-  if (b === 126) return h.readUInt16BE(2);
-  return Number(h.readBigUInt64BE(2));
+/** FrameState.opcode of a fragment that is not its message's last: not counted. */
+const NOT_FINAL = 0x10;
+
+/** A server frame's header length from its second byte (servers never mask). */
+function headerLength(b1: number): number {
+  const len7 = b1 & 0x7f;
+  return len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
+}
+
+function uint32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
 /** One open WebSocket of the load side. */

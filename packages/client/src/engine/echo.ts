@@ -22,7 +22,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as sys from '@course/syscalls';
-import { maskedFrame } from '@course/testkit';
+import { countServerFrames, maskedFrame, type FrameState } from '@course/testkit';
 import * as hdr from 'hdr-histogram-js';
 import { threadCpuMs } from './cpu.js';
 import { DeferredClose } from './deferred-close.js';
@@ -74,19 +74,6 @@ const CLOSED = 0;
 const CONNECTING = 1;
 const UPGRADING = 2;
 const OPEN = 3;
-
-/**
- * Where a stream of server frames stands between reads: payload bytes still to skip, the
- * opcode of the frame being skipped, and a header cut by a read boundary, gathered in `hdr`
- * (made at the first cut, ten bytes). A fresh state is `{ skip: 0, opcode: 0, hdr: null, hdrLen: 0 }`.
- */
-export interface FrameState {
-  skip: number;
-  /** The frame being skipped: its opcode, or NOT_FINAL for a fragment that more follow. */
-  opcode: number;
-  hdr: Uint8Array | null;
-  hdrLen: number;
-}
 
 /** One connection slot, reused for every connection it opens. Owned by the engine's thread. */
 class Slot implements FrameState {
@@ -333,63 +320,6 @@ class EchoEngine {
     this.result.errors++;
     this.result.errorCodes[code] = (this.result.errorCodes[code] ?? 0) + 1;
   }
-}
-
-/**
- * Count the whole server messages in buf[pos, end): the final frames of data messages (a ping,
- * a pong, a fragment before the last is skipped); a close frame or a masked one is -1. Headers are read in place; only one cut by the end of a read
- * is gathered in `s`. Payloads are skipped, never read. Pure but for `s`: any thread.
- */
-export function countServerFrames(s: FrameState, buf: Uint8Array, pos: number, end: number): number {
-  let frames = 0;
-  while (pos < end) {
-    if (s.skip > 0) {
-      const take = Math.min(s.skip, end - pos);
-      s.skip -= take;
-      pos += take;
-      if (s.skip === 0 && s.opcode < 0x8) frames++;
-      continue;
-    }
-    let h: Uint8Array = buf;
-    let at = pos;
-    if (s.hdrLen > 0 || end - pos < 2 || end - pos < headerLength(buf[pos + 1]!)) {
-      // A header cut by the read: gather it, byte by byte, until it is whole.
-      const g = (s.hdr ??= new Uint8Array(10));
-      g[s.hdrLen++] = buf[pos++]!;
-      if (s.hdrLen < 2 || s.hdrLen < headerLength(g[1]!)) continue;
-      h = g;
-      at = 0;
-      s.hdrLen = 0;
-    } else {
-      pos += headerLength(buf[pos + 1]!);
-    }
-    const b1 = h[at + 1]!;
-    if ((b1 & 0x80) !== 0) return -1; // a masked server frame (§5.1)
-    const len7 = b1 & 0x7f;
-    const length = len7 < 126 ? len7 : len7 === 126 ? (h[at + 2]! << 8) | h[at + 3]! : uint32(h, at + 2) * 0x1_0000_0000 + uint32(h, at + 6);
-    const b0 = h[at]!;
-    if ((b0 & 0x0f) === 0x8) return -1;
-    s.opcode = (b0 & 0x80) !== 0 ? b0 & 0x0f : NOT_FINAL;
-    if (length === 0) {
-      if (s.opcode < 0x8) frames++;
-    } else {
-      s.skip = length;
-    }
-  }
-  return frames;
-}
-
-/** FrameState.opcode of a fragment that is not its message's last: not counted. */
-const NOT_FINAL = 0x10;
-
-/** A server frame's header length from its second byte (servers never mask). */
-function headerLength(b1: number): number {
-  const len7 = b1 & 0x7f;
-  return len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
-}
-
-function uint32(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
 /** The `\n`s in buf[from, end). */
