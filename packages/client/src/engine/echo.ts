@@ -25,7 +25,7 @@ import * as sys from '@course/syscalls';
 import { countServerFrames, maskedFrame, type FrameState } from '@course/testkit';
 import * as hdr from 'hdr-histogram-js';
 import { threadCpuMs } from './cpu.js';
-import { DeferredClose } from './deferred-close.js';
+import { SlotTable } from './slot-table.js';
 
 const { C } = sys;
 const { EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR, EPOLLHUP, EPOLL_CTL_ADD, EPOLL_CTL_MOD } = C;
@@ -98,9 +98,8 @@ class EchoEngine {
   private readonly events: Int32Array;
   private readonly maxEvents = 1024;
   private readonly slots: Slot[] = [];
-  private readonly byFd: Array<Slot | undefined> = [];
-  /** fds closed at the end of this turn (see `closeSlot`). */
-  private readonly closing = new DeferredClose();
+  /** Connections by fd; their fds closed at the end of the turn (see `closeSlot`). */
+  private readonly slotsByFd = new SlotTable<Slot>();
   private readonly readBuffer = Buffer.allocUnsafe(256 * 1024);
   /** The message, encoded once (a masked frame, or a line). */
   private readonly message: Buffer;
@@ -152,7 +151,7 @@ class EchoEngine {
     const durationMs = performance.now() - start;
     const cpuMs = threadCpuMs() - cpu0;
     for (const s of this.slots) this.closeSlot(s); // messages still in flight are not counted
-    this.closing.flush();
+    this.slotsByFd.flush();
     sys.close(this.epfd);
     return { ...this.result, durationMs, cpuMs, histogram: this.histogram };
   }
@@ -164,12 +163,12 @@ class EchoEngine {
     const events = this.events;
     for (let i = 0; i < n; i++) this.dispatch(events[2 * i]!, events[2 * i + 1]!);
     if (this.now >= this.nextSweep) this.sweep();
-    this.closing.flush();
+    this.slotsByFd.flush();
   }
   // #endregion echo-loop
 
   private dispatch(events: number, fd: number): void {
-    const s = this.byFd[fd];
+    const s = this.slotsByFd.get(fd);
     if (s === undefined) return;
     if (s.state === CONNECTING) {
       if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) === 0) return;
@@ -264,7 +263,7 @@ class EchoEngine {
     s.skip = 0;
     s.hdrLen = 0;
     s.head = '';
-    this.byFd[fd] = s;
+    this.slotsByFd.add(s);
     const r = sys.connect(fd, host, port);
     if (r !== 0 && r !== -C.EINPROGRESS) return this.fail(s, sys.errnoName(r));
     sys.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, EPOLLOUT); // writable: the handshake is over
@@ -292,16 +291,13 @@ class EchoEngine {
     s.retryAt = this.now + SWEEP_MS;
   }
 
-  /** Forget the fd now, close it after the turn (a later event in this batch may name it). */
+  /** Forget the slot's connection now; its fd is closed at the end of the turn (SlotTable). */
   private closeSlot(s: Slot): void {
     if (s.state === CLOSED) return;
-    this.byFd[s.fd] = undefined;
-    this.closing.later(s.fd);
-    s.fd = -1;
+    this.slotsByFd.forget(s);
     s.state = CLOSED;
     s.waiting = false;
   }
-
 
   /** Every 100 ms: time out what the server sat on, and reopen closed slots. */
   private sweep(): void {

@@ -27,7 +27,7 @@ import { ResponseParser, encodeRequest, type ParsedResponse, type ResponseHandle
 import type { LoadResult as BenchLoadResult } from '@course/testkit';
 import * as hdr from 'hdr-histogram-js';
 import { threadCpuMs } from './cpu.js';
-import { DeferredClose } from './deferred-close.js';
+import { SlotTable } from './slot-table.js';
 import { Schedule } from './schedule.js';
 
 const { C } = sys;
@@ -123,9 +123,8 @@ class Engine {
   private readonly events: Int32Array;
   private readonly maxEvents = 1024;
   private readonly slots: Slot[] = [];
-  private readonly byFd: Array<Slot | undefined> = [];
-  /** fds closed at the end of this turn (see `closeSlot`). */
-  private readonly closing = new DeferredClose();
+  /** Connections by fd; their fds closed at the end of the turn (see `closeSlot`). */
+  private readonly slotsByFd = new SlotTable<Slot>();
   /** One read buffer for every connection: the parser copies nothing out of it. */
   private readonly readBuffer = Buffer.allocUnsafe(256 * 1024);
   /** `depth` copies of the request, back to back: any burst of n is its first n × requestLength bytes. */
@@ -187,12 +186,12 @@ class Engine {
       for (let i = 0; i < n; i++) this.dispatch(events[2 * i]!, events[2 * i + 1]!);
       if (this.openLoop) this.pace();
       if (this.now >= this.nextSweep) this.sweep();
-      this.closing.flush();
+      this.slotsByFd.flush();
     }
     const durationMs = performance.now() - start;
     const cpuMs = threadCpuMs() - cpu0;
     for (const s of this.slots) this.closeSlot(s); // requests still in flight are abandoned, not counted
-    this.closing.flush();
+    this.slotsByFd.flush();
     sys.close(this.epfd);
     return { ...this.result, durationMs, cpuMs, histogram: this.histogram, offeredRate: this.openLoop ? this.opts.rate! : null };
   }
@@ -211,7 +210,7 @@ class Engine {
   }
 
   private dispatch(events: number, fd: number): void {
-    const s = this.byFd[fd];
+    const s = this.slotsByFd.get(fd);
     if (s === undefined) return;
     if (s.state === CONNECTING) {
       if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) === 0) return;
@@ -332,7 +331,7 @@ class Engine {
     s.closing = false;
     s.broken = false;
     s.parser.reset();
-    this.byFd[fd] = s;
+    this.slotsByFd.add(s);
     const r = sys.connect(fd, host, port);
     if (r === 0 || r === -C.EINPROGRESS) {
       s.state = CONNECTING;
@@ -367,20 +366,13 @@ class Engine {
     if (!(this.churn && this.openLoop)) this.open(s);
   }
 
-  /**
-   * Forget the slot's connection now, close its fd at the end of the turn: a later event of the
-   * same epoll_wait batch may still name the fd, and must not reach a new socket that reused the
-   * number (the Reactor does the same).
-   */
+  /** Forget the slot's connection now; its fd is closed at the end of the turn (SlotTable). */
   private closeSlot(s: Slot): void {
     if (s.state === CLOSED) return;
-    this.byFd[s.fd] = undefined;
-    this.closing.later(s.fd);
-    s.fd = -1;
+    this.slotsByFd.forget(s);
     s.state = CLOSED;
     s.out = null;
   }
-
 
   /** Every 100 ms: time out what the server sat on, and retry connects that failed. */
   private sweep(): void {
