@@ -76,6 +76,7 @@ export class FrameCounter implements FrameState {
   }
 }
 
+// #region count-server-frames
 /**
  * Count the whole server messages in buf[pos, end): the final frames of data messages (a ping,
  * a pong, a fragment before the last is skipped); a close frame or a masked one is -1. Headers are read in place; only one cut by the end of a read
@@ -119,6 +120,8 @@ export function countServerFrames(s: FrameState, buf: Uint8Array, pos: number, e
   }
   return frames;
 }
+
+// #endregion count-server-frames
 
 /** FrameState.opcode of a fragment that is not its message's last: not counted. */
 const NOT_FINAL = 0x10;
