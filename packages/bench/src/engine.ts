@@ -15,6 +15,14 @@ import type { EngineResult, LoadShape } from '@course/testkit';
 // use the same types without depending on the bench.
 export type { EngineResult, LoadShape };
 
+/** A load generator that kept its one core at least this busy measured itself. */
+export const CLIENT_BOUND_SHARE = 0.9;
+
+/** Whether a load phase of `durationS` in which the load generator used `cpuSeconds` was client-bound. */
+export function isClientBound(cpuSeconds: number, durationS: number): boolean {
+  return cpuSeconds >= CLIENT_BOUND_SHARE * durationS;
+}
+
 export interface LoadEngine {
   readonly name: string;
   /** One line for the report: what the engine is and where it runs. */

@@ -8,7 +8,7 @@ import {
   childrenOf, connectionLimits, holdStalledRequest, memAvailableKb, openIdleConnections, probe, request, runChurn, startFibClients,
   treePssKb, treeSyscalls, treeUsage, voluntarySwitches, type RunningServer,
 } from '@course/testkit';
-import type { EngineResult, LoadEngine, LoadShape } from './engine.js';
+import { isClientBound, type EngineResult, type LoadEngine, type LoadShape } from './engine.js';
 import { BENCH_PATH, FIB_CLIENTS, FIB_N, LINE_ECHO_BYTES, SCENARIO_SPECS, modeLabel, type PlannedRun } from './plan.js';
 import { exitDescription, startTarget, UsageSampler, type Usage } from './target.js';
 import type { Row } from './types.js';
@@ -181,8 +181,6 @@ export function shapeOf(row: Row, durationS: number, rateRps: number | null = nu
   return { connections: row.connections, depth: spec.pipelining, pipelining: spec.style, churn: spec.churn, durationS, rateRps };
 }
 
-/** A load generator that kept its one core at least this busy measured itself. */
-export const CLIENT_BOUND_SHARE = 0.9;
 
 /** Numbers, status and notes of a load phase. */
 function fillLoadRow(row: Row, engine: LoadEngine, r: EngineResult, usage: Usage, died: string | null): void {
@@ -196,7 +194,7 @@ function fillLoadRow(row: Row, engine: LoadEngine, r: EngineResult, usage: Usage
   row.timeouts = r.timeouts;
   row.serverCpuSeconds = usage.serverCpuSeconds;
   row.clientCpuSeconds = r.engineCpuSeconds;
-  row.clientBound = r.engineCpuSeconds >= CLIENT_BOUND_SHARE * r.durationS;
+  row.clientBound = isClientBound(r.engineCpuSeconds, r.durationS);
   row.peakRssKb = usage.peakRssKb;
   row.requestsPerServerCpuSec = usage.serverCpuSeconds > 0 ? r.responses / usage.serverCpuSeconds : null;
   if (r.connectionsServed !== undefined) row.connectionsServed = r.connectionsServed;

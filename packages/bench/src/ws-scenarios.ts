@@ -14,7 +14,8 @@
 import { runEchoInWorker, percentileMs, type EchoFraming, type EchoResult } from '@course/client';
 import { REQUEST_TIMEOUT_S, broadcastRound, maskedFrame, openRawWebSockets, treeCpuNs, treePssKb, treeUsage, type RunningServer } from '@course/testkit';
 import { WS_BROADCASTS, WS_ECHO_BYTES } from './plan.js';
-import { CLIENT_BOUND_SHARE, type RunEnv } from './scenarios.js';
+import { isClientBound } from './engine.js';
+import type { RunEnv } from './scenarios.js';
 import { UsageSampler } from './target.js';
 import type { Row } from './types.js';
 
@@ -103,7 +104,7 @@ export async function measureEcho(server: RunningServer, row: Row, env: RunEnv, 
   row.latencyP99Ms = percentileMs(r.histogram, 99);
   row.serverCpuSeconds = usage.serverCpuSeconds;
   row.clientCpuSeconds = r.cpuMs / 1000;
-  row.clientBound = r.cpuMs / 1000 >= CLIENT_BOUND_SHARE * durationS;
+  row.clientBound = isClientBound(r.cpuMs / 1000, durationS);
   row.peakRssKb = usage.peakRssKb;
   row.requestsPerServerCpuSec = usage.serverCpuSeconds > 0 ? r.messages / usage.serverCpuSeconds : null;
   if (r.errors > 0) row.notes.push(`echo errors: ${Object.entries(r.errorCodes).map(([k, v]) => `${k} ${v}`).join(', ')}`);
