@@ -146,6 +146,8 @@ export class Reactor implements FlushScheduler {
   private readonly dirty: Conn[] = [];
   /** fds to close(2) at the end of this turn. */
   private readonly closing: number[] = [];
+  /** The connections `flushDirty` sends in one `sys.sendEach`, and their chunks. */
+  private readonly batch = new SendBatch();
   private readonly timers: Timer[] = [];
 
   /** epoll_wait's output: (events, fd) pairs. Allocated once. */
@@ -290,9 +292,19 @@ export class Reactor implements FlushScheduler {
         this.touch(c, true);
       }
     }
-    // Room again: a session that held pipelined requests back answers more (queued, flushed
-    // later this turn by the dirty list).
-    if (sink.pendingBytes <= this.lowWaterMark) guardedDrained(c, c.protocol);
+    this.afterWrite(c);
+  }
+
+  /** After a write (or none): close, pause or resume reading, arm or disarm EPOLLOUT. */
+  private afterWrite(c: Conn): void {
+    const sink = c.sink;
+    // Room again: a session that held pipelined requests back answers more. That put the
+    // connection back on the dirty list, and its flush, later this turn, decides the rest (here,
+    // EPOLLOUT would be armed for output the socket may well take at once).
+    if (sink.pendingBytes <= this.lowWaterMark) {
+      guardedDrained(c, c.protocol);
+      if (sink.flushScheduled) return;
+    }
     if (sink.pendingBytes === 0) {
       // Nothing left to send: close if the peer left or we shut down with nothing in flight.
       const inFlight = busy(c.session);
@@ -356,16 +368,59 @@ export class Reactor implements FlushScheduler {
   }
 
   // #region flush-dirty
+  /**
+   * Write every connection that got output this turn. Those whose output is one byte chunk (a
+   * response, a WebSocket frame — every receiver of a broadcast) are sent together in one call
+   * into the addon (`sendBatch`); the others one by one (writev, sendfile). A connection armed
+   * for EPOLLOUT is not written: the kernel said its socket is full. Output queued meanwhile (a
+   * session that answers more once drained) puts a connection back on the list: round again.
+   */
   private flushDirty(): void {
     const dirty = this.dirty;
-    for (let i = 0; i < dirty.length; i++) {
-      const c = dirty[i]!;
-      c.sink.flushScheduled = false;
-      if (c.closed) continue;
-      this.flushConn(c, (c.interest & EPOLLOUT) === 0);
-      if (!c.closed && !c.lingering) this.takeSoonerDeadline(c);
+    for (let i = 0; i < dirty.length; ) {
+      const end = dirty.length;
+      let k = 0;
+      for (; i < end; i++) {
+        const c = dirty[i]!;
+        c.sink.flushScheduled = false;
+        if (c.closed) continue;
+        const armed = (c.interest & EPOLLOUT) !== 0;
+        const chunk = armed ? null : c.sink.soleChunk();
+        if (chunk === null) {
+          this.flushConn(c, !armed);
+          this.afterFlush(c);
+        } else {
+          k = this.batch.add(c, chunk, k);
+        }
+      }
+      if (k > 0) this.sendBatch(k);
     }
     dirty.length = 0;
+  }
+
+  /** One `sys.sendEach` for the batch's `k` connections, then each one's decisions. */
+  private sendBatch(k: number): void {
+    const b = this.batch;
+    sys.sendEach(b.fds, b.bufs, k, b.results);
+    for (let j = 0; j < k; j++) {
+      const c = b.conns[j]!;
+      const n = b.results[j]!;
+      b.release(j);
+      if (n > 0) {
+        c.sink.sent(n);
+        this.stats.bytesOut += n;
+        this.touch(c, true);
+      } else if (n < 0 && n !== -C.EAGAIN && n !== -C.EINTR) {
+        this.closeConn(c); // EPIPE, ECONNRESET: the peer is gone
+        continue;
+      }
+      this.afterWrite(c); // a short write or EAGAIN: the rest stays queued, EPOLLOUT armed
+      this.afterFlush(c);
+    }
+  }
+
+  private afterFlush(c: Conn): void {
+    if (!c.closed && !c.lingering) this.takeSoonerDeadline(c);
   }
   // #endregion flush-dirty
 
@@ -566,6 +621,39 @@ export class Reactor implements FlushScheduler {
   }
 }
 // #endregion reactor
+
+/**
+ * The arguments of one `sys.sendEach`, reused every turn: parallel arrays of connections, their
+ * fds and their chunks, and the results. They grow to the largest batch seen. Reactor-owned.
+ */
+class SendBatch {
+  conns: Array<Conn | undefined> = [];
+  bufs: Uint8Array[] = [];
+  fds = new Int32Array(64);
+  results = new Int32Array(64);
+
+  /** Put `c` and its `chunk` at index `k`; returns k + 1. */
+  add(c: Conn, chunk: Uint8Array, k: number): number {
+    if (k === this.fds.length) {
+      const fds = new Int32Array(2 * k);
+      fds.set(this.fds);
+      this.fds = fds;
+      this.results = new Int32Array(2 * k);
+    }
+    this.conns[k] = c;
+    this.bufs[k] = chunk;
+    this.fds[k] = c.fd;
+    return k + 1;
+  }
+
+  /** Drop index `j`'s references once sent: a closed connection must not be kept alive here. */
+  release(j: number): void {
+    this.conns[j] = undefined;
+    this.bufs[j] = EMPTY;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
 
 function positive(n: number, name: string): number {
   if (!Number.isFinite(n) || n <= 0) throw new RangeError(`${name} must be a positive number, got ${n}`);

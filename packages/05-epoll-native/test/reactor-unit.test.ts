@@ -114,6 +114,50 @@ describe.each(['lt', 'et'] as const)('Reactor (%s)', (mode) => {
     expect(reactor.stats.bytesOut).toBe(big.length);
   });
 
+  it('flushes every connection of a turn: single chunks in one batch, the others alone, each its own bytes; a peer gone is closed', () => {
+    const { reactor, sessions } = newReactor({ mode });
+    const pairs = Array.from({ length: 5 }, () => socketPair());
+    pairs.forEach(([a, b], i) => {
+      if (i !== 3) cleanup.push(() => sys.close(b)); // pair 3's peer is closed below
+      reactor.adopt(a);
+    });
+    const shared = Buffer.from('the same frame for all'); // a broadcast queues one buffer on many sinks
+    sessions[0]!.sink.write(shared);
+    sessions[1]!.sink.write(Buffer.from('two '));
+    sessions[1]!.sink.write(Buffer.from('chunks')); // not a single chunk: writev, outside the batch
+    sessions[2]!.sink.write(shared);
+    sessions[3]!.sink.write(shared);
+    sys.close(pairs[3]![1]); // this peer is gone: its send fails (EPIPE) and the reactor closes it
+    sessions[4]!.sink.write(Buffer.from('last'));
+    reactor.runOnce(0);
+    expect([0, 1, 2, 4].map((i) => readNow(pairs[i]![1]).toString())).toEqual([shared.toString(), 'two chunks', shared.toString(), 'last']);
+    expect(sessions[3]!.closed).toBe(true);
+    expect(reactor.stats.connections).toBe(4);
+    expect(sessions.map((x) => x.sink.pendingBytes)).toEqual([0, 0, 0, 0, 0]);
+    expect(reactor.stats.bytesOut).toBe(2 * shared.length + 'two chunks'.length + 'last'.length);
+  });
+
+  it('sends in the same turn what a session answers once its output drained (the flush goes round again)', () => {
+    let more = 2;
+    const sinks: Sink[] = [];
+    const protocol: Protocol = {
+      name: 'echo',
+      scheme: 'tcp',
+      open(sink) {
+        sinks.push(sink);
+        return { receive() {}, peerClosed() {}, close() {}, midRequest: false, awaiting: false, paused: false, drained() { if (more-- > 0) sink.write(Buffer.from(`more${more} `)); } };
+      },
+    };
+    const reactor = new Reactor({ protocol, mode });
+    cleanup.push(() => reactor.close());
+    const [a, b] = socketPair();
+    cleanup.push(() => sys.close(b));
+    reactor.adopt(a);
+    sinks[0]!.write(Buffer.from('first '));
+    reactor.runOnce(0);
+    expect(readNow(b).toString()).toBe('first more1 more0 ');
+  });
+
   it('ends a connection the session ended with a lingering close: FIN, discard input, close on the peer\'s FIN', () => {
     const { reactor, sessions } = newReactor({ mode });
     const [a, b] = socketPair();

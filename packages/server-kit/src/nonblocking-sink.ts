@@ -116,6 +116,24 @@ export class NonBlockingSink extends OutputQueue {
   }
   // #endregion flush
 
+  /**
+   * The queue's only item, if it is one byte chunk (a response, a WebSocket frame: the usual
+   * case), else null. A loop sends it with other connections' in one batch (`sys.sendEach`)
+   * and reports what went with `sent`; anything else goes through `flush`.
+   */
+  soleChunk(): Uint8Array | null {
+    if (this.queue.length - this.head !== 1) return null;
+    const item = this.queue[this.head]!;
+    return item instanceof Uint8Array ? item : null;
+  }
+
+  /** `n` bytes of the chunk `soleChunk` gave were sent by the loop's batch (n ≥ 0). */
+  sent(n: number): void {
+    this.queued -= n;
+    this.consume(n);
+    this.compact();
+  }
+
   // #region lingering-close
   /**
    * Lingering close, step 1 (call once the queue is empty after `end()`, the peer not at EOF):

@@ -84,6 +84,14 @@ export const write = nativeFn<(fd: number, buf: Uint8Array, offset?: number, len
 export const writev = nativeFn<(fd: number, bufs: readonly Uint8Array[]) => number>('writev');
 
 /**
+ * send(2) on many sockets in one call: `bufs[i]` to `fds[i]` for i < `count`, flags
+ * MSG_NOSIGNAL | MSG_DONTWAIT; each result (bytes sent, possibly fewer, or -errno) is written to
+ * `results[i]`. Returns `count`. One crossing into the addon for a whole turn's writes (a
+ * reactor's flush, a broadcast): only the kernel's per-send cost is left.
+ */
+export const sendEach = nativeFn<(fds: Int32Array, bufs: readonly Uint8Array[], count: number, results: Int32Array) => number>('sendEach');
+
+/**
  * sendfile(2): copy `count` bytes of `inFd` starting at file offset `offset` to `outFd`, inside
  * the kernel. The file's own position is not used or moved. Returns bytes sent (may be fewer).
  */

@@ -130,6 +130,67 @@ describe('writev', () => {
   });
 });
 
+describe('sendEach', () => {
+  it('sends each buffer to its own socket in one call, and reports each result in place', () => {
+    const pairs = [unixPair(), unixPair(), unixPair()];
+    const shared = Buffer.from('one frame, many receivers');
+    const fds = new Int32Array(8);
+    const bufs = [shared, Buffer.from('own'), shared];
+    pairs.forEach(([a], i) => (fds[i] = a));
+    const results = new Int32Array(8).fill(99);
+    expect(sys.sendEach(fds, bufs, 3, results)).toBe(3);
+    expect(Array.from(results.subarray(0, 4))).toEqual([shared.length, 3, shared.length, 99]); // only `count` entries written
+    const got = pairs.map(([, b]) => {
+      const buf = Buffer.alloc(64);
+      return buf.toString('utf8', 0, sys.read(b, buf));
+    });
+    expect(got).toEqual([shared.toString(), 'own', shared.toString()]);
+  });
+
+  it('gives -errno per socket (a closed peer: EPIPE, no SIGPIPE; not a socket: ENOTSOCK) and goes on', () => {
+    const [a1, b1] = unixPair();
+    const [a2] = unixPair();
+    closeNow(b1);
+    const p = new Int32Array(2);
+    sys.check(sys.pipe2(p, C.O_CLOEXEC), 'pipe2');
+    const [pr, pw] = [track(p[0]!), track(p[1]!)];
+    const [a3, b3] = unixPair();
+    const results = new Int32Array(4);
+    sys.sendEach(Int32Array.of(a1, a2, pw, a3), [Buffer.from('x'), Buffer.from('y'), Buffer.from('z'), Buffer.from('w')], 4, results);
+    expect(results[0]).toBe(-C.EPIPE);
+    expect(results[1]).toBe(1);
+    expect(results[2]).toBe(-C.ENOTSOCK);
+    expect(results[3]).toBe(1);
+    expect(sys.read(b3, Buffer.alloc(4))).toBe(1);
+    expect(sys.write(pw, Buffer.from('p'))).toBe(1); // the pipe itself is fine: send(2) is for sockets
+    expect(sys.read(pr, Buffer.alloc(4))).toBe(1);
+  });
+
+  it('on a full non-blocking socket, sends short, then -EAGAIN', () => {
+    const [a] = unixPair(C.SOCK_STREAM | C.SOCK_NONBLOCK);
+    sys.check(sys.setsockopt(a, C.SOL_SOCKET, C.SO_SNDBUF, 4096), 'setsockopt');
+    const big = pattern(1024 * 1024);
+    const results = new Int32Array(1);
+    sys.sendEach(Int32Array.of(a), [big], 1, results);
+    expect(results[0]).toBeGreaterThan(0);
+    expect(results[0]).toBeLessThan(big.length);
+    sys.sendEach(Int32Array.of(a), [big], 1, results);
+    expect(results[0]).toBe(-C.EAGAIN);
+  });
+
+  it('throws for a count past any of its arrays, or arguments of the wrong type', () => {
+    const [a] = unixPair();
+    const one = [Buffer.from('x')];
+    expect(() => sys.sendEach(Int32Array.of(a), one, 2, new Int32Array(2))).toThrow(RangeError);
+    expect(() => sys.sendEach(Int32Array.of(a, a), one, 2, new Int32Array(2))).toThrow(RangeError);
+    expect(() => sys.sendEach(Int32Array.of(a), one, 1, new Int32Array(0))).toThrow(RangeError);
+    expect(() => sys.sendEach(Int32Array.of(a), one, -1, new Int32Array(1))).toThrow(RangeError);
+    expect(() => sys.sendEach([a] as unknown as Int32Array, one, 1, new Int32Array(1))).toThrow(TypeError);
+    expect(() => sys.sendEach(Int32Array.of(a), ['x'] as unknown as Uint8Array[], 1, new Int32Array(1))).toThrow(TypeError);
+    expect(sys.sendEach(Int32Array.of(a), one, 0, new Int32Array(0))).toBe(0);
+  });
+});
+
 describe('sendfile', () => {
   it('copies a temp file across a socketpair byte-exactly, from an explicit offset', () => {
     const content = pattern(300_000, 7);
