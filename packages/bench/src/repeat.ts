@@ -81,7 +81,9 @@ export function mergeReports(base: Report, update: Report): Report {
   const rerun = new Set(update.scenarios);
   const scenarios = [...base.scenarios, ...update.scenarios.filter((s) => !base.scenarios.includes(s))];
   const rows = scenarios.flatMap((s) => (rerun.has(s) ? update : base).rows.filter((r) => r.scenario === s));
-  const parts: ReportPart[] = [...(base.merged ?? []), { command: update.command, date: update.date, scenarios: update.scenarios }];
+  // An earlier part keeps only the scenarios this run did not replace: it no longer made the rest.
+  const earlier = (base.merged ?? []).map((p) => ({ ...p, scenarios: p.scenarios.filter((s) => !rerun.has(s)) })).filter((p) => p.scenarios.length > 0);
+  const parts: ReportPart[] = [...earlier, { command: update.command, date: update.date, scenarios: update.scenarios }];
   return { ...base, scenarios, rows, merged: parts, ...(update.curve ? { curve: update.curve } : {}) };
 }
 

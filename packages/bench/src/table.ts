@@ -21,6 +21,7 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number) => (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0));
 const mib = (kb: number) => (kb / 1024).toFixed(kb < 10 * 1024 ? 1 : 0);
 const kib = (n: number) => (n < 100 ? n.toFixed(1) : int(n));
+const percent = (f: number) => `${Math.round(f * 100)} %`;
 /** ×2.00, ×0.0041, ×776: two decimals where they matter, two significant digits below 0.1. */
 export const ratioText = (n: number) => `×${n >= 100 ? int(n) : n >= 0.1 || n === 0 ? n.toFixed(2) : n.toPrecision(2)}`;
 
@@ -167,6 +168,7 @@ export function columnsFor(scenario: ScenarioName, rows: readonly Row[]): Column
         { header: 'CPU ms max', value: (r) => r.ws?.cpuMsPerBroadcast?.max ?? null, format: ms, better: 'lower' },
         { header: 'last client ms median', value: (r) => r.ws?.lastClientMs?.median ?? null, format: ms, better: 'lower' },
         { header: 'last client ms max', value: (r) => r.ws?.lastClientMs?.max ?? null, format: ms, better: 'lower' },
+        { header: 'in kernel', value: (r) => r.ws?.kernelShare ?? null, format: percent },
         errors, ratio,
       ];
     case 'ws-idle-10k':

@@ -80,6 +80,8 @@ export interface WsFacts {
   broadcasts?: number;
   cpuMsPerBroadcast?: { median: number; max: number };
   lastClientMs?: { median: number; max: number };
+  /** ws-broadcast: the share of the server's CPU over all rounds spent in the kernel (stime ÷ utime + stime). */
+  kernelShare?: number;
   /** ws-idle-10k: growth of the server's RSS and PSS per idle WebSocket, KiB. */
   rssPerConnectionKb?: number | null;
   pssPerConnectionKb?: number | null;

@@ -12,7 +12,7 @@
  * Bench main thread only.
  */
 import { runEchoInWorker, percentileMs, type EchoFraming, type EchoResult } from '@course/client';
-import { REQUEST_TIMEOUT_S, broadcastRound, maskedFrame, openRawWebSockets, treeCpuNs, treePssKb, treeUsage, type RunningServer } from '@course/testkit';
+import { REQUEST_TIMEOUT_S, broadcastRound, maskedFrame, openRawWebSockets, treeCpuNs, treeCpuSplit, treePssKb, treeUsage, type RunningServer } from '@course/testkit';
 import { WS_BROADCASTS, WS_ECHO_BYTES } from './plan.js';
 import { isClientBound } from './engine.js';
 import type { RunEnv } from './scenarios.js';
@@ -47,6 +47,7 @@ export async function wsScenario(server: RunningServer, row: Row, env: RunEnv): 
         const trigger = maskedFrame(0x1, 'broadcast');
         const cpu: number[] = [];
         const last: number[] = [];
+        const split0 = treeCpuSplit(server.pid);
         for (let i = 0; i < WS_BROADCASTS; i++) {
           env.onPhase(`broadcast ${i + 1}/${WS_BROADCASTS}`, 0.3);
           const c0 = treeCpuNs(server.pid);
@@ -54,10 +55,14 @@ export async function wsScenario(server: RunningServer, row: Row, env: RunEnv): 
           await sleep(100); // the server's last writes and their CPU land inside this round
           cpu.push((treeCpuNs(server.pid) - c0) / 1e6);
         }
+        const split1 = treeCpuSplit(server.pid);
+        const [user, system] = [split1.userS - split0.userS, split1.systemS - split0.systemS];
         row.ws.broadcasts = WS_BROADCASTS;
+        if (user + system > 0) row.ws.kernelShare = system / (user + system);
         row.ws.cpuMsPerBroadcast = { median: median(cpu), max: Math.max(...cpu) };
         row.ws.lastClientMs = { median: median(last), max: Math.max(...last) };
         row.notes.push('CPU per broadcast is the server threads\' schedstat time (ns), and includes 100 ms of otherwise idle server after each round');
+        row.notes.push('in kernel: the server\'s system time over all rounds ÷ its CPU time (/proc stat ticks); on loopback a send also runs the client\'s TCP receive, so this part is the same for any server making one send per client');
         break;
       }
       case 'ws-idle-10k': {

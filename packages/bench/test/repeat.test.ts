@@ -63,6 +63,14 @@ describe('mergeReports', () => {
     expect(provenance(m, 'bench/latest.md')).toContain('on 2026-01-01; keepalive re-run with `pnpm bench --models 05 --scenario keepalive --merge` on 2026-02-02:');
   });
 
+  it('names each earlier re-run only for the scenarios no later re-run replaced', () => {
+    const first = mergeReports(base, reportOf([row('node-http', 'keepalive'), row('node-http', 'churn')], { command: 'first', date: '2026-02-02T00:00:00.000Z' }));
+    const second = mergeReports(first, reportOf([row('node-http', 'churn')], { command: 'second', date: '2026-02-03T00:00:00.000Z' }));
+    expect(second.merged!.map((p) => `${p.command}: ${p.scenarios.join(',')}`)).toEqual(['first: keepalive', 'second: churn']);
+    const third = mergeReports(second, reportOf([row('node-http', 'keepalive')], { command: 'third', date: '2026-02-04T00:00:00.000Z' }));
+    expect(third.merged!.map((p) => p.command)).toEqual(['second', 'third']); // "first" made no table any more
+  });
+
   it('adds scenarios the report did not have, after its own', () => {
     const update = reportOf([row('node-http', 'ws-echo', { requestsPerSec: 8 })]);
     const m = mergeReports(base, update);

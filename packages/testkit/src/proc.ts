@@ -85,6 +85,24 @@ export function treeUsage(pid: number): { cpuSeconds: number; rssKb: number; pro
 }
 
 /**
+ * User and system (kernel) CPU seconds of a process tree, apart: /proc/PID/stat's utime and stime
+ * (all threads, ended ones too), in 10 ms ticks — for shares over a second or more, not for one
+ * short burst (see treeCpuNs). System time includes the softirq work the kernel ran on the
+ * process's behalf: on loopback, a send also runs the receiver's TCP input.
+ */
+export function treeCpuSplit(pid: number): { userS: number; systemS: number } {
+  let user = 0;
+  let system = 0;
+  for (const p of processTree(pid)) {
+    const f = readStat(p);
+    if (!f) continue;
+    user += Number(f[11]);
+    system += Number(f[12]);
+  }
+  return { userS: user / CLK_TCK, systemS: system / CLK_TCK };
+}
+
+/**
  * CPU time of a process tree's live threads, in nanoseconds: the first field of each thread's
  * /proc/PID/task/TID/schedstat (proc(5)), summed. /proc/PID/stat counts in clock ticks (10 ms
  * here), too coarse for a burst of work that takes tens of milliseconds, such as one broadcast.

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { spawn } from 'node:child_process';
 import {
   exchange, fdCount, isRunning, makeTempSite, openStalled, parseResponses, processTree, rssKb, sampleDuring, slowGet, startCommand,
-  threadCount, threadState, treeCpuNs, treeUsage, until,
+  threadCount, threadState, treeCpuNs, treeCpuSplit, treeUsage, until,
 } from '../src/index.js';
 
 describe('parseResponses', () => {
@@ -86,6 +86,24 @@ describe('/proc helpers', () => {
     expect(spent % 10e6).not.toBe(0); // nanoseconds, not whole ticks
     // The same work in /proc/PID/stat's ticks: within a few 10 ms ticks.
     expect(Math.abs(spent / 1e9 - ticks)).toBeLessThan(0.04);
+  });
+
+  it('treeCpuSplit tells user time from kernel time', () => {
+    const spin = (f: () => void) => {
+      const s0 = treeCpuSplit(process.pid);
+      const until = performance.now() + 200;
+      while (performance.now() < until) f();
+      const s1 = treeCpuSplit(process.pid);
+      return { user: s1.userS - s0.userS, system: s1.systemS - s0.systemS };
+    };
+    const user = spin(() => {}); // a JS loop: user time (performance.now is a vDSO read)
+    expect(user.user).toBeGreaterThan(user.system);
+    const buf = Buffer.alloc(64 * 1024);
+    const zeroFd = openSync('/dev/zero', 'r');
+    const kernel = spin(() => readSync(zeroFd, buf, 0, buf.length, null)); // syscalls that copy 64 KiB each: kernel time
+    closeSync(zeroFd);
+    expect(kernel.system).toBeGreaterThan(0);
+    expect(kernel.system / (kernel.user + kernel.system)).toBeGreaterThan(user.system / (user.user + user.system));
   });
 });
 
