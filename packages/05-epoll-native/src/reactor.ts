@@ -409,6 +409,7 @@ export class Reactor implements FlushScheduler {
       const c = b.conns[j]!;
       const n = b.results[j]!;
       b.release(j);
+      if (c.closed) continue; // closed by a hook that ran after it joined the batch: nothing to account
       if (n > 0) {
         c.sink.sent(n);
         this.stats.bytesOut += n;
