@@ -381,7 +381,6 @@ export class Reactor implements FlushScheduler {
     const dirty = this.dirty;
     for (let i = 0; i < dirty.length; ) {
       const end = dirty.length;
-      let k = 0;
       for (; i < end; i++) {
         const c = dirty[i]!;
         c.sink.flushScheduled = false;
@@ -392,19 +391,21 @@ export class Reactor implements FlushScheduler {
           this.flushConn(c, !armed);
           this.afterFlush(c);
         } else {
-          k = this.batch.add(c, chunk, k);
+          this.batch.add(c, chunk);
         }
       }
-      if (k > 0) this.sendBatch(k);
+      if (this.batch.size > 0) this.sendBatch();
     }
     dirty.length = 0;
   }
 
-  /** One `sys.sendEach` for the batch's `k` connections, then each one's decisions. */
+  /** One `sys.sendEach` for the batch's connections, then each one's decisions. */
   // #region send-batch
-  private sendBatch(k: number): void {
+  private sendBatch(): void {
     const b = this.batch;
+    const k = b.size;
     sys.sendEach(b.fds, b.bufs, k, b.results);
+    b.size = 0;
     for (let j = 0; j < k; j++) {
       const c = b.conns[j]!;
       const n = b.results[j]!;
@@ -636,9 +637,12 @@ class SendBatch {
   bufs: Uint8Array[] = [];
   fds = new Int32Array(64);
   results = new Int32Array(64);
+  /** Entries added since the last send. */
+  size = 0;
 
-  /** Put `c` and its `chunk` at index `k`; returns k + 1. */
-  add(c: Conn, chunk: Uint8Array, k: number): number {
+  /** Add `c` and its `chunk`. */
+  add(c: Conn, chunk: Uint8Array): void {
+    const k = this.size++;
     if (k === this.fds.length) {
       const fds = new Int32Array(2 * k);
       fds.set(this.fds);
@@ -648,7 +652,6 @@ class SendBatch {
     this.conns[k] = c;
     this.bufs[k] = chunk;
     this.fds[k] = c.fd;
-    return k + 1;
   }
 
   /** Drop index `j`'s references once sent: a closed connection must not be kept alive here. */
