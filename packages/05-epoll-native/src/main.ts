@@ -12,12 +12,16 @@
  *   --mode et          edge-triggered: read and accept until EAGAIN on every event
  *   --mode et-nodrain  TEACHING BUG: edge-triggered but one read per event — watch a large
  *                      request stall forever
+ *
+ *   --send-batch uring the turn's sends to many sockets enter the kernel once, as one io_uring
+ *                      submission (the default; send(2)s where io_uring is refused)
+ *   --send-batch calls a send(2) per socket
  */
 import { createProtocol } from '@course/protocol';
 import * as sys from '@course/syscalls';
-import { announce, catchShutdownSignals, exitNow, listenOrExit, parseCommandLine, peerOf, protocolSettings, shutdownRequested } from '@course/server-kit';
+import { announce, catchShutdownSignals, exitNow, listenOrExit, log, parseCommandLine, peerOf, protocolSettings, shutdownRequested } from '@course/server-kit';
 import { Acceptor } from './acceptor.js';
-import { Reactor, type ReactorMode } from './reactor.js';
+import { Reactor, SEND_BATCH_MODES, sendBatchInUse, type ReactorMode, type SendBatchMode } from './reactor.js';
 
 const PKG = '05-epoll-native';
 const opts = parseCommandLine(PKG, {
@@ -25,6 +29,7 @@ const opts = parseCommandLine(PKG, {
   'header-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'close a connection whose request is not complete within this time' },
   'idle-timeout-ms': { kind: 'int', default: 60_000, min: 1, max: 3_600_000, help: 'close a keep-alive connection idle this long' },
   'high-water-mark': { kind: 'int', default: 1024 * 1024, min: 1, max: 1 << 30, help: 'stop reading from a connection with more unsent output than this (bytes)' },
+  'send-batch': { kind: 'enum', default: 'uring', values: SEND_BATCH_MODES, help: 'a turn\'s sends: one io_uring submission (uring), or a send(2) each (calls)' },
 });
 const mode = opts.mode as ReactorMode;
 const protocol = createProtocol(opts.protocol, protocolSettings(opts));
@@ -37,11 +42,14 @@ const reactor = new Reactor({
   headerTimeoutMs: opts['header-timeout-ms'],
   idleTimeoutMs: opts['idle-timeout-ms'],
   highWaterMark: opts['high-water-mark'],
+  sendBatch: opts['send-batch'] as SendBatchMode,
 });
 // The listener is one more fd in the same epoll set; each new socket is adopted by the reactor.
 // (Accepting always drains in the ET modes: et-nodrain's bug is about reads only.)
 const acceptor = new Acceptor(reactor, listener.fd, (fd) => reactor.adopt(fd, peerOf(fd)), { edgeTriggered: mode !== 'lt' });
-announce(listener, protocol, PKG, { model: 'epoll-reactor', mode });
+const sends = sendBatchInUse(opts['send-batch'] as SendBatchMode);
+if (sends.why) log(`${PKG}: --send-batch uring: ${sends.why}; sending with send(2)`);
+announce(listener, protocol, PKG, { model: 'epoll-reactor', mode, 'send-batch': sends.mode });
 
 // #region run
 while (!shutdownRequested()) reactor.runOnce(-1); // sleeps until a socket is ready or a deadline is due

@@ -18,8 +18,9 @@
  * before sleeping (Redis' handleClientsWithPendingWrites). So every response of one read leaves
  * in one writev, and an answer written outside `receive` (a worker's result in step 06) leaves
  * before the next epoll_wait too. The flush crosses into the addon once for all connections whose
- * output is one chunk (sys.sendEach: a send(2) per socket, made in C), so a turn that writes to
- * 10,000 connections — a broadcast — pays the JS-to-C crossing once, not 10,000 times.
+ * output is one chunk, so a turn that writes to 10,000 connections — a broadcast — pays the
+ * JS-to-C crossing once, not 10,000 times; and those sends enter the kernel once too, as one
+ * io_uring submission (sys.SendRing; `sendBatch: 'calls'` makes them a send(2) each instead).
  *
  * Faults: every call into a session goes through server-kit's guard (session-guard.ts). A session
  * that throws ends its own connection — a 500 if no answer had begun, one log line naming the fd
@@ -63,7 +64,16 @@ export interface ReactorOptions {
   highWaterMark?: number;
   /** Events taken per epoll_wait. Default 1024. */
   maxEvents?: number;
+  /**
+   * How a turn's batch of sends enters the kernel: `uring` (default), one io_uring_enter for all
+   * of them (sys.SendRing; where io_uring is refused, as `calls`), or `calls`, a send(2) each.
+   */
+  sendBatch?: SendBatchMode;
 }
+
+/** See `ReactorOptions.sendBatch`. */
+export type SendBatchMode = 'uring' | 'calls';
+export const SEND_BATCH_MODES: readonly SendBatchMode[] = ['uring', 'calls'];
 
 /** Counters, updated in place by the reactor's thread; another thread may read them only racily. */
 export interface ReactorStats {
@@ -148,8 +158,10 @@ export class Reactor implements FlushScheduler {
   private readonly dirty: Conn[] = [];
   /** fds to close(2) at the end of this turn. */
   private readonly closing: number[] = [];
-  /** The connections `flushDirty` sends in one `sys.sendEach`, and their chunks. */
+  /** The connections `flushDirty` sends in one batch, and their chunks. */
   private readonly batch = new SendBatch();
+  /** The batch's way into the kernel: a send ring (opened at the first batch), or null for send(2)s. */
+  private sendRing: sys.SendRing | null | undefined;
   private readonly timers: Timer[] = [];
 
   /** epoll_wait's output: (events, fd) pairs. Allocated once. */
@@ -178,6 +190,9 @@ export class Reactor implements FlushScheduler {
     this.events = new Int32Array(2 * this.maxEvents);
     if (this.mode !== 'lt' && this.mode !== 'et' && this.mode !== 'et-nodrain') throw new RangeError(`mode must be lt, et or et-nodrain, got ${String(this.mode)}`);
     this.edge = this.mode === 'lt' ? 0 : EPOLLET;
+    const sendBatch = opts.sendBatch ?? 'uring';
+    if (!SEND_BATCH_MODES.includes(sendBatch)) throw new RangeError(`sendBatch must be uring or calls, got ${String(sendBatch)}`);
+    if (sendBatch === 'calls') this.sendRing = null;
     this.drainReads = this.mode === 'et';
     // A timeout fires at most one sweep late: a tenth of the shorter timeout, within 10 ms..1 s.
     this.sweepMs = Math.min(1000, Math.max(10, Math.floor(Math.min(this.headerTimeoutMs, this.idleTimeoutMs) / 10)));
@@ -399,12 +414,14 @@ export class Reactor implements FlushScheduler {
     dirty.length = 0;
   }
 
-  /** One `sys.sendEach` for the batch's connections, then each one's decisions. */
+  /** The batch's sends, all in one call (and one submission), then each connection's decisions. */
   // #region send-batch
   private sendBatch(): void {
     const b = this.batch;
     const k = b.size;
-    sys.sendEach(b.fds, b.bufs, k, b.results);
+    if (this.sendRing === undefined) this.sendRing = openSendRing();
+    if (this.sendRing === null) sys.sendEach(b.fds, b.bufs, k, b.results);
+    else this.sendRing.send(b.fds, b.bufs, k, b.results);
     b.size = 0;
     for (let j = 0; j < k; j++) {
       const c = b.conns[j]!;
@@ -623,13 +640,32 @@ export class Reactor implements FlushScheduler {
     this.closeFds();
     this.watchers.length = 0;
     this.timers.length = 0;
+    this.sendRing?.close();
     sys.close(this.epfd);
   }
 }
 // #endregion reactor
 
+/** A send ring for this thread, or null (send(2)s) where io_uring is refused. */
+function openSendRing(): sys.SendRing | null {
+  const ring = sys.SendRing.open();
+  return typeof ring === 'string' ? null : ring;
+}
+
 /**
- * The arguments of one `sys.sendEach`, reused every turn: parallel arrays of connections, their
+ * What `sendBatch` will do in this process, for the start-up banner: `uring`, or `calls` and,
+ * when io_uring was asked for but is refused here, why. Opens and closes a ring to find out.
+ */
+export function sendBatchInUse(mode: SendBatchMode): { mode: SendBatchMode; why?: string } {
+  if (mode === 'calls') return { mode };
+  const ring = sys.SendRing.open();
+  if (typeof ring === 'string') return { mode: 'calls', why: ring };
+  ring.close();
+  return { mode };
+}
+
+/**
+ * The arguments of one batch of sends (`sys.sendEach`'s), reused every turn: parallel arrays of connections, their
  * fds and their chunks, and the results. They grow to the largest batch seen. Reactor-owned.
  */
 class SendBatch {

@@ -20,6 +20,7 @@ import { availableParallelism } from 'node:os';
 import { createProtocol } from '@course/protocol';
 import * as sys from '@course/syscalls';
 import { announce, catchShutdownSignals, exitNow, log, parseCommandLine, protocolSettings } from '@course/server-kit';
+import { SEND_BATCH_MODES, sendBatchInUse, type SendBatchMode } from '05-epoll-native';
 import { ACCEPT_MODES, type AcceptMode, type BalancePolicy } from './balancer.js';
 import { SLOW_CONSUMER_POLICIES, type SlowConsumerPolicy } from './options.js';
 import { DEMO_APP, createServer, type Server } from './server.js';
@@ -38,6 +39,7 @@ const opts = parseCommandLine(PKG, {
   'max-connections': { kind: 'int', default: 0, min: 0, max: 2 ** 31 - 1, help: 'past this many open connections, answer a new one 503 (echo: close it) at once; 0 = no limit' },
   'task-timeout': { kind: 'int', default: 0, min: 0, max: 3_600_000, help: 'answer 503 for a task not done within this many ms (its late result is dropped); 0 = never' },
   mode: { kind: 'enum', default: 'lt', values: ['lt', 'et'], help: 'level- or edge-triggered SubReactors' },
+  'send-batch': { kind: 'enum', default: 'uring', values: SEND_BATCH_MODES, help: 'a SubReactor turn\'s sends: one io_uring submission (uring), or a send(2) each (calls)' },
   'header-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'close a connection whose request is not complete within this time' },
   'idle-timeout-ms': { kind: 'int', default: 60_000, min: 1, max: 3_600_000, help: 'close a keep-alive connection idle this long' },
   'drain-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'on SIGTERM, wait this long for in-flight responses' },
@@ -83,6 +85,7 @@ try {
     taskTimeoutMs: opts['task-timeout'],
     maxConnections: opts['max-connections'],
     mode: opts.mode as 'lt' | 'et',
+    sendBatch: opts['send-batch'] as SendBatchMode,
     headerTimeoutMs: opts['header-timeout-ms'],
     idleTimeoutMs: opts['idle-timeout-ms'],
     drainTimeoutMs: opts['drain-timeout-ms'],
@@ -98,6 +101,8 @@ try {
 }
 
 reload = () => server.reload();
+const sends = sendBatchInUse(opts['send-batch'] as SendBatchMode);
+if (sends.why) log(`${PKG}: --send-batch uring: ${sends.why}; sending with send(2)`);
 
 announce(server.listener, createProtocol(opts.protocol, protocolSettings(opts)), PKG, {
   model: 'reactor-pool',
@@ -105,6 +110,7 @@ announce(server.listener, createProtocol(opts.protocol, protocolSettings(opts)),
   workers: opts.workers,
   balance: opts.balance,
   mode: opts.mode,
+  'send-batch': sends.mode,
   accept: opts.accept,
   'max-requests': opts['max-requests'],
   'max-queued-tasks': opts['max-queued-tasks'],

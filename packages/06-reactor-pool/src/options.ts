@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CodecSpecError, DEMO_SITE_ROOT, parseCodecSpec } from '@course/protocol';
-import type { ReactorMode } from '05-epoll-native';
+import { SEND_BATCH_MODES, type ReactorMode, type SendBatchMode } from '05-epoll-native';
 import { appUrl } from './app.js';
 import { ACCEPT_MODES, BALANCE_POLICIES, type AcceptMode, type BalancePolicy } from './balancer.js';
 
@@ -71,6 +71,12 @@ export interface ServerOptions {
    * every read must go on until EAGAIN (gnet, too, warns against ET unless you are sure).
    */
   mode?: 'lt' | 'et';
+  /**
+   * How a SubReactor's turn of sends to many sockets enters the kernel: 'uring', one io_uring
+   * submission for all of them (as 'calls' where io_uring is refused), or 'calls', a send(2)
+   * each. Default 'uring'.
+   */
+  sendBatch?: SendBatchMode;
   /** A request begun must be complete within this (an answer owed is not timed out). Default 10 s. */
   headerTimeoutMs?: number;
   /** Close a keep-alive connection idle this long. Default 60 s. */
@@ -131,6 +137,7 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
     taskTimeoutMs: options.taskTimeoutMs ?? 0,
     maxConnections: options.maxConnections ?? 0,
     mode: options.mode ?? 'lt',
+    sendBatch: options.sendBatch ?? 'uring',
     headerTimeoutMs: options.headerTimeoutMs ?? 10_000,
     idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
     tickMs: options.tickMs ?? 1000,
@@ -164,6 +171,7 @@ export function resolveOptions(options: ServerOptions = {}): Settings {
     throw err;
   }
   if (o.mode !== 'lt' && o.mode !== 'et') throw new RangeError(`mode must be lt or et, got ${String(o.mode)}`);
+  if (!SEND_BATCH_MODES.includes(o.sendBatch)) throw new RangeError(`sendBatch must be one of ${SEND_BATCH_MODES.join('|')}, got ${String(o.sendBatch)}`);
   return Object.freeze(o);
 }
 

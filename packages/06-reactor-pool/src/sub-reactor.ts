@@ -148,6 +148,7 @@ export class SubReactor {
     this.reactor = new Reactor({
       protocol: this.protocol,
       mode: this.settings.mode,
+      sendBatch: this.settings.sendBatch,
       headerTimeoutMs: this.settings.headerTimeoutMs,
       idleTimeoutMs: this.settings.idleTimeoutMs,
     });

@@ -13,6 +13,7 @@ import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { ServerFixture, broadcastRound, maskedFrame, openRawWebSockets, packageMain, type RunningServer } from '@course/testkit';
+import { URING_SETUP_ERRNO_ENV } from '@course/syscalls';
 import { createServer } from '../dist/index.js';
 import { PKG, type Stats } from './helpers.js';
 
@@ -149,8 +150,16 @@ describe('pushes across reactors', () => {
     }
   });
 
-  it('a broadcast reaches 600 raw clients over three reactors, round after round (the bench\'s load side)', async () => {
-    const server = await servers.start(['--app', APP, '--reactors', '3', '--workers', '1']);
+  // --send-batch: each SubReactor's 200 sends of a round leave as one io_uring submission, or as
+  // 200 send(2)s; and where io_uring is refused (forced here), uring says why and sends with send(2).
+  it.each([
+    ['uring', {}, 'uring'],
+    ['calls', {}, 'calls'],
+    ['uring', { [URING_SETUP_ERRNO_ENV]: 'EPERM' }, 'calls'],
+  ] as const)('a broadcast reaches 600 raw clients over three reactors, round after round (the bench\'s load side; --send-batch %s %o)', async (sends, env, used) => {
+    const server = await servers.start(['--app', APP, '--reactors', '3', '--workers', '1', '--send-batch', sends], { ...process.env, ...env });
+    expect(server.banner).toContain(` send-batch=${used} `);
+    if (used !== sends) expect(server.stderr()).toMatch(/--send-batch uring: io_uring is not permitted.*EPERM.*; sending with send\(2\)/);
     const raw = await openRawWebSockets(server.port, '127.0.0.1', '/ws/push', 600, 50);
     try {
       expect([raw.failures, raw.firstError]).toEqual([0, null]);
@@ -341,6 +350,15 @@ describe('slow consumers', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     // @ts-expect-error: not a SlowConsumerPolicy
     await expect(createServer({ port: 0, websocket: { slowConsumer: 'linger' } })).rejects.toThrow(/websocket\.slowConsumer must be one of drop\|close/);
+  });
+
+  it('a bad --send-batch exits 2 with one line naming the flag; createServer throws a RangeError naming the option', async () => {
+    const r = spawnSync(process.execPath, [packageMain(PKG), '--port', '0', '--send-batch', 'writev'], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--send-batch expects one of uring\|calls/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    // @ts-expect-error: not a SendBatchMode
+    await expect(createServer({ port: 0, sendBatch: 'writev' })).rejects.toThrow(/sendBatch must be one of uring\|calls/);
   });
 });
 

@@ -197,6 +197,11 @@ const reactorPoolWs: ModeSpec = {
   model: '06-reactor-pool', mode: '',
   args: (ctx) => [...oneCore06(ctx), ...HTTP, '--app', WS_BENCH_APP],
 };
+/** The same, its sends made with a send(2) each instead of one io_uring submission per turn (--send-batch calls). */
+const reactorPoolWsCalls: ModeSpec = {
+  model: '06-reactor-pool', mode: 'send(2) each',
+  args: (ctx) => [...reactorPoolWs.args(ctx), '--send-batch', 'calls'],
+};
 /**
  * accept: 06's ways of accepting (--accept; balancer.ts) side by side under churn, two SubReactors
  * on the one pinned core: the main reactor balancing round-robin or by least connections, one
@@ -256,8 +261,9 @@ export const PLAN: Record<ScenarioName, readonly ModeSpec[]> = {
   // Framed TCP: the same echo through each event loop's codec path.
   'framed-echo': [nodeLineEcho, lineEcho('05-epoll-native'), lineEcho('06-reactor-pool', oneCore06), lineEcho('07-io-uring')],
   // Long-lived connections: the `ws` package on node:http against step 06's push API.
-  'ws-echo': [nodeHttp, reactorPoolWs],
-  'ws-broadcast': [nodeHttp, reactorPoolWs],
+  // 06's batched sends both ways: one io_uring submission per turn (its default) and a send(2) each.
+  'ws-echo': [nodeHttp, reactorPoolWs, reactorPoolWsCalls],
+  'ws-broadcast': [nodeHttp, reactorPoolWs, reactorPoolWsCalls],
   'ws-idle-10k': [nodeHttp, reactorPoolWs],
 };
 

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as sys from '../src/index.js';
 import { C, URING } from '../src/index.js';
-import { closeAll, pattern, tcpPair, track, unixPair } from './util.js';
+import { closeAll, closeNow, pattern, tcpPair, track, unixPair } from './util.js';
+import { fixture } from './spawn.js';
+import { Worker } from 'node:worker_threads';
 
 /** One completion as harvested. */
 interface Cqe {
@@ -28,6 +30,13 @@ function probe(): number {
 
 let ring = -1;
 const out = new Int32Array(3 * 64);
+
+/** What is waiting on `fd`, as text (one read). */
+function readText(fd: number): string {
+  const buf = Buffer.alloc(256);
+  const n = sys.read(fd, buf);
+  return n > 0 ? buf.toString('utf8', 0, n) : '';
+}
 
 /** Submit what is prepared and wait for `n` completions (each within 5 s). */
 function complete(n: number): Cqe[] {
@@ -256,6 +265,116 @@ if (SUPPORT === 0) {
       expect(() => sys.uringPrepSend(ring, 0, Buffer.alloc(4), 2, 3, 0, 1)).toThrow(RangeError);
       expect(() => sys.uringPrepWritev(ring, 0, [Buffer.alloc(1)], 0, 2, 1)).toThrow(RangeError);
       expect(() => sys.uringPrepRecv(ring, 0, 0, 0, 'yes' as unknown as boolean, 1)).toThrow(TypeError);
+    });
+  });
+
+  describe('uringSendEach / SendRing', () => {
+    it('sends each buffer to its own socket in one submission, each result in place', () => {
+      setup();
+      const pairs = [unixPair(), unixPair(), unixPair()];
+      const shared = Buffer.from('one frame, many receivers');
+      const fds = new Int32Array(8);
+      pairs.forEach(([a], i) => (fds[i] = a));
+      const results = new Int32Array(8).fill(99);
+      expect(sys.uringSendEach(ring, fds, [shared, Buffer.from('own'), shared], 3, results)).toBe(3);
+      expect(Array.from(results.subarray(0, 4))).toEqual([shared.length, 3, shared.length, 99]); // only `count` entries written
+      expect(pairs.map(([, b]) => readText(b))).toEqual([shared.toString(), 'own', shared.toString()]);
+    });
+
+    it('gives -errno per socket (a closed peer: EPIPE, no SIGPIPE; not a socket: ENOTSOCK) and goes on', () => {
+      setup();
+      const [a1, b1] = unixPair();
+      const [a2] = unixPair();
+      closeNow(b1);
+      const p = new Int32Array(2);
+      sys.check(sys.pipe2(p, C.O_CLOEXEC), 'pipe2');
+      const pw = track(p[1]!);
+      track(p[0]!);
+      const [a3, b3] = unixPair();
+      const results = new Int32Array(4);
+      sys.uringSendEach(ring, Int32Array.of(a1, a2, pw, a3), [Buffer.from('x'), Buffer.from('y'), Buffer.from('z'), Buffer.from('w')], 4, results);
+      expect(Array.from(results)).toEqual([-C.EPIPE, 1, -C.ENOTSOCK, 1]);
+      expect(readText(b3)).toBe('w');
+    });
+
+    it('on a full non-blocking socket, sends short, then -EAGAIN, without holding up the others', () => {
+      setup();
+      const [a] = unixPair(C.SOCK_STREAM | C.SOCK_NONBLOCK);
+      const [c, d] = unixPair(C.SOCK_STREAM | C.SOCK_NONBLOCK);
+      sys.check(sys.setsockopt(a, C.SOL_SOCKET, C.SO_SNDBUF, 4096), 'setsockopt');
+      const big = pattern(1024 * 1024);
+      const results = new Int32Array(2);
+      sys.uringSendEach(ring, Int32Array.of(a, c), [big, Buffer.from('1')], 2, results);
+      expect(results[0]).toBeGreaterThan(0);
+      expect(results[0]).toBeLessThan(big.length);
+      expect(results[1]).toBe(1);
+      sys.uringSendEach(ring, Int32Array.of(a, c), [big, Buffer.from('2')], 2, results);
+      expect(Array.from(results)).toEqual([-C.EAGAIN, 1]);
+      expect(readText(d)).toBe('12');
+    });
+
+    it('takes more sockets than its submission queue holds, one enter per queueful', () => {
+      setup(8);
+      const pairs = Array.from({ length: 21 }, () => unixPair());
+      const bufs = pairs.map((_, i) => Buffer.from(`#${i}`));
+      const results = new Int32Array(21);
+      expect(sys.uringSendEach(ring, Int32Array.from(pairs.map(([a]) => a)), bufs, 21, results)).toBe(21);
+      expect(Array.from(results)).toEqual(bufs.map((b) => b.length));
+      expect(pairs.map(([, b]) => readText(b))).toEqual(bufs.map(String));
+    });
+
+    it('throws for a count past any of its arrays, arguments of the wrong type, or no ring', () => {
+      setup();
+      const [a] = unixPair();
+      const one = [Buffer.from('x')];
+      expect(() => sys.uringSendEach(ring, Int32Array.of(a), one, 2, new Int32Array(2))).toThrow(RangeError);
+      expect(() => sys.uringSendEach(ring, Int32Array.of(a), one, 1, new Int32Array(0))).toThrow(RangeError);
+      expect(() => sys.uringSendEach(ring, Int32Array.of(a), one, -1, new Int32Array(1))).toThrow(RangeError);
+      expect(() => sys.uringSendEach(ring, Int32Array.of(a), ['x'] as unknown as Uint8Array[], 1, new Int32Array(1))).toThrow(TypeError);
+      expect(() => sys.uringSendEach(63, Int32Array.of(a), one, 1, new Int32Array(1))).toThrow(RangeError);
+      expect(sys.uringSendEach(ring, Int32Array.of(a), one, 0, new Int32Array(0))).toBe(0);
+      // A bad buffer half-way leaves nothing behind in the ring: the next call sends only its own.
+      const [c, d] = unixPair();
+      expect(() => sys.uringSendEach(ring, Int32Array.of(c, c), [Buffer.from('a'), 'b' as unknown as Uint8Array], 2, new Int32Array(2))).toThrow(TypeError);
+      const results = new Int32Array(2);
+      sys.uringSendEach(ring, Int32Array.of(c, c), [Buffer.from('c'), Buffer.from('d')], 2, results);
+      expect(Array.from(results)).toEqual([1, 1]);
+      expect(readText(d)).toBe('cd');
+    });
+
+    it('when the enter fails, says so in every result and sends nothing; SendRing then sends with send(2)', async () => {
+      // A single-issuer ring made on another thread: this thread's io_uring_enter gets EEXIST.
+      const foreign = await new Promise<number>((resolve, reject) => {
+        const w = new Worker(fixture('uring-owner-worker.mjs'), { workerData: { flags: URING.IORING_SETUP_SINGLE_ISSUER } });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      expect(foreign).toBeGreaterThanOrEqual(0);
+      ring = foreign; // afterEach closes it
+      const [a, b] = unixPair(C.SOCK_STREAM | C.SOCK_NONBLOCK);
+      const results = new Int32Array(2);
+      expect(sys.uringSendEach(ring, Int32Array.of(a, a), [Buffer.from('x'), Buffer.from('y')], 2, results)).toBe(-C.EEXIST);
+      expect(Array.from(results)).toEqual([-C.EEXIST, -C.EEXIST]);
+      expect(sys.read(b, Buffer.alloc(4))).toBe(-C.EAGAIN); // nothing left
+      const fallback = new sys.SendRing(foreign);
+      fallback.send(Int32Array.of(a, a, a), [Buffer.from('x'), Buffer.from('y'), Buffer.from('z')], 3, new Int32Array(3));
+      expect(readText(b)).toBe('xyz');
+      ring = -1; // SendRing closed it when it gave up on it
+      fallback.send(Int32Array.of(a, a), [Buffer.from('1'), Buffer.from('2')], 2, results);
+      expect(Array.from(results)).toEqual([1, 1]);
+      expect(readText(b)).toBe('12');
+    });
+
+    it('SendRing.open gives a ring, or one line saying why io_uring cannot be used', () => {
+      const ok = sys.SendRing.open();
+      expect(ok).toBeInstanceOf(sys.SendRing);
+      (ok as sys.SendRing).close();
+      process.env[sys.URING_SETUP_ERRNO_ENV] = 'EPERM';
+      try {
+        expect(sys.SendRing.open()).toMatch(/not permitted.*EPERM/);
+      } finally {
+        delete process.env[sys.URING_SETUP_ERRNO_ENV];
+      }
     });
   });
 } else {

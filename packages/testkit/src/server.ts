@@ -121,9 +121,9 @@ export class ServerFixture {
 
   constructor(private readonly pkg: string) {}
 
-  /** `startServer(pkg, { args })`, stopped at the next cleanup. */
-  async start(args: string[] = []): Promise<RunningServer> {
-    const server = await startServer(this.pkg, { args });
+  /** `startServer(pkg, { args, env })`, stopped at the next cleanup. */
+  async start(args: string[] = [], env?: NodeJS.ProcessEnv): Promise<RunningServer> {
+    const server = await startServer(this.pkg, env ? { args, env } : { args });
     this.servers.push(server);
     return server;
   }
