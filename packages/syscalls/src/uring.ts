@@ -151,8 +151,8 @@ export const uringSetSqeFlags = nativeFn<(ring: number, flags: number) => number
 export const uringSendEach = nativeFn<(ring: number, fds: Int32Array, bufs: readonly Uint8Array[], count: number, results: Int32Array) => number>('uringSendEach');
 
 /**
- * Below this many sockets a batch is sent with plain send(2)s: one enter costs about one send,
- * so the ring only pays from two sends up (the 06 chapter has the measurement).
+ * Below this many sockets a batch is sent with a plain send(2): an enter for one send is that
+ * syscall plus the ring's bookkeeping, so the ring pays only from two sends up.
  */
 export const SEND_RING_MIN = 2;
 
