@@ -6,6 +6,7 @@
 #include "syscalls.h"
 
 #include <errno.h>
+#include <stdio.h>
 
 /* ------------------------------------------------------------------------------------------ */
 /* Argument helpers. Each returns false after throwing, so callers write `if (!x) return NULL`. */
@@ -62,6 +63,24 @@ bool arg_i32s(napi_env env, napi_value v, const char *what, size_t min_len, int3
     return throw_type(env, what);
   if (*len < min_len) return throw_range(env, what);
   *data = p;
+  return true;
+}
+
+/* (fds, bufs, count, results) of sendEach and uringSendEach: count within every array. */
+bool arg_send_batch(napi_env env, napi_value *argv, const char *who, int32_t **fds, int32_t *count, int32_t **results) {
+  size_t nfds, nresults;
+  bool is_array = false;
+  uint32_t nbufs;
+  char msg[160];
+  if (!arg_i32s(env, argv[0], "fds must be an Int32Array", 0, fds, &nfds)) return false;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) return throw_type(env, "bufs must be an array of Uint8Array");
+  napi_get_array_length(env, argv[1], &nbufs);
+  if (!arg_int(env, argv[2], "count must be a number", count)) return false;
+  if (!arg_i32s(env, argv[3], "results must be an Int32Array", 0, results, &nresults)) return false;
+  if (*count < 0 || (size_t)*count > nfds || (uint32_t)*count > nbufs || (size_t)*count > nresults) {
+    snprintf(msg, sizeof msg, "%s: count must be >= 0 and at most the length of fds, bufs and results", who);
+    return throw_range(env, msg);
+  }
   return true;
 }
 

@@ -86,22 +86,7 @@ static napi_value Writev(napi_env env, napi_callback_info info) {
 static napi_value SendEach(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   int32_t *fds, *results, count;
-  size_t nfds, nresults;
-  bool is_array = false;
-  uint32_t nbufs;
-  if (!get_args(env, info, 4, argv, NULL)) return NULL;
-  if (!arg_i32s(env, argv[0], "fds must be an Int32Array", 0, &fds, &nfds)) return NULL;
-  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
-    throw_type(env, "bufs must be an array of Uint8Array");
-    return NULL;
-  }
-  napi_get_array_length(env, argv[1], &nbufs);
-  if (!arg_int(env, argv[2], "count must be a number", &count)) return NULL;
-  if (!arg_i32s(env, argv[3], "results must be an Int32Array", 0, &results, &nresults)) return NULL;
-  if (count < 0 || (size_t)count > nfds || (uint32_t)count > nbufs || (size_t)count > nresults) {
-    throw_range(env, "sendEach: count must be >= 0 and at most the length of fds, bufs and results");
-    return NULL;
-  }
+  if (!get_args(env, info, 4, argv, NULL) || !arg_send_batch(env, argv, "sendEach", &fds, &count, &results)) return NULL;
   for (int32_t i = 0; i < count; i++) {
     napi_value el;
     uint8_t *data;

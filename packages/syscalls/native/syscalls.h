@@ -42,6 +42,8 @@ bool is_undefined(napi_env env, napi_value v);
 bool arg_bytes(napi_env env, napi_value v, const char *what, uint8_t **data, size_t *len);
 /* An Int32Array with at least `min_len` elements. */
 bool arg_i32s(napi_env env, napi_value v, const char *what, size_t min_len, int32_t **data, size_t *len);
+/* sendEach's (fds, bufs, count, results) at argv[0..3]: checked; bufs stays a JS array. */
+bool arg_send_batch(napi_env env, napi_value *argv, const char *who, int32_t **fds, int32_t *count, int32_t **results);
 /* (buf, offset, length) at argv[0..2] → a checked pointer and count; see common.c. */
 bool arg_span(napi_env env, napi_value *argv, bool optional, uint8_t **ptr, size_t *count);
 

@@ -572,18 +572,7 @@ static napi_value Harvest(napi_env env, napi_callback_info info) {
 static napi_value UringSendEach(napi_env env, napi_callback_info info) {
   PREP(5);
   int32_t *fds, *results, count;
-  size_t nfds, nresults;
-  bool is_array = false;
-  uint32_t nbufs;
-  if (!arg_i32s(env, argv[1], "fds must be an Int32Array", 0, &fds, &nfds)) return NULL;
-  if (napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array) return throw_type(env, "bufs must be an array of Uint8Array"), NULL;
-  napi_get_array_length(env, argv[2], &nbufs);
-  if (!arg_int(env, argv[3], "count must be a number", &count)) return NULL;
-  if (!arg_i32s(env, argv[4], "results must be an Int32Array", 0, &results, &nresults)) return NULL;
-  if (count < 0 || (size_t)count > nfds || (uint32_t)count > nbufs || (size_t)count > nresults) {
-    throw_range(env, "uringSendEach: count must be >= 0 and at most the length of fds, bufs and results");
-    return NULL;
-  }
+  if (!arg_send_batch(env, argv + 1, "uringSendEach", &fds, &count, &results)) return NULL;
   /* A completion left over from a call that failed half-way is stale: drop it. */
   __atomic_store_n(r->cq_head, __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
   int32_t i = 0;
