@@ -13,9 +13,10 @@
  *   --mode et-nodrain  TEACHING BUG: edge-triggered but one read per event — watch a large
  *                      request stall forever
  *
- *   --send-batch uring the turn's sends to many sockets enter the kernel once, as one io_uring
- *                      submission (the default; send(2)s where io_uring is refused)
- *   --send-batch calls a send(2) per socket
+ *   --send-batch calls a send(2) per socket, the turn's batch made in one call into the addon
+ *                      (the default: this step is readiness and plain syscalls)
+ *   --send-batch uring the batch enters the kernel once, as one io_uring submission (step 06's
+ *                      default; send(2)s where io_uring is refused) — a preview of step 07
  */
 import { createProtocol } from '@course/protocol';
 import * as sys from '@course/syscalls';
@@ -29,7 +30,7 @@ const opts = parseCommandLine(PKG, {
   'header-timeout-ms': { kind: 'int', default: 10_000, min: 1, max: 3_600_000, help: 'close a connection whose request is not complete within this time' },
   'idle-timeout-ms': { kind: 'int', default: 60_000, min: 1, max: 3_600_000, help: 'close a keep-alive connection idle this long' },
   'high-water-mark': { kind: 'int', default: 1024 * 1024, min: 1, max: 1 << 30, help: 'stop reading from a connection with more unsent output than this (bytes)' },
-  'send-batch': { kind: 'enum', default: 'uring', values: SEND_BATCH_MODES, help: 'a turn\'s sends: one io_uring submission (uring), or a send(2) each (calls)' },
+  'send-batch': { kind: 'enum', default: 'calls', values: SEND_BATCH_MODES, help: 'a turn\'s sends: a send(2) each (calls), or one io_uring submission (uring)' },
 });
 const mode = opts.mode as ReactorMode;
 const protocol = createProtocol(opts.protocol, protocolSettings(opts));

@@ -19,8 +19,8 @@
  * in one writev, and an answer written outside `receive` (a worker's result in step 06) leaves
  * before the next epoll_wait too. The flush crosses into the addon once for all connections whose
  * output is one chunk, so a turn that writes to 10,000 connections — a broadcast — pays the
- * JS-to-C crossing once, not 10,000 times; and those sends enter the kernel once too, as one
- * io_uring submission (sys.SendRing; `sendBatch: 'calls'` makes them a send(2) each instead).
+ * JS-to-C crossing once, not 10,000 times. With `sendBatch: 'uring'` (06's default) those sends
+ * enter the kernel once too, as one io_uring submission (sys.SendRing), not a send(2) each.
  *
  * Faults: every call into a session goes through server-kit's guard (session-guard.ts). A session
  * that throws ends its own connection — a 500 if no answer had begun, one log line naming the fd
@@ -65,8 +65,11 @@ export interface ReactorOptions {
   /** Events taken per epoll_wait. Default 1024. */
   maxEvents?: number;
   /**
-   * How a turn's batch of sends enters the kernel: `uring` (default), one io_uring_enter for all
-   * of them (sys.SendRing; where io_uring is refused, as `calls`), or `calls`, a send(2) each.
+   * How a turn's batch of sends enters the kernel: `calls` (default), a send(2) each, all made
+   * in one call into the addon; or `uring`, one io_uring_enter for all of them (sys.SendRing;
+   * where io_uring is refused, as `calls`). Step 05 keeps to readiness and plain syscalls by
+   * default, so that step 07's comparison with it is readiness against completion; step 06,
+   * the library, defaults to `uring`.
    */
   sendBatch?: SendBatchMode;
 }
@@ -190,7 +193,7 @@ export class Reactor implements FlushScheduler {
     this.events = new Int32Array(2 * this.maxEvents);
     if (this.mode !== 'lt' && this.mode !== 'et' && this.mode !== 'et-nodrain') throw new RangeError(`mode must be lt, et or et-nodrain, got ${String(this.mode)}`);
     this.edge = this.mode === 'lt' ? 0 : EPOLLET;
-    const sendBatch = opts.sendBatch ?? 'uring';
+    const sendBatch = opts.sendBatch ?? 'calls';
     if (!SEND_BATCH_MODES.includes(sendBatch)) throw new RangeError(`sendBatch must be uring or calls, got ${String(sendBatch)}`);
     if (sendBatch === 'calls') this.sendRing = null;
     this.drainReads = this.mode === 'et';

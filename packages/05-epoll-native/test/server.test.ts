@@ -27,14 +27,17 @@ import { describeModelContract } from '@course/testkit/contract';
 const PKG = '05-epoll-native';
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-// The contract in both triggering modes (et-nodrain is the deliberate bug, tested below).
+// The contract in both triggering modes (et-nodrain is the deliberate bug, tested below), and
+// with the turn's sends made through io_uring (--send-batch uring, 06's default) instead of send(2).
 describeModelContract(PKG, [
-  { name: 'lt', args: ['--mode', 'lt'], bannerMatch: / model=epoll-reactor mode=lt / },
-  { name: 'et', args: ['--mode', 'et'], bannerMatch: / model=epoll-reactor mode=et / },
+  { name: 'lt', args: ['--mode', 'lt'], bannerMatch: / model=epoll-reactor mode=lt send-batch=calls / },
+  { name: 'et', args: ['--mode', 'et'], bannerMatch: / model=epoll-reactor mode=et send-batch=calls / },
+  { name: 'lt, sends through io_uring', args: ['--mode', 'lt', '--send-batch', 'uring'], bannerMatch: / model=epoll-reactor mode=lt send-batch=uring / },
 ], {
   badFlags: [
     [['--mode', 'edge'], '--mode'],
     [['--header-timeout-ms', '0'], '--header-timeout-ms'],
+    [['--send-batch', 'writev'], '--send-batch'],
   ],
 });
 
