@@ -20,7 +20,7 @@
  */
 import { createProtocol } from '@course/protocol';
 import * as sys from '@course/syscalls';
-import { announce, catchShutdownSignals, exitNow, listenOrExit, log, parseCommandLine, peerOf, protocolSettings, shutdownRequested } from '@course/server-kit';
+import { announce, catchShutdownSignals, exitNow, listenOrExit, parseCommandLine, peerOf, protocolSettings, shutdownRequested } from '@course/server-kit';
 import { Acceptor } from './acceptor.js';
 import { Reactor, SEND_BATCH_MODES, sendBatchInUse, type ReactorMode, type SendBatchMode } from './reactor.js';
 
@@ -48,9 +48,8 @@ const reactor = new Reactor({
 // The listener is one more fd in the same epoll set; each new socket is adopted by the reactor.
 // (Accepting always drains in the ET modes: et-nodrain's bug is about reads only.)
 const acceptor = new Acceptor(reactor, listener.fd, (fd) => reactor.adopt(fd, peerOf(fd)), { edgeTriggered: mode !== 'lt' });
-const sends = sendBatchInUse(opts['send-batch'] as SendBatchMode);
-if (sends.why) log(`${PKG}: --send-batch uring: ${sends.why}; sending with send(2)`);
-announce(listener, protocol, PKG, { model: 'epoll-reactor', mode, 'send-batch': sends.mode });
+const sends = sendBatchInUse(PKG, opts['send-batch'] as SendBatchMode);
+announce(listener, protocol, PKG, { model: 'epoll-reactor', mode, 'send-batch': sends });
 
 // #region run
 while (!shutdownRequested()) reactor.runOnce(-1); // sleeps until a socket is ready or a deadline is due

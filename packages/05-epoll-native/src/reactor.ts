@@ -39,6 +39,7 @@ import {
   guardedReceive,
   guardedTimeout,
   LINGER_MS,
+  log,
   NonBlockingSink,
   RETIRED,
   ThreadAffinity,
@@ -163,8 +164,8 @@ export class Reactor implements FlushScheduler {
   private readonly closing: number[] = [];
   /** The connections `flushDirty` sends in one batch, and their chunks. */
   private readonly batch = new SendBatch();
-  /** The batch's way into the kernel: a send ring (opened at the first batch), or null for send(2)s. */
-  private sendRing: sys.SendRing | null | undefined;
+  /** The batch's way into the kernel: a send ring (opened at the first batch) or a plain one. */
+  private sendRing: sys.SendRing | undefined;
   private readonly timers: Timer[] = [];
 
   /** epoll_wait's output: (events, fd) pairs. Allocated once. */
@@ -195,7 +196,7 @@ export class Reactor implements FlushScheduler {
     this.edge = this.mode === 'lt' ? 0 : EPOLLET;
     const sendBatch = opts.sendBatch ?? 'calls';
     if (!SEND_BATCH_MODES.includes(sendBatch)) throw new RangeError(`sendBatch must be uring or calls, got ${String(sendBatch)}`);
-    if (sendBatch === 'calls') this.sendRing = null;
+    if (sendBatch === 'calls') this.sendRing = sys.SendRing.plain();
     this.drainReads = this.mode === 'et';
     // A timeout fires at most one sweep late: a tenth of the shorter timeout, within 10 ms..1 s.
     this.sweepMs = Math.min(1000, Math.max(10, Math.floor(Math.min(this.headerTimeoutMs, this.idleTimeoutMs) / 10)));
@@ -422,9 +423,7 @@ export class Reactor implements FlushScheduler {
   private sendBatch(): void {
     const b = this.batch;
     const k = b.size;
-    if (this.sendRing === undefined) this.sendRing = openSendRing();
-    if (this.sendRing === null) sys.sendEach(b.fds, b.bufs, k, b.results);
-    else this.sendRing.send(b.fds, b.bufs, k, b.results);
+    (this.sendRing ??= openSendRing()).send(b.fds, b.bufs, k, b.results);
     b.size = 0;
     for (let j = 0; j < k; j++) {
       const c = b.conns[j]!;
@@ -649,27 +648,32 @@ export class Reactor implements FlushScheduler {
 }
 // #endregion reactor
 
-/** A send ring for this thread, or null (send(2)s) where io_uring is refused. */
-function openSendRing(): sys.SendRing | null {
+/** A send ring for this thread, or a plain one (send(2)s) where io_uring is refused. */
+function openSendRing(): sys.SendRing {
   const ring = sys.SendRing.open();
-  return typeof ring === 'string' ? null : ring;
+  return typeof ring === 'string' ? sys.SendRing.plain() : ring;
 }
 
 /**
- * What `sendBatch` will do in this process, for the start-up banner: `uring`, or `calls` and,
- * when io_uring was asked for but is refused here, why. Opens and closes a ring to find out.
+ * What `sendBatch: mode` will do in this process, for the start-up banner: `mode`, or `calls`
+ * when io_uring is refused here, which `pkg` then says in one log line with the reason. Opens
+ * and closes a ring to find out.
  */
-export function sendBatchInUse(mode: SendBatchMode): { mode: SendBatchMode; why?: string } {
-  if (mode === 'calls') return { mode };
+export function sendBatchInUse(pkg: string, mode: SendBatchMode): SendBatchMode {
+  if (mode === 'calls') return mode;
   const ring = sys.SendRing.open();
-  if (typeof ring === 'string') return { mode: 'calls', why: ring };
-  ring.close();
-  return { mode };
+  if (typeof ring !== 'string') {
+    ring.close();
+    return mode;
+  }
+  log(`${pkg}: --send-batch uring: ${ring}; sending with send(2)`);
+  return 'calls';
 }
 
 /**
- * The arguments of one batch of sends (`sys.sendEach`'s), reused every turn: parallel arrays of connections, their
- * fds and their chunks, and the results. They grow to the largest batch seen. Reactor-owned.
+ * The arguments of one batch of sends (`sys.sendEach`'s), reused every turn: parallel arrays of
+ * connections, their fds and their chunks, and the results. They grow to the largest batch
+ * seen. Reactor-owned.
  */
 class SendBatch {
   conns: Array<Conn | undefined> = [];

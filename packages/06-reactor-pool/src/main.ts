@@ -101,8 +101,7 @@ try {
 }
 
 reload = () => server.reload();
-const sends = sendBatchInUse(opts['send-batch'] as SendBatchMode);
-if (sends.why) log(`${PKG}: --send-batch uring: ${sends.why}; sending with send(2)`);
+const sends = sendBatchInUse(PKG, opts['send-batch'] as SendBatchMode);
 
 announce(server.listener, createProtocol(opts.protocol, protocolSettings(opts)), PKG, {
   model: 'reactor-pool',
@@ -110,7 +109,7 @@ announce(server.listener, createProtocol(opts.protocol, protocolSettings(opts)),
   workers: opts.workers,
   balance: opts.balance,
   mode: opts.mode,
-  'send-batch': sends.mode,
+  'send-batch': sends,
   accept: opts.accept,
   'max-requests': opts['max-requests'],
   'max-queued-tasks': opts['max-queued-tasks'],

@@ -561,12 +561,13 @@ static napi_value Harvest(napi_env env, napi_callback_info info) {
  * MSG_NOSIGNAL | MSG_DONTWAIT, each result (bytes, possibly short, or -errno) into results[i] —
  * but the sends are SQEs and one io_uring_enter(2) submits as many as the ring holds. Why: a
  * broadcast to 10,000 sockets is 10,000 sends, and on this kind of machine entering and leaving
- * the kernel is a good part of each (the 06 chapter measures 06 both ways). MSG_DONTWAIT (and the sockets'
- * O_NONBLOCK) makes the kernel run each send inline at submission and post -EAGAIN rather than
- * park it, so every completion is in the CQ ring when the enter returns and the buffers are free
- * when this returns. The ring must be used for nothing else: every CQE harvested here is taken
- * for one of these sends (user_data = the index). Returns count, or -errno if io_uring_enter
- * failed (results of sends not made are -errno too; a caller may retry them with sendEach).
+ * the kernel is a good part of each (the 06 chapter measures 06 both ways). MSG_DONTWAIT (and
+ * the sockets' O_NONBLOCK) makes the kernel run each send inline at submission and post -EAGAIN
+ * rather than park it, so every completion is in the CQ ring when the enter returns and the
+ * buffers are free when this returns. The ring must be used for nothing else: every CQE
+ * harvested here is taken for one of these sends (user_data = the index). Returns count, or
+ * -errno if io_uring_enter failed (results of sends not made are -errno too; a caller may retry
+ * them with sendEach).
  */
 // #region uring-send-each
 static napi_value UringSendEach(napi_env env, napi_callback_info info) {

@@ -166,8 +166,13 @@ const SEND_RING_ENTRIES = 1024;
  * that thread may call it (the ring is single-issuer).
  */
 export class SendRing {
-  /** Takes `ring` (a handle from `uringSetup`, for these sends only); `open` makes one. */
+  /** Takes `ring` (a handle from `uringSetup`, for these sends only; -1: none); `open` makes one. */
   constructor(private ring: number) {}
+
+  /** One without a ring: every batch is plain send(2)s (`sendEach`). */
+  static plain(): SendRing {
+    return new SendRing(-1);
+  }
 
   /** A send ring, or the reason io_uring cannot be used here (one line). */
   static open(): SendRing | string {
